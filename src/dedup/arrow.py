@@ -1,0 +1,122 @@
+"""The Arrow adapter: the only place where column names meet the core's arrays.
+
+`to_tables` turns an `Analysis` into the three Arrow tables of a scan;
+`documents_from_batch` turns a record batch of (id, text) into the lists the
+core takes. Runners and distributed engines both call these.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from dedup.config import ScanConfig
+from dedup.core.offsets import utf8_offsets
+from dedup.core.pipeline import Analysis, cluster_id
+from dedup.schemas import DOCUMENTS, PASSAGES, SPANS, with_metadata
+
+
+def documents_from_batch(
+    batch: pa.RecordBatch, id_field: str = "id", text_field: str = "text"
+) -> tuple[list[str], list[str]]:
+    """(ids, texts) from a record batch holding string columns."""
+    ids = batch.column(id_field).to_pylist()
+    texts = batch.column(text_field).to_pylist()
+    return [str(i) for i in ids], ["" if t is None else str(t) for t in texts]
+
+
+def spans_table(result: Analysis, config_json: str) -> pa.Table:
+    spans, runs = result.spans, result.runs
+    n = len(spans.doc)
+    start_byte = np.empty(n, dtype=np.int64)
+    end_byte = np.empty(n, dtype=np.int64)
+    # Byte offsets need each document's text: convert one document at a time.
+    bounds = np.searchsorted(spans.doc, np.arange(len(result.ids) + 1))
+    for d in range(len(result.ids)):
+        lo, hi = int(bounds[d]), int(bounds[d + 1])
+        if lo == hi:
+            continue
+        text = result.texts[d]
+        start_byte[lo:hi] = utf8_offsets(text, spans.start[lo:hi])
+        end_byte[lo:hi] = utf8_offsets(text, spans.end[lo:hi])
+    boilerplate = spans.run >= 0
+    run = np.where(boilerplate, spans.run, 0)
+    has_runs = len(runs.passage) > 0
+    passage = runs.passage[run] if has_runs else np.zeros(n, np.int64)
+    doc_count = runs.doc_count[run] if has_runs else np.zeros(n, np.int32)
+    ids = np.array(result.ids, dtype=object)[spans.doc] if n else np.empty(0, object)
+    schema = with_metadata(SPANS, "spans", config_json)
+    return pa.table(
+        {
+            "id": pa.array(ids, pa.string()),
+            "start": spans.start,
+            "end": spans.end,
+            "start_byte": start_byte,
+            "end_byte": end_byte,
+            "label": pa.array(np.where(boilerplate, "boilerplate", "unique"), pa.string()),
+            "passage_id": pa.array(passage, pa.int64(), mask=~boilerplate),
+            "doc_count": pa.array(doc_count, pa.int32(), mask=~boilerplate),
+        },
+        schema=schema,
+    )
+
+
+def documents_table(result: Analysis, config_json: str) -> pa.Table:
+    spans = result.spans
+    n_docs = len(result.ids)
+    lengths = np.where(spans.run >= 0, spans.end - spans.start, 0)
+    boiler = np.bincount(spans.doc, weights=lengths, minlength=n_docs).astype(np.int64)
+    fraction = np.divide(boiler, result.doc_len, out=np.zeros(n_docs), where=result.doc_len > 0)
+    grouped = result.doc_cluster_size > 1
+    cluster = np.array(
+        [cluster_id(result.ids[g]) for g in result.doc_group.tolist()], dtype=np.int64
+    )
+    representative = result.doc_group == np.arange(n_docs)
+    return pa.table(
+        {
+            "id": pa.array(result.ids, pa.string()),
+            "n_chars": result.doc_len,
+            "boilerplate_chars": boiler,
+            "boilerplate_fraction": fraction,
+            "near_dup_cluster": pa.array(cluster, pa.int64(), mask=~grouped),
+            "is_representative": representative,
+        },
+        schema=with_metadata(DOCUMENTS, "documents", config_json),
+    )
+
+
+def passages_table(result: Analysis, config_json: str) -> pa.Table:
+    table = result.passages
+    runs, blocks = result.runs, result.blocks
+    first = runs.first[table.run]
+    last = first + runs.length[table.run] - 1
+    docs = blocks.doc[first]
+    starts = blocks.start[first]
+    ends = blocks.end[last]
+    texts = [
+        result.texts[d][s:e]
+        for d, s, e in zip(docs.tolist(), starts.tolist(), ends.tolist(), strict=True)
+    ]
+    return pa.table(
+        {
+            "passage_id": table.passage,
+            "doc_count": table.doc_count,
+            "n_documents": table.n_documents,
+            "n_occurrences": table.n_occurrences,
+            "text": pa.array(texts, pa.string()),
+            "id": pa.array([result.ids[d] for d in docs.tolist()], pa.string()),
+            "start": starts,
+            "end": ends,
+        },
+        schema=with_metadata(PASSAGES, "passages", config_json),
+    )
+
+
+def to_tables(result: Analysis, cfg: ScanConfig) -> dict[str, pa.Table]:
+    """The three output tables of a scan, keyed by table name."""
+    config_json = cfg.to_json()
+    return {
+        "spans": spans_table(result, config_json),
+        "documents": documents_table(result, config_json),
+        "passages": passages_table(result, config_json),
+    }

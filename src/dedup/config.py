@@ -1,0 +1,122 @@
+"""Frozen, validated configuration of a scan.
+
+A config holds values only. It round-trips through JSON (`to_json` /
+`from_json`) and is recorded in the metadata of every Parquet file a scan
+writes, so every output says how it was made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from dedup.core.lsh import optimal_params
+from dedup.errors import ConfigError
+
+BlockMode = Literal["line", "paragraph"]
+BLOCK_MODES: tuple[str, ...] = ("line", "paragraph")
+
+
+@dataclass(frozen=True)
+class NormalizeConfig:
+    """How block text is normalised before hashing.
+
+    Normalisation never changes offsets: it only decides which blocks hash
+    alike. Offsets always point into the original text.
+    """
+
+    unicode_nfkc: bool = True
+    casefold: bool = True
+    strip_punctuation: bool = True
+    mask_digits: bool = True
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """Every parameter of `dedup scan`.
+
+    Attributes:
+        block_mode: "line" (every non-blank line is a block) or "paragraph"
+            (blank-line-separated paragraphs).
+        ngram: words per shingle; a block shorter than this is one shingle.
+        num_perm: MinHash permutations.
+        seed: seed of the MinHash permutations (datasketch's `seed`).
+        passage_threshold: Jaccard similarity at which two blocks are the same
+            passage (LSH threshold and verification cut).
+        doc_threshold: Jaccard similarity at which two documents are
+            near-duplicates.
+        min_docs: a passage is boilerplate when it occurs in at least this
+            many documents, counting each near-duplicate cluster once.
+        normalize: normalisation applied before hashing.
+    """
+
+    block_mode: BlockMode = "line"
+    ngram: int = 5
+    num_perm: int = 128
+    seed: int = 1
+    passage_threshold: float = 0.7
+    doc_threshold: float = 0.8
+    min_docs: int = 2
+    normalize: NormalizeConfig = NormalizeConfig()
+
+    def __post_init__(self) -> None:
+        if self.block_mode not in BLOCK_MODES:
+            raise ConfigError(
+                f"--block-mode must be one of {', '.join(BLOCK_MODES)}, got {self.block_mode!r}"
+            )
+        if not 1 <= self.ngram <= 64:
+            raise ConfigError(f"--ngram must be between 1 and 64, got {self.ngram}")
+        if not 2 <= self.num_perm <= 1024:
+            raise ConfigError(f"--num-perm must be between 2 and 1024, got {self.num_perm}")
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"--seed must be in [0, 2**32), got {self.seed}")
+        for name in ("passage_threshold", "doc_threshold"):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0:
+                option = "--" + name.replace("_", "-")
+                raise ConfigError(f"{option} must be strictly between 0 and 1, got {value}")
+        if self.min_docs < 2:
+            raise ConfigError(f"--min-docs must be at least 2, got {self.min_docs}")
+
+    @property
+    def passage_lsh(self) -> tuple[int, int]:
+        """(bands, rows) for block similarity, as datasketch's MinHashLSH picks them."""
+        return optimal_params(self.passage_threshold, self.num_perm)
+
+    @property
+    def doc_lsh(self) -> tuple[int, int]:
+        """(bands, rows) for document similarity, as datasketch's MinHashLSH picks them."""
+        return optimal_params(self.doc_threshold, self.num_perm)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        """Canonical JSON: sorted keys, so equal configs give equal bytes."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScanConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown config keys: {', '.join(unknown)}")
+        values = dict(data)
+        if "normalize" in values and isinstance(values["normalize"], dict):
+            try:
+                values["normalize"] = NormalizeConfig(**values["normalize"])
+            except TypeError as exc:
+                raise ConfigError(f"invalid normalize section: {exc}") from exc
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, text: str) -> ScanConfig:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"config is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError("config JSON must be an object")
+        return cls.from_dict(data)

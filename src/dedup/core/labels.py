@@ -1,0 +1,222 @@
+"""From block clusters and document clusters to runs, passages and spans.
+
+A block is *repeated* when its cluster occurs in at least `min_docs`
+documents, each near-duplicate cluster of documents counted once. Within a
+document, consecutive repeated blocks that occur in the same set of document
+clusters form a *run*; runs with the same sequence of block clusters are one
+*passage* (a header, a donation appeal, a newsletter box). A multi-block run
+whose exact sequence occurs in fewer than `min_docs` documents is split into
+single-block runs, so every boilerplate span points to a passage that is
+really shared.
+
+All offsets are half-open code-point offsets into the document text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dedup.core.lsh import fmix64
+
+I64 = NDArray[np.int64]
+I32 = NDArray[np.int32]
+U64 = NDArray[np.uint64]
+Bools = NDArray[np.bool_]
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@dataclass(frozen=True)
+class Runs:
+    """Runs of repeated blocks. Blocks of run j are `first[j] .. first[j] + length[j] - 1`.
+
+    `block_run[i]` is the run of block i, or -1 for a unique block.
+    `passage[j]` is the passage key of run j and `doc_count[j]` the number of
+    document clusters that share that passage.
+    """
+
+    block_run: I64
+    first: I64
+    length: I64
+    passage: I64
+    doc_count: I32
+
+
+@dataclass(frozen=True)
+class Spans:
+    """Spans of all documents, sorted by (doc, start); they tile each document.
+
+    `run` is the run behind a boilerplate span and -1 for a unique span.
+    """
+
+    doc: I64
+    start: I64
+    end: I64
+    run: I64
+
+
+@dataclass(frozen=True)
+class Passages:
+    """One row per passage, sorted by (-doc_count, passage); `run` is its first occurrence."""
+
+    passage: I64
+    doc_count: I32
+    n_occurrences: I64
+    n_documents: I64
+    run: I64
+
+
+def group_starts(*keys: NDArray[np.generic]) -> Bools:
+    """True where any of the equally long key arrays differs from the previous element."""
+    n = len(keys[0])
+    first = np.zeros(n, dtype=bool)
+    if n:
+        first[0] = True
+        for key in keys:
+            first[1:] |= key[1:] != key[:-1]
+    return first
+
+
+def _count_distinct(key: I64, member: I64) -> tuple[I64, U64]:
+    """Per element: distinct `member`s sharing its `key`, and an order-free hash of them."""
+    if not len(key):
+        return np.empty(0, np.int64), np.empty(0, np.uint64)
+    order = np.lexsort((member, key))
+    k, m = key[order], member[order]
+    distinct = group_starts(k, m)
+    uk, um = k[distinct], m[distinct]
+    starts = np.flatnonzero(group_starts(uk))
+    counts = np.diff(np.append(starts, len(uk)))
+    hashes = np.add.reduceat(fmix64(um.astype(np.uint64) + _GOLDEN), starts)
+    which = np.searchsorted(uk[starts], key)
+    return counts[which].astype(np.int64), hashes[which]
+
+
+def _run_ids(doc: I64, repeated: Bools, support: U64, alone: Bools) -> I64:
+    """Run id of every block, -1 where not repeated; `alone` blocks start their own run."""
+    new = repeated & (group_starts(doc, support, repeated) | alone)
+    return np.where(repeated, np.cumsum(new) - 1, -1).astype(np.int64)
+
+
+def _run_keys(block_run: I64, cluster: I64) -> tuple[I64, I64, I64]:
+    """(first block, length, passage key) of every run.
+
+    The key hashes the run's cluster sequence, position by position.
+    """
+    blocks = np.flatnonzero(block_run >= 0)
+    if not len(blocks):
+        empty = np.empty(0, np.int64)
+        return empty, empty, empty
+    heads = np.flatnonzero(group_starts(block_run[blocks]))
+    first = blocks[heads]
+    length = np.diff(np.append(heads, len(blocks)))
+    pos = (blocks - np.repeat(first, length)).astype(np.uint64)
+    terms = fmix64(cluster[blocks].view(np.uint64) ^ fmix64((pos + np.uint64(1)) * _GOLDEN))
+    sums = np.add.reduceat(terms, heads)
+    keys = fmix64(sums + length.astype(np.uint64) * _GOLDEN).view(np.int64)
+    return first, length, keys
+
+
+def find_runs(doc: I64, cluster: I64, doc_group: I64, min_docs: int) -> Runs:
+    """Runs and passages of repeated blocks.
+
+    Args:
+        doc: int64[B] document index of each block; blocks sorted by (doc, start).
+        cluster: int64[B] cluster key of each block (similar blocks share it).
+        doc_group: int64[D] near-duplicate group of each document.
+        min_docs: how many distinct document groups make a block repeated.
+    """
+    block_group = doc_group[doc]
+    block_count, support = _count_distinct(cluster, block_group)
+    repeated = block_count >= min_docs
+    alone = np.zeros(len(doc), dtype=bool)
+    block_run = _run_ids(doc, repeated, support, alone)
+    first, length, keys = _run_keys(block_run, cluster)
+    counts, _ = _count_distinct(keys, block_group[first])
+    weak = (counts < min_docs) & (length > 1)
+    if weak.any():
+        # A sequence shared too rarely falls apart into its (shared) blocks.
+        alone[np.flatnonzero(block_run >= 0)[np.repeat(weak, length)]] = True
+        block_run = _run_ids(doc, repeated, support, alone)
+        first, length, keys = _run_keys(block_run, cluster)
+        counts, _ = _count_distinct(keys, block_group[first])
+    # A lone block is shared by every group that holds its cluster anywhere.
+    counts = np.where(length == 1, block_count[first], counts)
+    return Runs(block_run, first, length, keys, counts.astype(np.int32))
+
+
+def tile_spans(doc: I64, start: I64, end: I64, block_run: I64, doc_len: I64) -> Spans:
+    """Tile every document with unique spans and one boilerplate span per run.
+
+    Blocks of one run merge into one span with the white space between them.
+    White space whose neighbouring blocks are all boilerplate (a single
+    neighbour at a document edge) joins the preceding run (the following one
+    at the start of a document); other white space joins the unique text
+    around it. An empty document gets no span.
+    """
+    n_docs, n_blocks = len(doc_len), len(doc)
+    per_doc = np.bincount(doc, minlength=n_docs).astype(np.int64)
+    upto = np.cumsum(per_doc)
+    # Document d's pieces are: gap, block, gap, block, ..., gap (2k + 1 pieces).
+    n_pieces = 2 * n_blocks + n_docs
+    p_doc = np.empty(n_pieces, np.int64)
+    p_start = np.empty(n_pieces, np.int64)
+    p_end = np.empty(n_pieces, np.int64)
+    p_run = np.empty(n_pieces, np.int64)
+
+    blocks = np.arange(n_blocks, dtype=np.int64)
+    at = 2 * blocks + doc + 1
+    p_doc[at], p_start[at], p_end[at], p_run[at] = doc, start, end, block_run
+
+    opens = group_starts(doc) if n_blocks else np.empty(0, bool)
+    prev_end = np.where(opens, 0, np.roll(end, 1))
+    prev_run = np.where(opens, -2, np.roll(block_run, 1))  # -2: document edge
+    gap_run = np.where(prev_run == -2, block_run, np.where(prev_run >= 0, prev_run, -1))
+    at = 2 * blocks + doc
+    p_doc[at], p_start[at], p_end[at] = doc, prev_end, start
+    p_run[at] = np.where(block_run >= 0, gap_run, -1)
+
+    docs = np.arange(n_docs, dtype=np.int64)
+    at = 2 * upto + docs
+    has = per_doc > 0
+    last = np.clip(upto - 1, 0, None)
+    p_doc[at], p_end[at] = docs, doc_len
+    if n_blocks:
+        p_start[at] = np.where(has, end[last], 0)
+        p_run[at] = np.where(has, block_run[last], -1)
+    else:
+        p_start[at], p_run[at] = 0, -1
+
+    keep = p_end > p_start
+    p_doc, p_start, p_end, p_run = p_doc[keep], p_start[keep], p_end[keep], p_run[keep]
+    heads = np.flatnonzero(group_starts(p_doc, p_run)) if len(p_doc) else np.empty(0, np.int64)
+    tails = np.append(heads[1:], len(p_doc)) - 1
+    return Spans(p_doc[heads], p_start[heads], p_end[tails], p_run[heads])
+
+
+def passage_table(runs: Runs, doc: I64) -> Passages:
+    """One row per passage key, its first occurrence by (document, position).
+
+    Args:
+        runs: from `find_runs`.
+        doc: int64[B] document index of each block.
+    """
+    run_doc = doc[runs.first]
+    order = np.lexsort((runs.first, runs.passage))
+    keys = runs.passage[order]
+    heads = np.flatnonzero(group_starts(keys)) if len(keys) else np.empty(0, np.int64)
+    occurrences = np.diff(np.append(heads, len(keys)))
+    new_doc = group_starts(keys, run_doc[order]) if len(keys) else np.empty(0, bool)
+    n_documents = np.add.reduceat(new_doc.astype(np.int64), heads) if len(heads) else heads
+    rep = order[heads]  # blocks are sorted by document, so the smallest `first` wins
+    counts = runs.doc_count[rep]
+    final = np.lexsort((keys[heads], -counts.astype(np.int64)))
+    return Passages(
+        passage=keys[heads][final],
+        doc_count=counts[final],
+        n_occurrences=occurrences[final].astype(np.int64),
+        n_documents=n_documents[final].astype(np.int64),
+        run=rep[final],
+    )

@@ -1,0 +1,92 @@
+"""Blocks and normalised tokens of a document.
+
+Offsets are half-open code-point offsets into the original text:
+`text[start:end]` is the block. Normalisation only decides which blocks hash
+alike; it never moves an offset.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dedup.config import NormalizeConfig
+
+# From the first to the last non-space character of one line. `[^\n]` may
+# cross other white space (\r, \u2028), which stays inside the block.
+_LINE = re.compile(r"\S(?:[^\n]*\S)?")
+_DIGITS = re.compile(r"\d+")
+_PUNCT = re.compile(r"[^\w\s]|_")
+
+Offsets = NDArray[np.int64]
+
+
+def split_lines(text: str) -> tuple[Offsets, Offsets]:
+    """Every line with a non-space character is a block, trimmed of white space.
+
+    Returns (starts, ends) as int64 arrays of equal length, in text order.
+    White space between blocks belongs to no block.
+    """
+    starts: list[int] = []
+    ends: list[int] = []
+    for match in _LINE.finditer(text):
+        starts.append(match.start())
+        ends.append(match.end())
+    return np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
+
+
+def split_paragraphs(text: str) -> tuple[Offsets, Offsets]:
+    """Blank-line-separated paragraphs, each trimmed of surrounding white space.
+
+    A line that holds only white space separates paragraphs.
+    """
+    starts, ends = split_lines(text)
+    if len(starts) < 2:
+        return starts, ends
+    # A gap between two lines that holds a second newline spans a blank line.
+    breaks = np.fromiter(
+        (text.count("\n", e, s) >= 2 for e, s in zip(ends[:-1], starts[1:], strict=True)),
+        dtype=bool,
+        count=len(starts) - 1,
+    )
+    first = np.concatenate(([True], breaks))
+    last = np.concatenate((breaks, [True]))
+    return starts[first], ends[last]
+
+
+def split_blocks(text: str, mode: str) -> tuple[Offsets, Offsets]:
+    """Split `text` into blocks: mode "line" or "paragraph"."""
+    if mode == "line":
+        return split_lines(text)
+    if mode == "paragraph":
+        return split_paragraphs(text)
+    raise ValueError(f"unknown block mode {mode!r}")
+
+
+def normalize(text: str, cfg: NormalizeConfig) -> str:
+    """The text that hashing sees: NFKC, case-folded, digits and punctuation masked."""
+    if cfg.unicode_nfkc:
+        text = unicodedata.normalize("NFKC", text)
+    if cfg.casefold:
+        text = text.casefold()
+    if cfg.mask_digits:
+        # Runs of digits become one 0, so "page 9" and "page 10" hash alike.
+        text = _DIGITS.sub("0", text)
+    if cfg.strip_punctuation:
+        text = _PUNCT.sub(" ", text)
+    return text
+
+
+def tokens(block: str, cfg: NormalizeConfig) -> list[str]:
+    """Normalised words of a block; never empty for a block with a non-space character.
+
+    A block made only of punctuation ("}", "* * *") would normalise to nothing;
+    it keeps its case-folded raw words instead, so it can still repeat.
+    """
+    words = normalize(block, cfg).split()
+    if words:
+        return words
+    return block.casefold().split()

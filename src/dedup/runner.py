@@ -1,0 +1,91 @@
+"""The embedded runner: read -> analyze -> Arrow tables -> atomic Parquet output.
+
+It only wires; every algorithm lives in `dedup.core`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dedup.arrow import to_tables
+from dedup.config import ScanConfig
+from dedup.core.pipeline import Analysis, analyze
+from dedup.output import check_target, write_output
+from dedup.sources import read_documents
+
+
+@dataclass(frozen=True)
+class TopPassage:
+    passage_id: int
+    doc_count: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    """What a scan found, for people: counts and the most shared passages."""
+
+    out: Path
+    n_documents: int
+    n_blocks: int
+    n_chars: int
+    boilerplate_chars: int
+    n_passages: int
+    n_near_dup_clusters: int
+    n_near_dup_documents: int
+    top_passages: list[TopPassage]
+
+    @property
+    def boilerplate_share(self) -> float:
+        return self.boilerplate_chars / self.n_chars if self.n_chars else 0.0
+
+
+def summarize(result: Analysis, out: Path, top: int = 5) -> ScanSummary:
+    spans = result.spans
+    boiler = int(np.sum(np.where(spans.run >= 0, spans.end - spans.start, 0)))
+    in_clusters = result.doc_cluster_size > 1
+    passages = result.passages
+    runs, blocks = result.runs, result.blocks
+    shown: list[TopPassage] = []
+    for i in range(min(top, len(passages.passage))):
+        run = int(passages.run[i])
+        first = int(runs.first[run])
+        last = first + int(runs.length[run]) - 1
+        text = result.texts[int(blocks.doc[first])][
+            int(blocks.start[first]) : int(blocks.end[last])
+        ]
+        shown.append(TopPassage(int(passages.passage[i]), int(passages.doc_count[i]), text))
+    return ScanSummary(
+        out=out,
+        n_documents=len(result.ids),
+        n_blocks=len(blocks.doc),
+        n_chars=int(result.doc_len.sum()),
+        boilerplate_chars=boiler,
+        n_passages=len(passages.passage),
+        n_near_dup_clusters=int(
+            np.sum(in_clusters & (result.doc_group == np.arange(len(result.ids))))
+        ),
+        n_near_dup_documents=int(np.sum(in_clusters)),
+        top_passages=shown,
+    )
+
+
+def scan(
+    paths: Sequence[str | Path], out: str | Path, cfg: ScanConfig, force: bool = False
+) -> ScanSummary:
+    """Scan files and folders and write spans, documents and passages tables to `out`.
+
+    Raises:
+        InputError: a path is missing, empty, unreadable or not UTF-8.
+        OutputError: `out` exists without `force`, or cannot be written.
+    """
+    target = Path(out)
+    check_target(target, force)
+    docs = list(read_documents(paths, skip=[target]))
+    result = analyze([d.id for d in docs], [d.text for d in docs], cfg)
+    write_output(target, to_tables(result, cfg), force)
+    return summarize(result, target)

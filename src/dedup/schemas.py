@@ -1,0 +1,95 @@
+"""The Parquet schemas of every table dedup writes, declared once.
+
+Offsets are half-open code-point offsets (`text[start:end]` in Python) unless
+a field says bytes. Hashes and keys are int64: Spark and Java have no
+unsigned 64-bit type. Every file carries `dedup.schema_version` and
+`dedup.config` (the scan's config as JSON) in its schema metadata.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SCHEMA_VERSION = "1"
+META_VERSION = b"dedup.schema_version"
+META_CONFIG = b"dedup.config"
+META_TABLE = b"dedup.table"
+
+
+def _field(name: str, type_: pa.DataType, doc: str, nullable: bool = False) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={b"doc": doc.encode()})
+
+
+_ID = "document id: the path relative to the scanned folder, with / separators"
+
+SPANS = pa.schema(
+    [
+        _field("id", pa.string(), _ID),
+        _field("start", pa.int64(), "first code point of the span (half-open, text[start:end])"),
+        _field("end", pa.int64(), "code point after the span (half-open)"),
+        _field("start_byte", pa.int64(), "UTF-8 byte offset of start"),
+        _field("end_byte", pa.int64(), "UTF-8 byte offset of end"),
+        _field("label", pa.string(), "unique or boilerplate"),
+        _field("passage_id", pa.int64(), "passage behind a boilerplate span", nullable=True),
+        _field(
+            "doc_count",
+            pa.int32(),
+            "documents sharing the passage, each near-duplicate cluster counted once",
+            nullable=True,
+        ),
+    ]
+)
+
+DOCUMENTS = pa.schema(
+    [
+        _field("id", pa.string(), _ID),
+        _field("n_chars", pa.int64(), "length in code points"),
+        _field("boilerplate_chars", pa.int64(), "code points inside boilerplate spans"),
+        _field("boilerplate_fraction", pa.float64(), "boilerplate_chars / n_chars (0 if empty)"),
+        _field(
+            "near_dup_cluster",
+            pa.int64(),
+            "near-duplicate cluster id, null when the document has no near-duplicate",
+            nullable=True,
+        ),
+        _field(
+            "is_representative",
+            pa.bool_(),
+            "true for the smallest id of its cluster, and for documents without near-duplicates",
+        ),
+    ]
+)
+
+PASSAGES = pa.schema(
+    [
+        _field("passage_id", pa.int64(), "passage key: hash of its sequence of block clusters"),
+        _field(
+            "doc_count",
+            pa.int32(),
+            "documents containing the passage, each near-duplicate cluster counted once",
+        ),
+        _field("n_documents", pa.int64(), "distinct documents where it is a boilerplate span"),
+        _field("n_occurrences", pa.int64(), "boilerplate spans that point to it"),
+        _field("text", pa.string(), "text of the representative occurrence"),
+        _field("id", pa.string(), "document of the representative occurrence (smallest id)"),
+        _field("start", pa.int64(), "start of the representative occurrence (code points)"),
+        _field("end", pa.int64(), "end of the representative occurrence (code points, half-open)"),
+    ]
+)
+
+TABLES: dict[str, pa.Schema] = {
+    "spans": SPANS,
+    "documents": DOCUMENTS,
+    "passages": PASSAGES,
+}
+
+
+def with_metadata(schema: pa.Schema, table: str, config_json: str) -> pa.Schema:
+    """The schema with the version, table name and config in its metadata."""
+    return schema.with_metadata(
+        {
+            META_VERSION: SCHEMA_VERSION.encode(),
+            META_TABLE: table.encode(),
+            META_CONFIG: config_json.encode(),
+        }
+    )
