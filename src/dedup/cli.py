@@ -16,7 +16,10 @@ from dedup.errors import DedupError
 from dedup.runner import ScanSummary, scan
 
 app = typer.Typer(
+    name="dedup",
     add_completion=False,
+    # Plain help: rich's boxed tables cut long option names at 80 columns.
+    rich_markup_mode=None,
     no_args_is_help=True,
     help="Find boilerplate passages and near-duplicate documents; write Parquet tables.",
 )
@@ -59,7 +62,12 @@ def _report(summary: ScanSummary) -> None:
 @app.command("scan")
 def scan_command(
     paths: Annotated[
-        list[Path], typer.Argument(help="Files and folders to scan (folders recursively).")
+        list[Path],
+        typer.Argument(
+            metavar="PATH",
+            show_default=False,
+            help="Files and folders to scan (folders recursively).",
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the tables.")],
     force: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,

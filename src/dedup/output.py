@@ -12,7 +12,7 @@ import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,13 +20,38 @@ import pyarrow.parquet as pq
 
 from dedup.errors import OutputError
 
+# What a dedup output folder may hold; --force replaces nothing else.
+TABLE_FILES = frozenset({"spans.parquet", "documents.parquet", "passages.parquet"})
 
-def check_target(out: Path, force: bool) -> None:
-    """Fail early when `out` cannot be replaced."""
-    if out.exists() and not out.is_dir():
+
+def check_target(out: Path, force: bool, inputs: Sequence[str | Path] = ()) -> None:
+    """Fail early when `out` cannot be (re)placed.
+
+    Raises:
+        OutputError: `out` is a file, exists without `force`, holds files that
+            dedup did not write, or contains one of `inputs` (replacing it
+            would delete them).
+    """
+    target = out.resolve()
+    for given in inputs:
+        source = Path(given).resolve()
+        if source == target or target in source.parents:
+            raise OutputError(
+                f"{out}: the output folder would contain the input {given}; "
+                "choose an --out outside the scanned paths"
+            )
+    if not out.exists():
+        return
+    if not out.is_dir():
         raise OutputError(f"{out}: exists and is not a folder; choose another --out")
-    if out.exists() and not force:
+    if not force:
         raise OutputError(f"{out}: output folder exists; pass --force to replace it")
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in TABLE_FILES)
+    if foreign:
+        raise OutputError(
+            f"{out}: holds files dedup did not write ({', '.join(foreign[:3])}); "
+            "remove them yourself or choose another --out"
+        )
 
 
 def _fsync_dir(path: Path) -> None:
@@ -52,6 +77,20 @@ def write_table(table: pa.Table, path: Path) -> None:
             tmp.unlink()
 
 
+def _swap(staging: Path, out: Path, old: Path) -> None:
+    """Put `staging` in place of `out`; on failure the previous `out` comes back."""
+    if not out.exists():
+        os.rename(staging, out)
+        return
+    os.rename(out, old)
+    try:
+        os.rename(staging, out)
+    except OSError:
+        os.rename(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def write_output(out: Path, tables: Mapping[str, pa.Table], force: bool) -> None:
     """Write `tables` as `out/<name>.parquet`, replacing `out` as a whole.
 
@@ -70,20 +109,13 @@ def write_output(out: Path, tables: Mapping[str, pa.Table], force: bool) -> None
         for name, table in tables.items():
             write_table(table, staging / f"{name}.parquet")
         _fsync_dir(staging)
-        if out.exists():
-            old = parent / f".{out.name}.old-{token}"
-            os.rename(out, old)
-            os.rename(staging, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(staging, out)
+        _swap(staging, out, parent / f".{out.name}.old-{token}")
         _fsync_dir(parent)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        target = exc.filename or out
         raise OutputError(
-            f"{target}: cannot write output ({exc.strerror or exc}); "
-            "free disk space or choose another --out"
+            f"{out}: cannot write output ({exc.strerror or exc}); the previous output, "
+            "if any, is unchanged: check free space and permissions, or choose another --out"
         ) from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

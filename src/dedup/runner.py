@@ -84,7 +84,7 @@ def scan(
         OutputError: `out` exists without `force`, or cannot be written.
     """
     target = Path(out)
-    check_target(target, force)
+    check_target(target, force, paths)
     docs = list(read_documents(paths, skip=[target]))
     result = analyze([d.id for d in docs], [d.text for d in docs], cfg)
     write_output(target, to_tables(result, cfg), force)

@@ -36,6 +36,18 @@ def _walk(root: Path, skip: set[Path]) -> Iterator[Path]:
                 yield path
 
 
+def _check_name(doc_id: str, path: Path) -> None:
+    try:
+        doc_id.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        raise InputError(
+            f"{shown}: the file name is not valid UTF-8, so it cannot be a document id; "
+            "rename the file",
+            shown,
+        ) from None
+
+
 def list_inputs(
     paths: Sequence[str | Path], skip: Sequence[str | Path] = ()
 ) -> list[tuple[str, Path]]:
@@ -52,7 +64,7 @@ def list_inputs(
     skipped = {Path(p).resolve() for p in skip}
     found: dict[str, Path] = {}
     for given in paths:
-        root = Path(given)
+        root = Path(os.path.normpath(given))
         if not root.exists():
             raise InputError(f"{root}: no such file or folder", str(root))
         if root.is_dir():
@@ -60,6 +72,9 @@ def list_inputs(
         else:
             entries = [(root.name, root)]
         for doc_id, path in entries:
+            _check_name(doc_id, path)
+            if found.get(doc_id) == path:
+                continue  # the same file reached through two given paths
             if doc_id in found:
                 raise DuplicateIdError(
                     f"{found[doc_id]} and {path} both have the id {doc_id!r}; "

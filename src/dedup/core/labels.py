@@ -191,7 +191,9 @@ def tile_spans(doc: I64, start: I64, end: I64, block_run: I64, doc_len: I64) -> 
 
     keep = p_end > p_start
     p_doc, p_start, p_end, p_run = p_doc[keep], p_start[keep], p_end[keep], p_run[keep]
-    heads = np.flatnonzero(group_starts(p_doc, p_run)) if len(p_doc) else np.empty(0, np.int64)
+    if not len(p_doc):
+        return Spans(p_doc, p_start, p_end, p_run)
+    heads = np.flatnonzero(group_starts(p_doc, p_run))
     tails = np.append(heads[1:], len(p_doc)) - 1
     return Spans(p_doc[heads], p_start[heads], p_end[tails], p_run[heads])
 

@@ -1,0 +1,284 @@
+"""The Parquet output: explicit schemas, metadata, readers, determinism, atomic writes."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+import dedup.output
+from dedup import SCHEMA_VERSION, DedupError, NormalizeConfig, OutputError, ScanConfig, scan
+from dedup.schemas import META_CONFIG, META_TABLE, META_VERSION, TABLES
+
+NAMES = ("spans", "documents", "passages")
+FILES = sorted(f"{name}.parquet" for name in NAMES)
+APPEAL = "We are facing unprecedented challenges."
+DUCKDB_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.int64(): "BIGINT",
+    pa.int32(): "INTEGER",
+    pa.float64(): "DOUBLE",
+    pa.bool_(): "BOOLEAN",
+}
+
+
+def _listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def _leftovers(folder: Path) -> list[str]:
+    """Hidden staging or moved-aside folders and files that a write left behind."""
+    return [n for n in _listing(folder) if ".tmp-" in n or ".old-" in n]
+
+
+def _bytes(out: Path) -> dict[str, bytes]:
+    return {name: (out / name).read_bytes() for name in _listing(out)}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_table_has_the_declared_schema(seeds_out: Path, name: str) -> None:
+    written = pq.read_schema(seeds_out / f"{name}.parquet")
+    declared = TABLES[name]
+    assert written.names == declared.names
+    for got, want in zip(written, declared, strict=True):
+        assert got.type == want.type, got.name
+        assert got.nullable == want.nullable, got.name
+        assert got.metadata == want.metadata, got.name
+    assert written.metadata[META_VERSION] == SCHEMA_VERSION.encode()
+    assert written.metadata[META_TABLE] == name.encode()
+
+
+def test_metadata_records_the_config(tmp_path: Path, seeds_dir: Path) -> None:
+    cfg = ScanConfig(
+        block_mode="paragraph",
+        ngram=3,
+        num_perm=64,
+        seed=7,
+        passage_threshold=0.6,
+        doc_threshold=0.9,
+        min_docs=3,
+        normalize=NormalizeConfig(casefold=False, mask_digits=False),
+    )
+    scan([seeds_dir], tmp_path / "out", cfg)
+    for name in NAMES:
+        meta = pq.read_schema(tmp_path / "out" / f"{name}.parquet").metadata
+        assert ScanConfig.from_json(meta[META_CONFIG].decode()) == cfg
+        assert meta[META_CONFIG].decode() == cfg.to_json()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pyarrow_dataset_reads_the_table(seeds_out: Path, name: str) -> None:
+    path = seeds_out / f"{name}.parquet"
+    dataset = ds.dataset(path, format="parquet")
+    assert dataset.schema.remove_metadata().equals(TABLES[name])
+    assert dataset.to_table().equals(pq.read_table(path))
+    assert dataset.count_rows() > 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_duckdb_reads_the_table(seeds_out: Path, name: str) -> None:
+    path = seeds_out / f"{name}.parquet"
+    con = duckdb.connect()
+    described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+    assert [(row[0], row[1]) for row in described] == [
+        (f.name, DUCKDB_TYPES[f.type]) for f in TABLES[name]
+    ]
+    (count,) = con.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()
+    assert count == pq.read_metadata(path).num_rows > 0
+
+
+def _texts(folder: Path) -> pa.Table:
+    ids = sorted(p.name for p in folder.iterdir())
+    texts = [(folder / i).read_text(encoding="utf-8") for i in ids]
+    return pa.table({"id": ids, "text": texts})
+
+
+def test_duckdb_join_cuts_boilerplate(seeds_dir: Path, seeds_out: Path) -> None:
+    """What a pipeline does: join spans to the texts and keep the unique spans.
+
+    DuckDB's substr counts code points from 1, as the code-point offsets assume.
+    """
+    docs = _texts(seeds_dir)
+    spans = str(seeds_out / "spans.parquet")
+    con = duckdb.connect()
+    con.register("docs", docs)
+    kept = dict(
+        con.execute(
+            """
+            SELECT d.id, string_agg(substr(d.text, s.start + 1, s."end" - s.start), ''
+                                    ORDER BY s.start)
+            FROM docs AS d JOIN read_parquet(?) AS s ON s.id = d.id
+            WHERE s.label = 'unique'
+            GROUP BY d.id
+            """,
+            [spans],
+        ).fetchall()
+    )
+    assert sorted(kept) == docs.column("id").to_pylist()
+    rows = pq.read_table(spans).to_pylist()
+    for doc_id, text in zip(*(docs.column(c).to_pylist() for c in ("id", "text")), strict=True):
+        assert APPEAL not in kept[doc_id]
+        assert "Dear readers" not in kept[doc_id]
+        unique = "".join(
+            text[r["start"] : r["end"]]
+            for r in rows
+            if r["id"] == doc_id and r["label"] == "unique"
+        )
+        assert kept[doc_id] == unique
+
+
+def test_byte_offsets_cut_the_same_spans(seeds_dir: Path, seeds_out: Path) -> None:
+    """start_byte/end_byte slice the UTF-8 bytes to the same text as start/end."""
+    for row in pq.read_table(seeds_out / "spans.parquet").to_pylist():
+        text = (seeds_dir / row["id"]).read_text(encoding="utf-8")
+        raw = text.encode("utf-8")
+        assert raw[row["start_byte"] : row["end_byte"]].decode() == text[row["start"] : row["end"]]
+
+
+def test_output_is_byte_identical_across_runs(tmp_path: Path, seeds_copy: Path) -> None:
+    cfg = ScanConfig()
+    scan([seeds_copy], tmp_path / "a", cfg)
+    scan([seeds_copy], tmp_path / "b", cfg)
+    # Files given one by one, in reverse order: same ids, same bytes.
+    files = sorted(seeds_copy.iterdir(), reverse=True)
+    scan(files, tmp_path / "c", cfg)
+    first = _bytes(tmp_path / "a")
+    assert sorted(first) == FILES
+    assert _bytes(tmp_path / "b") == first
+    assert _bytes(tmp_path / "c") == first
+
+
+def _fail_after(monkeypatch: pytest.MonkeyPatch, calls: int, filename: str | None) -> None:
+    """Make `dedup.output.write_table` run `calls` times, then fail as a full disk does."""
+    real = dedup.output.write_table
+    seen: list[Path] = []
+
+    def flaky(table: pa.Table, path: Path) -> None:
+        if len(seen) >= calls:
+            partial = path.with_name(path.name + ".partial")
+            partial.write_bytes(b"PAR1")
+            raise OSError(
+                errno.ENOSPC,
+                os.strerror(errno.ENOSPC),
+                None if filename is None else str(partial),
+            )
+        seen.append(path)
+        real(table, path)
+
+    monkeypatch.setattr(dedup.output, "write_table", flaky)
+
+
+@pytest.mark.parametrize("filename", [None, "temp"], ids=["no file name", "temp file named"])
+def test_full_disk_leaves_previous_output_intact(
+    tmp_path: Path, seeds_copy: Path, monkeypatch: pytest.MonkeyPatch, filename: str | None
+) -> None:
+    """The error names the output the user chose, also when the OS names a temporary file."""
+    out = tmp_path / "out"
+    scan([seeds_copy], out, ScanConfig())
+    before = _bytes(out)
+    _fail_after(monkeypatch, 1, filename)
+    with pytest.raises(OutputError) as caught:
+        scan([seeds_copy], out, ScanConfig(min_docs=3), force=True)
+    message = str(caught.value)
+    assert isinstance(caught.value.__cause__, OSError)
+    assert caught.value.__cause__.errno == errno.ENOSPC
+    assert str(out) in message
+    assert "space" in message.lower()
+    assert "\n" not in message
+    assert _bytes(out) == before
+    assert _leftovers(tmp_path) == []
+
+
+def test_full_disk_writes_no_output(
+    tmp_path: Path, seeds_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "new" / "out"
+    _fail_after(monkeypatch, 2, None)
+    with pytest.raises(OutputError, match=re.escape(str(out))):
+        scan([seeds_copy], out, ScanConfig())
+    assert not out.exists()
+    assert _leftovers(out.parent) == []
+
+
+def test_failed_swap_restores_previous_output(
+    tmp_path: Path, seeds_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the new folder cannot be moved in, the old one must not stay moved aside."""
+    out = tmp_path / "out"
+    scan([seeds_copy], out, ScanConfig())
+    before = _bytes(out)
+    real_rename = os.rename
+
+    def rename(src: str | Path, dst: str | Path) -> None:
+        if ".tmp-" in Path(src).name and Path(dst) == out:
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(src))
+        real_rename(src, dst)
+
+    monkeypatch.setattr(dedup.output.os, "rename", rename)
+    with pytest.raises(OutputError):
+        scan([seeds_copy], out, ScanConfig(min_docs=3), force=True)
+    monkeypatch.undo()
+    assert out.is_dir()
+    assert _bytes(out) == before
+    assert _leftovers(tmp_path) == []
+
+
+def test_existing_output_needs_force(tmp_path: Path, seeds_copy: Path) -> None:
+    out = tmp_path / "out"
+    scan([seeds_copy], out, ScanConfig())
+    before = _bytes(out)
+    with pytest.raises(OutputError, match=r"--force"):
+        scan([seeds_copy], out, ScanConfig(min_docs=3))
+    assert _bytes(out) == before
+
+
+def test_force_replaces_existing_output(tmp_path: Path, seeds_copy: Path) -> None:
+    out = tmp_path / "out"
+    scan([seeds_copy], out, ScanConfig())
+    new = ScanConfig(min_docs=3)
+    scan([seeds_copy], out, new, force=True)
+    assert _listing(out) == FILES
+    meta = pq.read_schema(out / "spans.parquet").metadata
+    assert ScanConfig.from_json(meta[META_CONFIG].decode()) == new
+    assert _leftovers(tmp_path) == []
+
+
+def test_force_refuses_a_folder_dedup_did_not_write(tmp_path: Path, seeds_copy: Path) -> None:
+    out = tmp_path / "out"
+    scan([seeds_copy], out, ScanConfig())
+    (out / "notes.txt").write_text("a user's file", encoding="utf-8")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(OutputError, match=r"notes\.txt.*remove them yourself"):
+        scan([seeds_copy], out, ScanConfig(min_docs=3), force=True)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_output_inside_the_scanned_folder_is_not_read(tmp_path: Path, seeds_copy: Path) -> None:
+    out = seeds_copy / "out"
+    first = scan([seeds_copy], out, ScanConfig())
+    second = scan([seeds_copy], out, ScanConfig(), force=True)
+    assert first.n_documents == second.n_documents == 5
+    assert pq.read_table(out / "documents.parquet").num_rows == 5
+
+
+@pytest.mark.parametrize("level", [0, 1])
+def test_force_never_deletes_the_inputs(tmp_path: Path, seeds_dir: Path, level: int) -> None:
+    """`--out` naming an input folder (level 0) or one holding it (1) must keep the inputs."""
+    docs = tmp_path / "data" / "docs"
+    docs.mkdir(parents=True)
+    inputs = {}
+    for path in seeds_dir.iterdir():
+        inputs[path.name] = path.read_bytes()
+        (docs / path.name).write_bytes(inputs[path.name])
+    out = docs.parents[level - 1] if level else docs
+    with contextlib.suppress(DedupError):
+        scan([docs], out, ScanConfig(), force=True)
+    assert {name: (docs / name).read_bytes() for name in inputs if (docs / name).exists()} == inputs
