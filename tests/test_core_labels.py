@@ -1,0 +1,238 @@
+"""Runs, passages and spans on small hand-made arrays; UTF-8 byte offsets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dedup.core.labels import Runs, Spans, find_runs, group_starts, passage_table, tile_spans
+from dedup.core.offsets import utf8_offsets
+
+
+def i64(*values: int) -> np.ndarray:
+    return np.array(values, dtype=np.int64)
+
+
+def span_rows(spans: Spans) -> list[tuple[int, int, int, int]]:
+    return list(
+        zip(
+            spans.doc.tolist(),
+            spans.start.tolist(),
+            spans.end.tolist(),
+            spans.run.tolist(),
+            strict=True,
+        )
+    )
+
+
+# --- group_starts --------------------------------------------------------------
+
+
+def test_group_starts_marks_a_change_in_any_key() -> None:
+    first = group_starts(i64(0, 0, 0, 1, 1), i64(5, 5, 6, 6, 6))
+    assert first.tolist() == [True, False, True, True, False]
+
+
+def test_group_starts_of_nothing() -> None:
+    assert group_starts(i64()).tolist() == []
+
+
+# --- find_runs -----------------------------------------------------------------
+
+
+def test_find_runs_joins_consecutive_shared_blocks_into_one_passage() -> None:
+    # Three documents: [A, B, x], [A, B, y], [A, B]; x and y occur once.
+    doc = i64(0, 0, 0, 1, 1, 1, 2, 2)
+    cluster = i64(1, 2, 9, 1, 2, 8, 1, 2)
+    runs = find_runs(doc, cluster, i64(0, 1, 2), min_docs=2)
+    assert runs.block_run.tolist() == [0, 0, -1, 1, 1, -1, 2, 2]
+    assert runs.first.tolist() == [0, 3, 6]
+    assert runs.length.tolist() == [2, 2, 2]
+    assert len(set(runs.passage.tolist())) == 1
+    assert runs.doc_count.dtype == np.int32
+    assert runs.doc_count.tolist() == [3, 3, 3]
+
+
+def test_find_runs_split_where_support_changes() -> None:
+    # [A, B], [A, B], [A]: A is in three documents, B in two, so A and B are
+    # different runs in every document even though they are neighbours.
+    doc = i64(0, 0, 1, 1, 2)
+    cluster = i64(1, 2, 1, 2, 1)
+    runs = find_runs(doc, cluster, i64(0, 1, 2), min_docs=2)
+    assert runs.block_run.tolist() == [0, 1, 2, 3, 4]
+    assert runs.length.tolist() == [1, 1, 1, 1, 1]
+    assert runs.doc_count.tolist() == [3, 2, 3, 2, 3]
+    passage = runs.passage.tolist()
+    assert passage[0] == passage[2] == passage[4]
+    assert passage[1] == passage[3]
+    assert passage[0] != passage[1]
+
+
+def test_find_runs_unique_block_between_shared_ones_breaks_the_run() -> None:
+    doc = i64(0, 0, 0, 1, 1, 1)
+    cluster = i64(1, 7, 2, 1, 8, 2)
+    runs = find_runs(doc, cluster, i64(0, 1), min_docs=2)
+    assert runs.block_run.tolist() == [0, -1, 1, 2, -1, 3]
+
+
+def test_find_runs_split_a_sequence_shared_by_too_few_documents() -> None:
+    # [A, B] and [B, A]: each block is shared, but neither sequence is.
+    doc = i64(0, 0, 1, 1)
+    cluster = i64(1, 2, 2, 1)
+    runs = find_runs(doc, cluster, i64(0, 1), min_docs=2)
+    assert runs.block_run.tolist() == [0, 1, 2, 3]
+    assert runs.length.tolist() == [1, 1, 1, 1]
+    assert runs.doc_count.tolist() == [2, 2, 2, 2]
+    passage = runs.passage.tolist()
+    assert passage[0] == passage[3]
+    assert passage[1] == passage[2]
+    assert passage[0] != passage[1]
+
+
+def test_find_runs_count_a_near_duplicate_cluster_once() -> None:
+    # Documents 0 and 1 are near-duplicates (group 0); only they hold A.
+    doc = i64(0, 1, 2)
+    cluster = i64(1, 1, 5)
+    runs = find_runs(doc, cluster, i64(0, 0, 2), min_docs=2)
+    assert runs.block_run.tolist() == [-1, -1, -1]
+    assert runs.first.tolist() == []
+    # A third document outside the cluster makes A shared by two groups.
+    runs = find_runs(i64(0, 1, 2), i64(1, 1, 1), i64(0, 0, 2), min_docs=2)
+    assert runs.block_run.tolist() == [0, 1, 2]
+    assert runs.doc_count.tolist() == [2, 2, 2]
+
+
+def test_find_runs_respect_min_docs() -> None:
+    doc, cluster, groups = i64(0, 1, 2), i64(1, 1, 1), i64(0, 1, 2)
+    assert find_runs(doc, cluster, groups, min_docs=3).block_run.tolist() == [0, 1, 2]
+    assert find_runs(doc, cluster, groups, min_docs=4).block_run.tolist() == [-1, -1, -1]
+
+
+def test_find_runs_passage_keys_depend_on_the_cluster_sequence() -> None:
+    # [A, B] x2 and [B, A] x2 are two different passages.
+    doc = i64(0, 0, 1, 1, 2, 2, 3, 3)
+    cluster = i64(1, 2, 1, 2, 2, 1, 2, 1)
+    runs = find_runs(doc, cluster, i64(0, 1, 2, 3), min_docs=2)
+    assert runs.length.tolist() == [2, 2, 2, 2]
+    passage = runs.passage.tolist()
+    assert passage[0] == passage[1]
+    assert passage[2] == passage[3]
+    assert passage[0] != passage[2]
+
+
+def test_find_runs_without_blocks() -> None:
+    runs = find_runs(i64(), i64(), i64(0, 1), min_docs=2)
+    assert runs.block_run.tolist() == []
+    assert runs.first.tolist() == []
+
+
+# --- tile_spans ----------------------------------------------------------------
+
+
+def test_tile_spans_boilerplate_takes_the_white_space_between_its_blocks() -> None:
+    # "aa\n\nbb\ncc\n": unique "aa", then one run over "bb" and "cc".
+    spans = tile_spans(i64(0, 0, 0), i64(0, 4, 7), i64(2, 6, 9), i64(-1, 0, 0), i64(10))
+    assert span_rows(spans) == [(0, 0, 4, -1), (0, 4, 10, 0)]
+
+
+def test_tile_spans_white_space_between_two_runs_joins_the_first() -> None:
+    # "aa\n\nbb": two different boilerplate runs.
+    spans = tile_spans(i64(0, 0), i64(0, 4), i64(2, 6), i64(0, 1), i64(6))
+    assert span_rows(spans) == [(0, 0, 4, 0), (0, 4, 6, 1)]
+
+
+def test_tile_spans_leading_white_space_joins_the_first_run() -> None:
+    # "  aa\nbb": boilerplate "aa", unique "bb".
+    spans = tile_spans(i64(0, 0), i64(2, 5), i64(4, 7), i64(0, -1), i64(7))
+    assert span_rows(spans) == [(0, 0, 4, 0), (0, 4, 7, -1)]
+
+
+def test_tile_spans_white_space_next_to_unique_text_is_unique() -> None:
+    # "aa\nbb\ncc": boilerplate, unique, boilerplate.
+    spans = tile_spans(i64(0, 0, 0), i64(0, 3, 6), i64(2, 5, 8), i64(0, -1, 1), i64(9))
+    assert span_rows(spans) == [(0, 0, 2, 0), (0, 2, 6, -1), (0, 6, 9, 1)]
+
+
+def test_tile_spans_unique_blocks_merge_into_one_span() -> None:
+    spans = tile_spans(i64(0, 0), i64(1, 4), i64(2, 6), i64(-1, -1), i64(8))
+    assert span_rows(spans) == [(0, 0, 8, -1)]
+
+
+def test_tile_spans_empty_and_white_space_only_documents() -> None:
+    # Document 0 is "", document 1 is " \n ", document 2 has no blocks either.
+    spans = tile_spans(i64(), i64(), i64(), i64(), i64(0, 3, 1))
+    assert span_rows(spans) == [(1, 0, 3, -1), (2, 0, 1, -1)]
+
+
+def test_tile_spans_documents_without_blocks_between_others() -> None:
+    # Documents: "" | "  \n" | " ab \nc  " with "ab" unique and "c" boilerplate.
+    spans = tile_spans(i64(2, 2), i64(1, 5), i64(3, 6), i64(-1, 4), i64(0, 3, 8))
+    assert span_rows(spans) == [(1, 0, 3, -1), (2, 0, 5, -1), (2, 5, 8, 4)]
+
+
+def test_tile_spans_block_filling_the_whole_document() -> None:
+    spans = tile_spans(i64(0, 1), i64(0, 0), i64(3, 2), i64(0, -1), i64(3, 2))
+    assert span_rows(spans) == [(0, 0, 3, 0), (1, 0, 2, -1)]
+
+
+# --- passage_table -------------------------------------------------------------
+
+
+def test_passage_table_counts_occurrences_and_documents() -> None:
+    doc = i64(0, 0, 0, 1, 1, 2, 2)
+    runs = Runs(
+        block_run=i64(0, -1, 1, 2, 2, 3, 4),
+        first=i64(0, 2, 3, 5, 6),
+        length=i64(1, 1, 2, 1, 1),
+        passage=i64(50, 50, -7, 50, 10),
+        doc_count=np.array([2, 2, 3, 2, 2], dtype=np.int32),
+    )
+    table = passage_table(runs, doc)
+    # Most shared first, then by passage key.
+    assert table.passage.tolist() == [-7, 10, 50]
+    assert table.doc_count.tolist() == [3, 2, 2]
+    assert table.n_occurrences.tolist() == [1, 1, 3]
+    assert table.n_documents.tolist() == [1, 1, 2]
+    # The representative is the first occurrence in document order.
+    assert table.run.tolist() == [2, 4, 0]
+
+
+def test_passage_table_of_no_runs() -> None:
+    runs = find_runs(i64(0), i64(1), i64(0), min_docs=2)
+    table = passage_table(runs, i64(0))
+    assert table.passage.tolist() == []
+    assert table.run.tolist() == []
+
+
+# --- utf8_offsets --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "plain ascii", "é", "aé😀b", "日本語 text", "\u2028x\xa0y", "😀😀", "a\r\nü\n"],
+)
+def test_utf8_offsets_equal_the_length_of_the_encoded_prefix(text: str) -> None:
+    positions = np.arange(len(text) + 1, dtype=np.int64)
+    expected = [len(text[:i].encode("utf-8")) for i in range(len(text) + 1)]
+    got = utf8_offsets(text, positions)
+    assert got.dtype == np.int64
+    assert got.tolist() == expected
+
+
+def test_utf8_offsets_by_hand() -> None:
+    # a: 1 byte, é: 2, 😀: 4, b: 1.
+    assert utf8_offsets("aé😀b", i64(0, 1, 2, 3, 4)).tolist() == [0, 1, 3, 7, 8]
+    assert utf8_offsets("aé😀b", i64(4, 2, 2)).tolist() == [8, 3, 3]
+
+
+def test_utf8_offsets_of_ascii_do_not_alias_the_input() -> None:
+    positions = i64(0, 2)
+    got = utf8_offsets("abc", positions)
+    got[0] = 99
+    assert positions.tolist() == [0, 2]
+
+
+def test_utf8_offsets_count_a_lone_surrogate_as_three_bytes() -> None:
+    text = "a\udcff\u00e9"
+    assert utf8_offsets(text, i64(0, 1, 2, 3)).tolist() == [0, 1, 4, 6]
+    assert len(text.encode("utf-8", "surrogatepass")) == 6
