@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dedup.core.labels import Runs, Spans, find_runs, group_starts, passage_table, tile_spans
+from dedup.config import ScanConfig
+from dedup.core import labels
+from dedup.core.labels import Runs, Spans, group_starts, passage_table, tile_spans
 from dedup.core.offsets import utf8_offsets
 
 
@@ -23,6 +25,28 @@ def span_rows(spans: Spans) -> list[tuple[int, int, int, int]]:
             strict=True,
         )
     )
+
+
+def find_runs(
+    doc: np.ndarray,
+    cluster: np.ndarray,
+    doc_group: np.ndarray,
+    min_docs: int = 2,
+    words: np.ndarray | None = None,
+    user_group: np.ndarray | None = None,
+    **rules: float,
+) -> Runs:
+    """`labels.find_runs` with one-word blocks and the evidence rules relaxed.
+
+    Rules that a test does not name are set so they never fire, so each test
+    sees only the behaviour it is about.
+    """
+    settings: dict[str, float] = {"common_fraction": 1.0, "absorb_words": 0}
+    settings.update(rules)
+    cfg = ScanConfig(min_docs=min_docs, prose_min_docs=max(4, min_docs), **settings)  # type: ignore[arg-type]
+    if words is None:
+        words = np.ones(len(doc), dtype=np.int64)
+    return labels.find_runs(doc, cluster, words, doc_group, user_group, cfg)
 
 
 # --- group_starts --------------------------------------------------------------
@@ -175,6 +199,94 @@ def test_tile_spans_block_filling_the_whole_document() -> None:
     assert span_rows(spans) == [(0, 0, 3, 0), (1, 0, 2, -1)]
 
 
+# --- evidence rules ----------------------------------------------------------
+
+
+def test_prose_shared_by_two_documents_is_not_boilerplate() -> None:
+    # A 30-word paragraph (cluster 5) quoted in two documents, between unique lines.
+    doc = i64(0, 0, 0, 1, 1, 1)
+    cluster = i64(1, 5, 2, 3, 5, 4)
+    words = i64(3, 30, 3, 3, 30, 3)
+    runs = find_runs(doc, cluster, i64(0, 1), words=words)
+    assert runs.block_run.tolist() == [-1] * 6
+
+
+def test_prose_shared_by_prose_min_docs_documents_is_boilerplate() -> None:
+    doc = i64(0, 1, 2, 3)
+    runs = find_runs(doc, i64(5, 5, 5, 5), i64(0, 1, 2, 3), words=i64(30, 30, 30, 30))
+    assert (runs.block_run >= 0).all()
+    assert runs.doc_count.tolist() == [4, 4, 4, 4]
+
+
+def test_prose_in_a_run_with_a_short_shared_line_is_boilerplate() -> None:
+    # A newsletter box: a short title line and a long description, in two documents.
+    doc = i64(0, 0, 0, 1, 1, 1)
+    cluster = i64(1, 7, 8, 2, 7, 8)
+    words = i64(3, 5, 30, 3, 5, 30)
+    runs = find_runs(doc, cluster, i64(0, 1), words=words)
+    assert runs.block_run.tolist() == [-1, 0, 0, -1, 1, 1]
+
+
+def test_short_line_across_groups_counts_but_prose_needs_its_group() -> None:
+    # Two documents share a short menu line (cluster 1) and, after a unique
+    # line, a quoted paragraph (cluster 5).
+    doc = i64(0, 0, 0, 1, 1, 1)
+    cluster = i64(1, 20, 5, 1, 21, 5)
+    words = i64(2, 3, 30, 2, 3, 30)
+    # Two sites: the menu line counts across sites, the paragraph does not.
+    runs = find_runs(doc, cluster, i64(0, 1), words=words, user_group=i64(0, 1))
+    assert runs.block_run.tolist() == [0, -1, -1, 1, -1, -1]
+    # Both pages of one site: the same paragraph is that site's boilerplate.
+    runs = find_runs(doc, cluster, i64(0, 1), words=words, user_group=i64(0, 0))
+    assert runs.block_run.tolist() == [0, -1, 1, 2, -1, 3]
+
+
+def test_a_common_line_alone_among_unique_lines_is_not_boilerplate() -> None:
+    # `return None` (cluster 7) in the middle of four of five files, unique lines around it.
+    doc = np.repeat(np.arange(5), 3)
+    cluster = i64(10, 7, 11, 12, 7, 13, 14, 7, 15, 16, 7, 17, 18, 19, 20)
+    runs = find_runs(doc, cluster, np.arange(5), common_fraction=0.5)
+    assert (runs.block_run == -1).all()
+    # Below the common share (4 of 5 < 0.9) it stays a shared line.
+    runs = find_runs(doc, cluster, np.arange(5), common_fraction=0.9)
+    assert (runs.block_run[cluster == 7] >= 0).all()
+    # Below prose_min_docs documents a share means little: two of two files.
+    runs = find_runs(doc[:6], cluster[:6], i64(0, 1), common_fraction=0.5)
+    assert runs.block_run.tolist() == [-1, 0, -1, -1, 1, -1]
+
+
+def test_a_common_line_first_or_last_in_its_document_is_still_boilerplate() -> None:
+    # "Support us!" opens five of five documents: a banner, not structure.
+    doc = np.repeat(np.arange(5), 2)
+    cluster = i64(7, 10, 7, 11, 7, 12, 7, 13, 7, 14)
+    runs = find_runs(doc, cluster, np.arange(5), common_fraction=0.5)
+    assert runs.block_run.tolist() == [0, -1, 1, -1, 2, -1, 3, -1, 4, -1]
+
+
+def test_a_menu_with_one_item_added_is_boilerplate_throughout() -> None:
+    # Menu [A, B, C] then an article, in two documents; the second adds item x
+    # between B and C. The sequences differ, so each item is its own passage,
+    # and x, a short unique line between two of them, joins the one before.
+    doc = i64(0, 0, 0, 0, 1, 1, 1, 1, 1)
+    cluster = i64(1, 2, 3, 50, 1, 2, 99, 3, 51)
+    words = i64(1, 1, 1, 30, 1, 1, 1, 1, 30)
+    runs = find_runs(doc, cluster, i64(0, 1), words=words, absorb_words=8)
+    assert runs.block_run.tolist() == [0, 1, 2, -1, 3, 4, -1, 5, -1]
+    assert runs.span_run.tolist() == [0, 1, 2, -1, 3, 4, 4, 5, -1]
+    # Blocks of one character, one newline apart.
+    start = i64(0, 2, 4, 6, 0, 2, 4, 6, 8)
+    spans = tile_spans(doc, start, start + 1, runs.span_run, i64(7, 9))
+    assert [row for row in span_rows(spans) if row[0] == 1] == [
+        (1, 0, 2, 3),
+        (1, 2, 6, 4),
+        (1, 6, 7, 5),
+        (1, 7, 9, -1),
+    ]
+    # Turned off, x stays unique.
+    runs = find_runs(doc, cluster, i64(0, 1), words=words, absorb_words=0)
+    assert runs.span_run.tolist() == runs.block_run.tolist()
+
+
 # --- passage_table -------------------------------------------------------------
 
 
@@ -182,6 +294,7 @@ def test_passage_table_counts_occurrences_and_documents() -> None:
     doc = i64(0, 0, 0, 1, 1, 2, 2)
     runs = Runs(
         block_run=i64(0, -1, 1, 2, 2, 3, 4),
+        span_run=i64(0, -1, 1, 2, 2, 3, 4),
         first=i64(0, 2, 3, 5, 6),
         length=i64(1, 1, 2, 1, 1),
         passage=i64(50, 50, -7, 50, 10),

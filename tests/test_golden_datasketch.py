@@ -146,3 +146,14 @@ def test_single_band_cases_are_really_single_band() -> None:
     with pytest.raises(ValueError, match="too small"):
         MinHashLSH(threshold=0.95, num_perm=16)
     assert optimal_params(0.95, 16) == (1, 16)
+
+
+@pytest.mark.parametrize("threshold", [0.7, 0.8])
+def test_default_config_bands_equal_minhash_lsh_with_its_weights(threshold: float) -> None:
+    # The scan's own choice: datasketch's rule with the config's weights.
+    from dedup.config import ScanConfig
+
+    cfg = ScanConfig(passage_threshold=threshold, doc_threshold=threshold)
+    weights = (round(1.0 - cfg.lsh_fn_weight, 10), cfg.lsh_fn_weight)
+    lsh = MinHashLSH(threshold=threshold, num_perm=cfg.num_perm, weights=weights)
+    assert cfg.passage_lsh == cfg.doc_lsh == (lsh.b, lsh.r)

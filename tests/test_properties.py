@@ -204,9 +204,13 @@ def test_a_block_shared_by_enough_document_clusters_is_boilerplate(
     for i, (d, content) in enumerate(
         zip(blocks.doc.tolist(), blocks.content.tolist(), strict=True)
     ):
-        if len(groups[content]) < cfg.min_docs:
+        edge = (
+            i == 0 or blocks.doc[i - 1] != d or i == len(blocks.doc) - 1 or blocks.doc[i + 1] != d
+        )
+        if len(groups[content]) < cfg.min_docs or not edge or blocks.words[i] > cfg.prose_words:
             continue
-        # An equal normalised block in enough clusters lies in a boilerplate span.
+        # An equal short block in enough clusters, first or last in its
+        # document (so never "alone among unique blocks"), is boilerplate.
         start, end = int(blocks.start[i]), int(blocks.end[i])
         inside = (spans.doc == d) & (spans.start <= start) & (end <= spans.end)
         assert spans.run[inside].tolist() not in ([], [-1]), result.texts[d][start:end]

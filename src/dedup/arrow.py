@@ -56,6 +56,7 @@ def spans_table(result: Analysis, config_json: str) -> pa.Table:
             "label": pa.array(np.where(boilerplate, "boilerplate", "unique"), pa.string()),
             "passage_id": pa.array(passage, pa.int64(), mask=~boilerplate),
             "doc_count": pa.array(doc_count, pa.int32(), mask=~boilerplate),
+            "score": pa.array(np.nan_to_num(result.span_score), pa.float64(), mask=~boilerplate),
         },
         schema=schema,
     )
@@ -80,6 +81,10 @@ def documents_table(result: Analysis, config_json: str) -> pa.Table:
             "boilerplate_fraction": fraction,
             "near_dup_cluster": pa.array(cluster, pa.int64(), mask=~grouped),
             "is_representative": representative,
+            "group": pa.array(
+                result.groups if any(result.groups) or n_docs == 0 else [None] * n_docs,
+                pa.string(),
+            ),
         },
         schema=with_metadata(DOCUMENTS, "documents", config_json),
     )

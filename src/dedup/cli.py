@@ -89,6 +89,41 @@ def scan_command(
             help="Documents (near-duplicate clusters counted once) that make boilerplate."
         ),
     ] = _DEFAULT.min_docs,
+    group_by: Annotated[
+        str,
+        typer.Option(
+            help="Count repetition per group: none, folder (first folder of the id), "
+            "prefix (file name before '__'), or regex:PATTERN (first group of PATTERN in the id)."
+        ),
+    ] = _DEFAULT.group_by,
+    prose_words: Annotated[
+        int, typer.Option(help="Blocks longer than this many words are prose (quotes, articles).")
+    ] = _DEFAULT.prose_words,
+    prose_min_docs: Annotated[
+        int,
+        typer.Option(help="Documents from which repeated prose is boilerplate on its own."),
+    ] = _DEFAULT.prose_min_docs,
+    common_fraction: Annotated[
+        float,
+        typer.Option(
+            help="A repeated line alone among unique lines, in at least this share of the "
+            "documents, is structure (like 'return None'), not boilerplate."
+        ),
+    ] = _DEFAULT.common_fraction,
+    absorb_words: Annotated[
+        int,
+        typer.Option(
+            help="A unique block of at most this many words between two boilerplate blocks "
+            "is boilerplate (0: off)."
+        ),
+    ] = _DEFAULT.absorb_words,
+    lsh_fn_weight: Annotated[
+        float,
+        typer.Option(
+            help="Weight of missed pairs when choosing LSH bands (datasketch's weights); "
+            "candidates are verified exactly, so higher finds more at little cost."
+        ),
+    ] = _DEFAULT.lsh_fn_weight,
     nfkc: Annotated[bool, typer.Option(help="Unicode NFKC before hashing.")] = _NORM.unicode_nfkc,
     casefold: Annotated[bool, typer.Option(help="Ignore case when hashing.")] = _NORM.casefold,
     punctuation: Annotated[
@@ -108,6 +143,12 @@ def scan_command(
             passage_threshold=passage_threshold,
             doc_threshold=doc_threshold,
             min_docs=min_docs,
+            group_by=group_by,
+            prose_words=prose_words,
+            prose_min_docs=prose_min_docs,
+            common_fraction=common_fraction,
+            absorb_words=absorb_words,
+            lsh_fn_weight=lsh_fn_weight,
             normalize=NormalizeConfig(
                 unicode_nfkc=nfkc,
                 casefold=casefold,

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from dedup.core.groups import check_group_spec
 from dedup.core.lsh import optimal_params
 from dedup.errors import ConfigError
 
@@ -50,6 +51,27 @@ class ScanConfig:
         min_docs: a passage is boilerplate when it occurs in at least this
             many documents, counting each near-duplicate cluster once.
         normalize: normalisation applied before hashing.
+        group_by: how documents are grouped for counting (see
+            `dedup.core.groups`): "none", "folder" (first folder of the id),
+            "prefix" (file name before "__"), or "regex:<pattern>" (first
+            capture group, else the whole match, of the pattern on the id).
+        prose_words: a block of more words than this is prose; prose repeated
+            across groups (or, without groups, in fewer than
+            `prose_min_docs` documents) is quoted or syndicated text unless
+            it sits in a run with shorter repeated blocks.
+        prose_min_docs: documents from which repeated prose counts on its own.
+        common_fraction: a repeated block standing alone among unique blocks
+            (not first or last in its document) that occurs in at least this
+            share of the documents, and in at least `prose_min_docs` of them
+            (like `return None` or `}`), is structure, not boilerplate.
+        absorb_words: a unique block of at most this many words between two
+            boilerplate blocks (a menu with one item added) is boilerplate;
+            0 turns this off.
+        lsh_fn_weight: weight of false negatives when choosing LSH bands and
+            rows, as datasketch's `MinHashLSH(weights=(1 - w, w))`. Every
+            candidate is verified on exact Jaccard similarity, so a false
+            positive only costs a check while a false negative is lost:
+            0.9 finds ~87% of pairs exactly at the threshold, 0.5 only ~40%.
     """
 
     block_mode: BlockMode = "line"
@@ -60,6 +82,12 @@ class ScanConfig:
     doc_threshold: float = 0.8
     min_docs: int = 2
     normalize: NormalizeConfig = NormalizeConfig()
+    group_by: str = "none"
+    prose_words: int = 20
+    prose_min_docs: int = 4
+    common_fraction: float = 0.5
+    absorb_words: int = 8
+    lsh_fn_weight: float = 0.9
 
     def __post_init__(self) -> None:
         if self.block_mode not in BLOCK_MODES:
@@ -79,16 +107,36 @@ class ScanConfig:
                 raise ConfigError(f"{option} must be strictly between 0 and 1, got {value}")
         if self.min_docs < 2:
             raise ConfigError(f"--min-docs must be at least 2, got {self.min_docs}")
+        if self.prose_words < 1:
+            raise ConfigError(f"--prose-words must be at least 1, got {self.prose_words}")
+        if self.prose_min_docs < self.min_docs:
+            raise ConfigError(
+                f"--prose-min-docs must be at least --min-docs ({self.min_docs}), "
+                f"got {self.prose_min_docs}"
+            )
+        if not 0.0 < self.common_fraction <= 1.0:
+            raise ConfigError(f"--common-fraction must be in (0, 1], got {self.common_fraction}")
+        if self.absorb_words < 0:
+            raise ConfigError(f"--absorb-words must be at least 0, got {self.absorb_words}")
+        if not 0.0 < self.lsh_fn_weight < 1.0:
+            raise ConfigError(
+                f"--lsh-fn-weight must be strictly between 0 and 1, got {self.lsh_fn_weight}"
+            )
+        check_group_spec(self.group_by)
 
     @property
     def passage_lsh(self) -> tuple[int, int]:
         """(bands, rows) for block similarity, as datasketch's MinHashLSH picks them."""
-        return optimal_params(self.passage_threshold, self.num_perm)
+        return optimal_params(
+            self.passage_threshold, self.num_perm, 1.0 - self.lsh_fn_weight, self.lsh_fn_weight
+        )
 
     @property
     def doc_lsh(self) -> tuple[int, int]:
         """(bands, rows) for document similarity, as datasketch's MinHashLSH picks them."""
-        return optimal_params(self.doc_threshold, self.num_perm)
+        return optimal_params(
+            self.doc_threshold, self.num_perm, 1.0 - self.lsh_fn_weight, self.lsh_fn_weight
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 META_VERSION = b"dedup.schema_version"
 META_CONFIG = b"dedup.config"
 META_TABLE = b"dedup.table"
@@ -37,6 +37,13 @@ SPANS = pa.schema(
             "documents sharing the passage, each near-duplicate cluster counted once",
             nullable=True,
         ),
+        _field(
+            "score",
+            pa.float64(),
+            "similarity of the span to its passage: mean exact Jaccard of its blocks' "
+            "shingles to their cluster representatives (1.0: exact repeat), null for unique",
+            nullable=True,
+        ),
     ]
 )
 
@@ -57,6 +64,7 @@ DOCUMENTS = pa.schema(
             pa.bool_(),
             "true for the smallest id of its cluster, and for documents without near-duplicates",
         ),
+        _field("group", pa.string(), "the document's --group-by group, null when ungrouped", True),
     ]
 )
 

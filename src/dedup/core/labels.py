@@ -1,8 +1,11 @@
 """From block clusters and document clusters to runs, passages and spans.
 
-A block is *repeated* when its cluster occurs in at least `min_docs`
-documents, each near-duplicate cluster of documents counted once. Within a
-document, consecutive repeated blocks that occur in the same set of document
+A block is a *candidate* when its cluster occurs in at least `min_docs`
+documents, each near-duplicate cluster of documents counted once. Whether a
+candidate is boilerplate depends on the evidence (`accept_blocks`): where it
+repeats (inside one group, or across groups), whether it is prose, what run it
+sits in, and whether it stands alone among unique blocks. Within a document,
+consecutive boilerplate blocks that occur in the same set of document
 clusters form a *run*; runs with the same sequence of block clusters are one
 *passage* (a header, a donation appeal, a newsletter box). A multi-block run
 whose exact sequence occurs in fewer than `min_docs` documents is split into
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from dedup.config import ScanConfig
 from dedup.core.lsh import fmix64
 
 I64 = NDArray[np.int64]
@@ -32,12 +36,15 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 class Runs:
     """Runs of repeated blocks. Blocks of run j are `first[j] .. first[j] + length[j] - 1`.
 
-    `block_run[i]` is the run of block i, or -1 for a unique block.
-    `passage[j]` is the passage key of run j and `doc_count[j]` the number of
-    document clusters that share that passage.
+    `block_run[i]` is the run of block i, or -1 for a block that is not
+    repeated. `span_run` is the same, but a short unique block absorbed
+    between two boilerplate blocks carries the run before it: spans follow
+    `span_run`, passages follow `block_run`. `passage[j]` is the passage key
+    of run j and `doc_count[j]` the number of document clusters that share it.
     """
 
     block_run: I64
+    span_run: I64
     first: I64
     length: I64
     passage: I64
@@ -119,18 +126,101 @@ def _run_keys(block_run: I64, cluster: I64) -> tuple[I64, I64, I64]:
     return first, length, keys
 
 
-def find_runs(doc: I64, cluster: I64, doc_group: I64, min_docs: int) -> Runs:
-    """Runs and passages of repeated blocks.
+def _distinct_per_group(group: I64, member: I64) -> I64:
+    """Distinct `member`s of every group value 0..max(group)."""
+    if not len(group):
+        return np.zeros(0, np.int64)
+    pairs = np.unique(np.stack((group, member)), axis=1)
+    return np.bincount(pairs[0], minlength=int(group.max()) + 1).astype(np.int64)
+
+
+def accept_blocks(
+    doc: I64,
+    cluster: I64,
+    words: I64,
+    doc_group: I64,
+    user_group: I64 | None,
+    cfg: ScanConfig,
+) -> tuple[Bools, I64, U64]:
+    """Which blocks are boilerplate, with their document counts and supports.
 
     Args:
-        doc: int64[B] document index of each block; blocks sorted by (doc, start).
-        cluster: int64[B] cluster key of each block (similar blocks share it).
+        doc: int64[B] document of each block; blocks sorted by (doc, start).
+        cluster: int64[B] cluster key of each block.
+        words: int64[B] normalised words of the paragraph holding each block
+            (hard-wrapped lines joined; see `text.wrapped_words`).
         doc_group: int64[D] near-duplicate group of each document.
-        min_docs: how many distinct document groups make a block repeated.
+        user_group: int64[D] the user's group of each document (`--group-by`),
+            or None when documents are not grouped.
+        cfg: min_docs, prose_words, prose_min_docs, common_fraction.
+
+    Returns:
+        (accepted, count, support): bool[B]; int64[B] distinct near-duplicate
+        groups holding the block's cluster; uint64[B] a hash of that set.
+
+    The rules, each measured on labelled web and source corpora
+    (benchmarks/RESULTS.md):
+    - a candidate repeats in at least `min_docs` near-duplicate groups;
+    - repetition inside one user group counts; across groups (or with no
+      groups) a block counts when it is short (<= `prose_words` words) or
+      repeats in at least `prose_min_docs` groups: a paragraph shared by two
+      sites is a quote or a wire story, a short line shared by them is a menu
+      item or a button;
+    - a candidate that does not count alone counts when a neighbour in its
+      run (consecutive candidates with the same support) does;
+    - a candidate standing alone among unique blocks, not first or last in
+      its document, that occurs in at least `common_fraction` of the
+      documents of its group (and in at least `prose_min_docs`) is
+      structure (`return None`, `}`), not boilerplate.
     """
+    near = doc_group[doc]
+    count, support = _count_distinct(cluster, near)
+    grouped = user_group is not None
+    if user_group is not None:
+        users = user_group[doc]
+        local_key = fmix64(
+            cluster.view(np.uint64) ^ fmix64(users.astype(np.uint64) + _GOLDEN)
+        ).view(np.int64)
+        local, _ = _count_distinct(local_key, near)
+        group_size = _distinct_per_group(users, near)[users] if len(doc) else local
+    else:
+        local = count
+        group_size = np.full(len(doc), len(np.unique(doc_group)), dtype=np.int64)
+    candidate = count >= cfg.min_docs
+    short = words <= cfg.prose_words
+    ok = candidate & (short | (count >= cfg.prose_min_docs))
+    if grouped:
+        ok |= local >= cfg.min_docs
+
+    run = _run_ids(doc, candidate, support, np.zeros(len(doc), dtype=bool))
+    if candidate.any():
+        run_ok = np.zeros(int(run.max()) + 1, dtype=bool)
+        np.logical_or.at(run_ok, run[candidate], ok[candidate])
+        accepted = candidate & run_ok[np.maximum(run, 0)]
+    else:
+        accepted = candidate
+
+    first = group_starts(doc) if len(doc) else np.zeros(0, dtype=bool)
+    last = np.append(first[1:], True) if len(doc) else first
+    prev_candidate = np.append(False, candidate[:-1]) & ~first if len(doc) else first
+    next_candidate = np.append(candidate[1:], False) & ~last if len(doc) else first
+    alone = candidate & ~prev_candidate & ~next_candidate & ~first & ~last
+    common = local >= np.maximum(cfg.prose_min_docs, cfg.common_fraction * group_size)
+    return accepted & ~(alone & common), count, support
+
+
+def find_runs(
+    doc: I64,
+    cluster: I64,
+    words: I64,
+    doc_group: I64,
+    user_group: I64 | None,
+    cfg: ScanConfig,
+) -> Runs:
+    """Runs and passages of boilerplate blocks (arguments as `accept_blocks`)."""
+    min_docs = cfg.min_docs
     block_group = doc_group[doc]
-    block_count, support = _count_distinct(cluster, block_group)
-    repeated = block_count >= min_docs
+    repeated, block_count, support = accept_blocks(doc, cluster, words, doc_group, user_group, cfg)
     alone = np.zeros(len(doc), dtype=bool)
     block_run = _run_ids(doc, repeated, support, alone)
     first, length, keys = _run_keys(block_run, cluster)
@@ -144,7 +234,48 @@ def find_runs(doc: I64, cluster: I64, doc_group: I64, min_docs: int) -> Runs:
         counts, _ = _count_distinct(keys, block_group[first])
     # A lone block is shared by every group that holds its cluster anywhere.
     counts = np.where(length == 1, block_count[first], counts)
-    return Runs(block_run, first, length, keys, counts.astype(np.int32))
+    span_run = _absorb(doc, words, block_run, cfg.absorb_words)
+    return Runs(block_run, span_run, first, length, keys, counts.astype(np.int32))
+
+
+def _absorb(doc: I64, words: I64, block_run: I64, max_words: int) -> I64:
+    """`block_run` with short unique blocks between two boilerplate blocks joined in."""
+    span_run = block_run.copy()
+    if max_words <= 0 or len(doc) < 3:
+        return span_run
+    inside = np.flatnonzero(
+        (block_run[1:-1] < 0)
+        & (words[1:-1] <= max_words)
+        & (block_run[:-2] >= 0)
+        & (block_run[2:] >= 0)
+        & (doc[:-2] == doc[1:-1])
+        & (doc[1:-1] == doc[2:])
+    )
+    span_run[inside + 1] = block_run[inside]
+    return span_run
+
+
+def span_scores(
+    spans: Spans, doc: I64, start: I64, end: I64, block_score: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Per span: the length-weighted mean score of its blocks (NaN for unique spans).
+
+    Blocks are matched to the span that contains their start; absorbed blocks
+    should carry score 0, so a span that absorbed unique text scores lower.
+    """
+    scores = np.full(len(spans.doc), np.nan)
+    if not len(doc) or not len(spans.doc):
+        return scores
+    # (doc, start) packed into one sortable int64: both arrays are sorted by it.
+    span_key = (spans.doc << np.int64(32)) + spans.start
+    block_key = (doc << np.int64(32)) + start
+    owner = np.searchsorted(span_key, block_key, side="right") - 1
+    weight = (end - start).astype(np.float64)
+    total = np.bincount(owner, weights=weight, minlength=len(spans.doc))
+    scored = np.bincount(owner, weights=weight * block_score, minlength=len(spans.doc))
+    boiler = spans.run >= 0
+    scores[boiler] = scored[boiler] / np.maximum(total[boiler], 1.0)
+    return scores
 
 
 def tile_spans(doc: I64, start: I64, end: I64, block_run: I64, doc_len: I64) -> Spans:

@@ -19,12 +19,21 @@ import xxhash
 from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
-from dedup.core.labels import Passages, Runs, Spans, find_runs, passage_table, tile_spans
+from dedup.core.groups import group_names
+from dedup.core.labels import (
+    Passages,
+    Runs,
+    Spans,
+    find_runs,
+    passage_table,
+    span_scores,
+    tile_spans,
+)
 from dedup.core.minhash import permutations, signatures
-from dedup.core.sets import gather, unique_rows
+from dedup.core.sets import jaccard
 from dedup.core.shingles import content_key, shingle_set
 from dedup.core.similar import similar_groups
-from dedup.core.text import split_blocks, tokens
+from dedup.core.text import split_blocks, tokens, wrapped_words
 from dedup.errors import DuplicateIdError
 
 I64 = NDArray[np.int64]
@@ -36,7 +45,9 @@ class Blocks:
     """Every block of every document, sorted by (doc, start).
 
     `content[i]` indexes the distinct normalised contents; `cluster[i]` is the
-    int64 key of the block's similarity cluster (the smallest content key in it).
+    int64 key of the block's similarity cluster (the smallest content key in
+    it); `score[i]` is the exact Jaccard similarity of the block's shingles to
+    those of that smallest-key content, the cluster's representative.
     """
 
     doc: I64
@@ -44,6 +55,8 @@ class Blocks:
     end: I64
     content: I64
     cluster: I64
+    words: I64
+    score: NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -64,7 +77,9 @@ class Analysis:
     doc_cluster_size: I64
     runs: Runs
     spans: Spans
+    span_score: NDArray[np.float64]
     passages: Passages
+    groups: list[str]
 
 
 def cluster_id(representative_id: str) -> int:
@@ -74,7 +89,7 @@ def cluster_id(representative_id: str) -> int:
 
 def _blocks_and_contents(
     texts: Sequence[str], cfg: ScanConfig
-) -> tuple[I64, I64, I64, I64, list[int], list[U32]]:
+) -> tuple[I64, I64, I64, I64, list[int], list[U32], list[list[str]]]:
     """Split, normalise and shingle; each distinct normalised block is shingled once."""
     doc_ids: list[I64] = []
     starts: list[I64] = []
@@ -83,6 +98,7 @@ def _blocks_and_contents(
     index: dict[int, int] = {}
     keys: list[int] = []
     sets: list[U32] = []
+    content_words: list[list[str]] = []
     for d, text in enumerate(texts):
         s, e = split_blocks(text, cfg.block_mode)
         doc_ids.append(np.full(len(s), d, dtype=np.int64))
@@ -96,6 +112,7 @@ def _blocks_and_contents(
                 found = index[key] = len(keys)
                 keys.append(key)
                 sets.append(shingle_set(words, cfg.ngram))
+                content_words.append(words)
             contents.append(found)
     empty = np.empty(0, dtype=np.int64)
     return (
@@ -105,6 +122,7 @@ def _blocks_and_contents(
         np.array(contents, dtype=np.int64),
         keys,
         sets,
+        content_words,
     )
 
 
@@ -135,55 +153,124 @@ def analyze(ids: Sequence[str], texts: Sequence[str], cfg: ScanConfig) -> Analys
     sorted_texts = [texts[i] for i in order]
     doc_len = np.array([len(t) for t in sorted_texts], dtype=np.int64)
 
-    doc, start, end, content, key_list, sets = _blocks_and_contents(sorted_texts, cfg)
+    doc, start, end, content, key_list, sets, content_words = _blocks_and_contents(
+        sorted_texts, cfg
+    )
     keys = np.array(key_list, dtype=np.int64)
+    words = np.array([len(w) for w in content_words], dtype=np.int64)[content]
+    prose = _prose_words(sorted_texts, doc, start, end, words, cfg)
     values, offsets = _csr(sets)
     perm_a, perm_b = permutations(cfg.num_perm, cfg.seed)
     sigs = signatures(values, offsets, perm_a, perm_b)
 
     bands, rows = cfg.passage_lsh
     group, _, _ = similar_groups(values, offsets, sigs, cfg.passage_threshold, bands, rows)
-    smallest_key = np.full(len(keys), np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(smallest_key, group, keys)
-    cluster = smallest_key[group][content] if len(content) else content
+    representative = _representatives(group, keys)
+    cluster = keys[representative][content] if len(content) else content
+    content_score = np.ones(len(keys))
+    differs = np.flatnonzero(representative != np.arange(len(keys)))
+    content_score[differs] = jaccard(values, offsets, differs, representative[differs])
 
-    doc_group = _near_duplicates(doc, content, values, offsets, sigs, len(sorted_ids), cfg)
+    doc_group = _near_duplicates(doc, content, cluster, content_words, len(sorted_ids), cfg)
     cluster_size = np.bincount(doc_group, minlength=len(sorted_ids))[doc_group]
+    groups = group_names(sorted_ids, cfg.group_by)
+    user_group = None
+    if cfg.group_by != "none":
+        user_group = np.unique(np.array(groups, dtype=object), return_inverse=True)[1]
+        user_group = user_group.astype(np.int64)
 
-    runs = find_runs(doc, cluster, doc_group, cfg.min_docs)
+    runs = find_runs(doc, cluster, prose, doc_group, user_group, cfg)
+    block_score = (
+        np.where(runs.block_run >= 0, content_score[content], 0.0)
+        if len(doc)
+        else content_score[:0]
+    )
+    spans = tile_spans(doc, start, end, runs.span_run, doc_len)
     return Analysis(
         ids=sorted_ids,
         texts=sorted_texts,
         doc_len=doc_len,
-        blocks=Blocks(doc, start, end, content, cluster),
+        blocks=Blocks(doc, start, end, content, cluster, words, block_score),
         n_contents=len(keys),
         doc_group=doc_group,
         doc_cluster_size=cluster_size.astype(np.int64),
         runs=runs,
-        spans=tile_spans(doc, start, end, runs.block_run, doc_len),
+        spans=spans,
+        span_score=span_scores(spans, doc, start, end, block_score),
         passages=passage_table(runs, doc),
+        groups=groups,
     )
 
 
+def _prose_words(
+    texts: Sequence[str], doc: I64, start: I64, end: I64, words: I64, cfg: ScanConfig
+) -> I64:
+    """Words of the paragraph each block belongs to (hard-wrapped lines joined)."""
+    if cfg.block_mode != "line" or not len(doc):
+        return words
+    out = np.empty_like(words)
+    bounds = np.searchsorted(doc, np.arange(len(texts) + 1))
+    for d, text in enumerate(texts):
+        lo, hi = int(bounds[d]), int(bounds[d + 1])
+        if hi > lo:
+            out[lo:hi] = wrapped_words(text, start[lo:hi], end[lo:hi], words[lo:hi])
+    return out
+
+
+def _representatives(group: I64, keys: I64) -> I64:
+    """For every content, the content with the smallest key in its group."""
+    if not len(keys):
+        return group
+    order = np.lexsort((keys, group))
+    heads = np.flatnonzero(np.r_[True, group[order][1:] != group[order][:-1]])
+    best = np.empty(int(group.max()) + 1, dtype=np.int64)
+    best[group[order][heads]] = order[heads]
+    result: I64 = best[group]
+    return result
+
+
+# Compare a document on its own text when at least 1/_MIN_OWN_SHARE of it is left.
+_MIN_OWN_SHARE = 10
+
+
 def _near_duplicates(
-    doc: I64, content: I64, values: U32, offsets: I64, sigs: U32, n_docs: int, cfg: ScanConfig
+    doc: I64,
+    content: I64,
+    cluster: I64,
+    content_words: list[list[str]],
+    n_docs: int,
+    cfg: ScanConfig,
 ) -> I64:
     """Near-duplicate group of every document (smallest document index in it).
 
-    A document's shingle set is the union of its blocks' sets, and its
-    signature the element-wise minimum of theirs (MinHash of a union).
+    Documents are compared on the word n-grams of their running text, across
+    line breaks, so a re-wrapped copy still matches. Passages found in at
+    least `prose_min_docs` documents (a site's template, a generated
+    skeleton) are left out first: two copies of an article on two sites
+    match on the article, and two pages of one template do not match on the
+    template. A document with less than a tenth of its words left (generated
+    code, where the skeleton is nearly everything) is compared whole.
     Documents without blocks stay alone.
     """
     group = np.arange(n_docs, dtype=np.int64)
-    with_blocks = np.unique(doc)
-    if len(with_blocks) < 2:
+    if len(np.unique(doc)) < 2:
         return group
+    pairs = np.unique(np.stack((cluster, doc)), axis=1)
+    clusters, spread = np.unique(pairs[0], return_counts=True)
+    common = np.isin(cluster, clusters[spread >= cfg.prose_min_docs])
     heads = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]])
-    doc_sigs = np.minimum.reduceat(sigs[content], heads, axis=0)
-    block_vals, block_offs = gather(values, offsets, content)
-    doc_offs = np.append(block_offs[heads], block_offs[-1])
-    doc_vals, doc_offs = unique_rows(block_vals, doc_offs)
-    bands, rows = cfg.doc_lsh
-    local, _, _ = similar_groups(doc_vals, doc_offs, doc_sigs, cfg.doc_threshold, bands, rows)
+    bounds = np.append(heads, len(doc))
+    rows: list[U32] = []
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        whole = [w for i in range(lo, hi) for w in content_words[content[i]]]
+        own = [w for i in range(lo, hi) if not common[i] for w in content_words[content[i]]]
+        stream = own if len(own) * _MIN_OWN_SHARE >= len(whole) else whole
+        rows.append(shingle_set(stream, cfg.ngram))
+    values, offsets = _csr(rows)
+    perm_a, perm_b = permutations(cfg.num_perm, cfg.seed)
+    sigs = signatures(values, offsets, perm_a, perm_b)
+    bands, band_rows = cfg.doc_lsh
+    local, _, _ = similar_groups(values, offsets, sigs, cfg.doc_threshold, bands, band_rows)
+    with_blocks = doc[heads]
     group[with_blocks] = with_blocks[local]
     return group

@@ -66,6 +66,39 @@ def split_blocks(text: str, mode: str) -> tuple[Offsets, Offsets]:
     raise ValueError(f"unknown block mode {mode!r}")
 
 
+# A line ending in one of these ends its sentence or introduces what follows.
+_CLOSERS = frozenset(".!?:;\"')]\u00bb\u201d\u2019")
+_MIN_WRAPPED_WORDS = 8
+
+
+def wrapped_words(text: str, starts: Offsets, ends: Offsets, words: Offsets) -> Offsets:
+    """Words of the hard-wrapped paragraph each line block belongs to.
+
+    A line continues into the next when it has at least 8 words, does not
+    end a sentence (. ! ? : ; or a closing quote or bracket), and the next
+    line starts with a lowercase letter or a digit: the shape of prose
+    wrapped at a fixed width. Every line of such a paragraph gets the
+    paragraph's total, so a quoted paragraph is long prose however it was
+    wrapped. Lines of scripts without case never continue.
+    """
+    n = len(starts)
+    if n == 0:
+        return words.copy()
+    continues = np.zeros(n, dtype=bool)
+    for i in range(n - 1):
+        nxt = text[starts[i + 1]]
+        continues[i] = (
+            words[i] >= _MIN_WRAPPED_WORDS
+            and text[ends[i] - 1] not in _CLOSERS
+            and (nxt.islower() or nxt.isdigit())
+        )
+    # Units are runs of continuing lines plus the line that ends them.
+    unit = np.cumsum(np.concatenate(([True], ~continues[:-1]))) - 1
+    totals = np.bincount(unit, weights=words).astype(np.int64)
+    result: Offsets = totals[unit]
+    return result
+
+
 def normalize(text: str, cfg: NormalizeConfig) -> str:
     """The text that hashing sees: NFKC, case-folded, digits and punctuation masked."""
     if cfg.unicode_nfkc:
@@ -83,10 +116,12 @@ def normalize(text: str, cfg: NormalizeConfig) -> str:
 def tokens(block: str, cfg: NormalizeConfig) -> list[str]:
     """Normalised words of a block; never empty for a block with a non-space character.
 
-    A block made only of punctuation ("}", "* * *") would normalise to nothing;
-    it keeps its case-folded raw words instead, so it can still repeat.
+    A block made only of punctuation ("}", "* * *") would normalise to nothing,
+    and one made only of numbers ("02-751-1500", "2018.04.05") to zeros that
+    every other such block shares; both keep their case-folded raw words
+    instead, so they repeat only where they really do.
     """
     words = normalize(block, cfg).split()
-    if words:
+    if words and not (cfg.mask_digits and all(w == "0" for w in words)):
         return words
     return block.casefold().split()

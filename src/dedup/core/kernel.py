@@ -1,0 +1,648 @@
+"""Compiled hot path: line blocks, content keys, shingle hashes, MinHash signatures.
+
+`line_blocks` gives, for a batch of documents, exactly what the Python path
+gives block by block (`text.split_lines`, `text.tokens`, `shingles.content_key`,
+`shingles.shingle_strings` hashed with xxh32), without calling Python per
+block or per shingle. Documents are scanned as code points, so offsets are
+code-point offsets directly. Blocks are normalised and hashed in compiled code
+when every code point in them is ASCII, white space, or one whose
+normalisation depends on nothing but itself (`fold_table`: most letters and
+punctuation of the Basic Multilingual Plane). For ASCII, NFKC is the
+identity, case folding is `lower()` and `\\w` is `[A-Za-z0-9_]`. Any other
+block (combining marks, compatibility characters such as "ﬁ" or "①", digits
+beyond 0-9, code points above U+FFFF) goes to the Python functions
+themselves, so both paths agree. `signatures_kernel` is `minhash.signatures`
+compiled.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+import numba  # type: ignore[import-untyped, unused-ignore]
+import numpy as np
+from numpy.typing import NDArray
+
+from dedup.config import ScanConfig
+from dedup.core.shingles import content_key, shingle_hash, shingle_strings
+from dedup.core.text import tokens
+from dedup.errors import ConfigError
+
+U8 = NDArray[np.uint8]
+U32 = NDArray[np.uint32]
+U64 = NDArray[np.uint64]
+I64 = NDArray[np.int64]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_WORD = re.compile(r"\w")
+_DIGIT = re.compile(r"\d")
+
+
+def _compiled(fn: _F) -> _F:
+    """`numba.njit`, cached on disk, releasing the GIL; keeps `fn`'s type for mypy."""
+    return cast(_F, numba.njit(cache=True, nogil=True)(fn))
+
+
+def _compiled_parallel(fn: _F) -> _F:
+    return cast(_F, numba.njit(cache=True, nogil=True, parallel=True)(fn))
+
+
+_M32 = np.uint64(0xFFFFFFFF)
+_P32_1 = np.uint64(0x9E3779B1)
+_P32_2 = np.uint64(0x85EBCA77)
+_P32_3 = np.uint64(0xC2B2AE3D)
+_P32_4 = np.uint64(0x27D4EB2F)
+_P32_5 = np.uint64(0x165667B1)
+_P64_1 = np.uint64(0x9E3779B185EBCA87)
+_P64_2 = np.uint64(0xC2B2AE3D27D4EB4F)
+_P64_3 = np.uint64(0x165667B19E3779F9)
+_P64_4 = np.uint64(0x85EBCA77C2B2AE63)
+_P64_5 = np.uint64(0x27D4EB2F165667C5)
+_TOP64 = np.uint64(0x8000000000000000)
+
+
+# --- xxHash (seed 0) over buf[start:end] -------------------------------------
+# 32-bit lanes are held in uint64 and masked after every add and multiply.
+
+
+@_compiled
+def _rotl32(x: np.uint64, r: int) -> np.uint64:
+    return ((x << np.uint64(r)) | (x >> np.uint64(32 - r))) & _M32
+
+
+@_compiled
+def _rotl64(x: np.uint64, r: int) -> np.uint64:
+    return (x << np.uint64(r)) | (x >> np.uint64(64 - r))
+
+
+@_compiled
+def _read32(buf: U8, p: int) -> np.uint64:
+    return (
+        np.uint64(buf[p])
+        | (np.uint64(buf[p + 1]) << np.uint64(8))
+        | (np.uint64(buf[p + 2]) << np.uint64(16))
+        | (np.uint64(buf[p + 3]) << np.uint64(24))
+    )
+
+
+@_compiled
+def _round32(acc: np.uint64, lane: np.uint64) -> np.uint64:
+    acc = (acc + lane * _P32_2) & _M32
+    return (_rotl32(acc, 13) * _P32_1) & _M32
+
+
+@_compiled
+def _xxh32(buf: U8, start: int, end: int) -> np.uint64:
+    p = start
+    if end - start >= 16:
+        v1 = (_P32_1 + _P32_2) & _M32
+        v2 = _P32_2
+        v3 = np.uint64(0)
+        v4 = (np.uint64(0x100000000) - _P32_1) & _M32
+        while p + 16 <= end:
+            v1 = _round32(v1, _read32(buf, p))
+            v2 = _round32(v2, _read32(buf, p + 4))
+            v3 = _round32(v3, _read32(buf, p + 8))
+            v4 = _round32(v4, _read32(buf, p + 12))
+            p += 16
+        h = (_rotl32(v1, 1) + _rotl32(v2, 7) + _rotl32(v3, 12) + _rotl32(v4, 18)) & _M32
+    else:
+        h = _P32_5
+    h = (h + np.uint64(end - start)) & _M32
+    while p + 4 <= end:
+        h = (h + _read32(buf, p) * _P32_3) & _M32
+        h = (_rotl32(h, 17) * _P32_4) & _M32
+        p += 4
+    while p < end:
+        h = (h + np.uint64(buf[p]) * _P32_5) & _M32
+        h = (_rotl32(h, 11) * _P32_1) & _M32
+        p += 1
+    h ^= h >> np.uint64(15)
+    h = (h * _P32_2) & _M32
+    h ^= h >> np.uint64(13)
+    h = (h * _P32_3) & _M32
+    h ^= h >> np.uint64(16)
+    return h
+
+
+@_compiled
+def _round64(acc: np.uint64, lane: np.uint64) -> np.uint64:
+    acc = acc + lane * _P64_2
+    return _rotl64(acc, 31) * _P64_1
+
+
+@_compiled
+def _merge64(acc: np.uint64, v: np.uint64) -> np.uint64:
+    acc ^= _round64(np.uint64(0), v)
+    return acc * _P64_1 + _P64_4
+
+
+@_compiled
+def _xxh64(buf: U8, start: int, end: int) -> np.uint64:
+    p = start
+    if end - start >= 32:
+        v1 = _P64_1 + _P64_2
+        v2 = _P64_2
+        v3 = np.uint64(0)
+        v4 = np.uint64(0) - _P64_1
+        while p + 32 <= end:
+            v1 = _round64(v1, _read32(buf, p) | (_read32(buf, p + 4) << np.uint64(32)))
+            v2 = _round64(v2, _read32(buf, p + 8) | (_read32(buf, p + 12) << np.uint64(32)))
+            v3 = _round64(v3, _read32(buf, p + 16) | (_read32(buf, p + 20) << np.uint64(32)))
+            v4 = _round64(v4, _read32(buf, p + 24) | (_read32(buf, p + 28) << np.uint64(32)))
+            p += 32
+        h = _rotl64(v1, 1) + _rotl64(v2, 7) + _rotl64(v3, 12) + _rotl64(v4, 18)
+        h = _merge64(_merge64(_merge64(_merge64(h, v1), v2), v3), v4)
+    else:
+        h = _P64_5
+    h += np.uint64(end - start)
+    while p + 8 <= end:
+        lane = _read32(buf, p) | (_read32(buf, p + 4) << np.uint64(32))
+        h ^= _round64(np.uint64(0), lane)
+        h = _rotl64(h, 27) * _P64_1 + _P64_4
+        p += 8
+    if p + 4 <= end:
+        h ^= _read32(buf, p) * _P64_1
+        h = _rotl64(h, 23) * _P64_2 + _P64_3
+        p += 4
+    while p < end:
+        h ^= np.uint64(buf[p]) * _P64_5
+        h = _rotl64(h, 11) * _P64_1
+        p += 1
+    h ^= h >> np.uint64(33)
+    h *= _P64_2
+    h ^= h >> np.uint64(29)
+    h *= _P64_3
+    h ^= h >> np.uint64(32)
+    return h
+
+
+def xxh32(data: U8) -> int:
+    """`xxhash.xxh32_intdigest(data.tobytes())` (seed 0), compiled."""
+    buf = np.ascontiguousarray(data, dtype=np.uint8)
+    return int(_xxh32(buf, 0, len(buf)))
+
+
+def xxh64(data: U8) -> int:
+    """`xxhash.xxh64_intdigest(data.tobytes())` (seed 0), compiled."""
+    buf = np.ascontiguousarray(data, dtype=np.uint8)
+    return int(_xxh64(buf, 0, len(buf)))
+
+
+# --- blocks and shingles ------------------------------------------------------
+
+
+@_compiled
+def _is_space(c: int) -> bool:
+    """`chr(c).isspace()`, which is also what `re`'s `\\s` and `str.split()` use."""
+    if c <= 0x20:
+        return c == 0x20 or 0x09 <= c <= 0x0D or 0x1C <= c <= 0x1F
+    if c < 0x85:
+        return False
+    return (
+        c == 0x85
+        or c == 0xA0
+        or c == 0x1680
+        or 0x2000 <= c <= 0x200A
+        or c == 0x2028
+        or c == 0x2029
+        or c == 0x202F
+        or c == 0x205F
+        or c == 0x3000
+    )
+
+
+def is_space(code_points: U32) -> NDArray[np.bool_]:
+    """The kernel's white-space test, element-wise (a test compares it with Python)."""
+    cps = np.ascontiguousarray(code_points, dtype=np.uint32)
+    return _is_space_array(cps)
+
+
+@_compiled
+def _is_space_array(cps: U32) -> NDArray[np.bool_]:
+    out = np.empty(len(cps), dtype=np.bool_)
+    for i in range(len(cps)):
+        out[i] = _is_space(int(cps[i]))
+    return out
+
+
+@_compiled
+def _put_utf8(buf: U8, length: int, c: int) -> int:
+    """Write code point c (below 0x10000) to buf[length:] as UTF-8; the new length."""
+    if c < 0x80:
+        buf[length] = c
+        return length + 1
+    if c < 0x800:
+        buf[length] = 0xC0 | (c >> 6)
+        buf[length + 1] = 0x80 | (c & 0x3F)
+        return length + 2
+    buf[length] = 0xE0 | (c >> 12)
+    buf[length + 1] = 0x80 | ((c >> 6) & 0x3F)
+    buf[length + 2] = 0x80 | (c & 0x3F)
+    return length + 3
+
+
+@_compiled
+def _tokenize(
+    cp: U32,
+    start: int,
+    end: int,
+    casefold: bool,
+    mask_digits: bool,
+    strip_punct: bool,
+    fold: U32,
+    word: NDArray[np.bool_],
+    buf: U8,
+    word_start: I64,
+    word_end: I64,
+) -> tuple[int, int, int, int]:
+    """Bounds and normalised words of cp[start:end], which holds no "\n".
+
+    Writes the words, UTF-8, joined by one space to buf (word i is
+    buf[word_start[i]:word_end[i]]); buf must hold 3 * (end - start) bytes,
+    word_start and word_end end - start items. Returns (first, last, length,
+    n_words): the positions of the first and last non-space code points (-1
+    when there are none), the joined length in bytes and the word count.
+    length is -1 when a non-space code point is neither ASCII nor in `fold`
+    (see `fold_table`): then only Python can normalise the words.
+    """
+    first = -1
+    last = -1
+    length = 0
+    n_words = 0
+    in_word = False
+    prev_digit = False
+    compiled = True
+    for p in range(start, end):
+        c = int(cp[p])
+        space = _is_space(c)
+        if not space:
+            if first < 0:
+                first = p
+            last = p
+            if c > 127 and (c >= len(fold) or fold[c] == 0):
+                compiled = False
+        if not compiled:
+            continue
+        # Every white space, ASCII or not, separates words: NFKC maps each to
+        # white space and neither case folding nor `[^\w\s]` touches it.
+        if space:
+            prev_digit = False
+        elif c > 127:
+            prev_digit = False
+            space = strip_punct and not word[c]
+            if casefold:
+                c = int(fold[c])
+        else:
+            if casefold and 65 <= c <= 90:
+                c += 32
+            digit = 48 <= c <= 57
+            if mask_digits and digit:
+                if prev_digit:
+                    continue  # a run of digits becomes one "0"
+                c = 48
+            prev_digit = digit
+            # `[^\w\s]|_` becomes a space.
+            space = strip_punct and not (digit or 65 <= c <= 90 or 97 <= c <= 122)
+        if space:
+            if in_word:
+                word_end[n_words] = length
+                n_words += 1
+                in_word = False
+            continue
+        if not in_word:
+            if n_words > 0:
+                buf[length] = 32
+                length += 1
+            word_start[n_words] = length
+            in_word = True
+        length = _put_utf8(buf, length, c)
+    if in_word:
+        word_end[n_words] = length
+        n_words += 1
+    if not compiled:
+        return first, last, -1, 0
+    return first, last, length, n_words
+
+
+@_compiled
+def _only_zeros(buf: U8, word_start: I64, n_words: int, length: int) -> bool:
+    """Whether every word of the joined buf[:length] is "0"."""
+    if length != 2 * n_words - 1:
+        return False
+    for i in range(n_words):  # noqa: SIM110 (a plain loop compiles to the simplest code)
+        if buf[word_start[i]] != 48:
+            return False
+    return True
+
+
+@_compiled
+def _scan_lines(
+    cp: U32,
+    doc_offsets: I64,
+    ngram: int,
+    casefold: bool,
+    mask_digits: bool,
+    strip_punct: bool,
+    fold: U32,
+    word: NDArray[np.bool_],
+) -> tuple[I64, I64, I64, U64, NDArray[np.bool_], U32, I64]:
+    """Blocks of every document, keys and shingle hashes of those `_tokenize` can do.
+
+    Returns (doc, start, end, key, in_python, values, offsets); `start`/`end`
+    are relative to the document, `key` is the unsigned xxh64 with its top
+    bit flipped; a block with `in_python` set has key 0 and no hashes yet.
+    """
+    # Each line makes at most one block.
+    max_blocks = len(doc_offsets) - 1
+    for i in range(len(cp)):
+        if cp[i] == 10:
+            max_blocks += 1
+    doc = np.empty(max_blocks, dtype=np.int64)
+    start = np.empty(max_blocks, dtype=np.int64)
+    end = np.empty(max_blocks, dtype=np.int64)
+    key = np.zeros(max_blocks, dtype=np.uint64)
+    in_python = np.zeros(max_blocks, dtype=np.bool_)
+    offsets = np.zeros(max_blocks + 1, dtype=np.int64)
+    values = np.empty(len(cp) // 8 + 64, dtype=np.uint32)
+    buf = np.empty(768, dtype=np.uint8)
+    word_start = np.empty(256, dtype=np.int64)
+    word_end = np.empty(256, dtype=np.int64)
+    n_blocks = 0
+    n_values = 0
+    for d in range(len(doc_offsets) - 1):
+        base = doc_offsets[d]
+        stop = doc_offsets[d + 1]
+        p = base
+        while p < stop:
+            q = p  # the line is cp[p:q]
+            while q < stop and cp[q] != 10:
+                q += 1
+            if q - p > len(word_start):
+                buf = np.empty(6 * (q - p), dtype=np.uint8)
+                word_start = np.empty(2 * (q - p), dtype=np.int64)
+                word_end = np.empty(2 * (q - p), dtype=np.int64)
+            first, last, length, n_words = _tokenize(
+                cp, p, q, casefold, mask_digits, strip_punct, fold, word, buf, word_start, word_end
+            )
+            p = q + 1
+            if first < 0:
+                continue
+            b = n_blocks
+            n_blocks += 1
+            doc[b] = d
+            start[b] = first - base
+            end[b] = last + 1 - base
+            if length < 0:
+                in_python[b] = True
+                offsets[n_blocks] = n_values
+                continue
+            if n_words == 0 or (mask_digits and _only_zeros(buf, word_start, n_words, length)):
+                # Only punctuation, or only numbers: keep the case-folded raw
+                # words, as `text.tokens` does.
+                _, _, length, n_words = _tokenize(
+                    cp, first, last + 1, True, False, False, fold, word, buf, word_start, word_end
+                )
+            key[b] = _xxh64(buf, 0, length) ^ _TOP64
+            n_shingles = max(n_words - ngram + 1, 1)
+            if n_values + n_shingles > len(values):
+                grown = np.empty(2 * (n_values + n_shingles), dtype=np.uint32)
+                grown[:n_values] = values[:n_values]
+                values = grown
+            if n_words <= ngram:
+                values[n_values] = np.uint32(_xxh32(buf, 0, length))
+            else:
+                for i in range(n_shingles):
+                    h = _xxh32(buf, word_start[i], word_end[i + ngram - 1])
+                    values[n_values + i] = np.uint32(h)
+            n_values += n_shingles
+            offsets[n_blocks] = n_values
+    return (
+        doc[:n_blocks].copy(),
+        start[:n_blocks].copy(),
+        end[:n_blocks].copy(),
+        key[:n_blocks].copy(),
+        in_python[:n_blocks].copy(),
+        values[:n_values].copy(),
+        offsets[: n_blocks + 1].copy(),
+    )
+
+
+@_compiled
+def _splice(
+    values: U32, offsets: I64, rows: I64, row_values: U32, row_offsets: I64
+) -> tuple[U32, I64]:
+    """CSR `values`/`offsets` with rows[j] replaced by row_values[row_offsets[j]:...]."""
+    n = len(offsets) - 1
+    counts = offsets[1:] - offsets[:-1]
+    for j in range(len(rows)):
+        counts[rows[j]] = row_offsets[j + 1] - row_offsets[j]
+    out_offsets = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        out_offsets[i + 1] = out_offsets[i] + counts[i]
+    out = np.empty(out_offsets[n], dtype=np.uint32)
+    j = 0
+    for i in range(n):
+        if j < len(rows) and rows[j] == i:
+            src, src_end = row_offsets[j], row_offsets[j + 1]
+            vals = row_values
+            j += 1
+        else:
+            src, src_end = offsets[i], offsets[i + 1]
+            vals = values
+        out[out_offsets[i] : out_offsets[i + 1]] = vals[src:src_end]
+    return out, out_offsets
+
+
+@functools.lru_cache(maxsize=1)
+def fold_table() -> tuple[U32, NDArray[np.bool_]]:
+    """The non-ASCII code points that `line_blocks` normalises in compiled code.
+
+    Returns (fold, word), both of length 0x10000 and read-only. fold[c] is
+    `chr(c).casefold()` for each c such that, in any block made of ASCII and
+    such code points, NFKC changes nothing: c has canonical combining class 0,
+    NFKC(c) == c and c is never the second half of a canonical composition
+    (so NFKC's quick check says yes), and case folding gives one code point,
+    not ASCII, of c's own `\\w` class; neither c nor its folding is white
+    space or a `\\d` digit. fold[c] is 0 for every other c: such blocks go
+    to Python. word[c] says whether `re` counts c as `\\w`. Derived from the
+    running Python's `unicodedata`, the same tables the Python path uses.
+    """
+    # Second halves of canonical compositions: from decompositions of two code
+    # points, plus the Hangul vowel and trailing-consonant jamo (algorithmic).
+    second = {*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)}
+    for c in range(0x110000):
+        parts = unicodedata.decomposition(chr(c)).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            second.add(int(parts[1], 16))
+    fold = np.zeros(0x10000, dtype=np.uint32)
+    word = np.zeros(0x10000, dtype=np.bool_)
+    for c in range(0x80, 0x10000):
+        char = chr(c)
+        if 0xD800 <= c <= 0xDFFF or c in second or unicodedata.combining(char):
+            continue
+        folded = char.casefold()
+        if (
+            len(folded) != 1
+            or folded.isascii()
+            or char.isspace()
+            or folded.isspace()
+            or _DIGIT.match(char)
+            or _DIGIT.match(folded)
+            or bool(_WORD.match(char)) != bool(_WORD.match(folded))
+        ):
+            continue
+        fold[c] = ord(folded)
+        word[c] = bool(_WORD.match(char))
+    fold.setflags(write=False)
+    word.setflags(write=False)
+    return fold, word
+
+
+@dataclass(frozen=True)
+class KernelBlocks:
+    """Every line block of a batch of documents, with its key and shingle hashes.
+
+    Attributes:
+        doc: int64[B], index into the batch of the block's document.
+        start, end: int64[B], half-open code-point offsets into that document.
+        key: int64[B], `shingles.content_key` of the block's words.
+        hashes: uint32, every block's shingle hashes concatenated, each block's
+            in `shingles.shingle_strings` order (not sorted, may repeat).
+        offsets: int64[B + 1]; block i's hashes are hashes[offsets[i]:offsets[i + 1]].
+    """
+
+    doc: I64
+    start: I64
+    end: I64
+    key: I64
+    hashes: U32
+    offsets: I64
+
+
+def line_blocks(texts: Sequence[str], cfg: ScanConfig) -> KernelBlocks:
+    """Blocks, content keys and shingle hashes of `texts`, as the Python path gives them.
+
+    Equal, array for array, to `text.split_lines` on each document then, per
+    block, `text.tokens(block, cfg.normalize)`, `shingles.content_key` and
+    xxh32 of each of `shingles.shingle_strings(words, cfg.ngram)`.
+
+    Raises:
+        ConfigError: `cfg.block_mode` is not "line".
+        UnicodeEncodeError: a block to hash holds a lone surrogate (as the
+            Python path does).
+    """
+    if cfg.block_mode != "line":
+        raise ConfigError(f"line_blocks needs --block-mode line, got {cfg.block_mode!r}")
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    doc_offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=doc_offsets[1:])
+    # UTF-32 has one unit per code point, lone surrogates included.
+    joined = "".join(texts).encode("utf-32-le", "surrogatepass")
+    cp = np.frombuffer(joined, dtype=np.uint32)
+    norm = cfg.normalize
+    fold, word = fold_table()
+    doc, start, end, key, in_python, values, offsets = _scan_lines(
+        cp,
+        doc_offsets,
+        cfg.ngram,
+        norm.casefold,
+        norm.mask_digits,
+        norm.strip_punctuation,
+        fold,
+        word,
+    )
+    signed = key.view(np.int64)
+    rows = np.flatnonzero(in_python).astype(np.int64)
+    if len(rows):
+        row_hashes: list[list[int]] = []
+        for r in rows.tolist():
+            d, a, b = int(doc[r]), int(start[r]), int(end[r])
+            words = tokens(texts[d][a:b], norm)
+            signed[r] = content_key(words)
+            row_hashes.append(
+                [shingle_hash(s.encode("utf-8")) for s in shingle_strings(words, cfg.ngram)]
+            )
+        row_offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum([len(h) for h in row_hashes], out=row_offsets[1:])
+        row_values = np.fromiter(
+            (h for hs in row_hashes for h in hs), dtype=np.uint32, count=int(row_offsets[-1])
+        )
+        values, offsets = _splice(values, offsets, rows, row_values, row_offsets)
+    return KernelBlocks(doc, start, end, signed, values, offsets)
+
+
+# --- MinHash --------------------------------------------------------------------
+
+
+@_compiled
+def _signature_rows(hashes: U32, offsets: I64, a: U64, b: U64, out: U32, lo: int, hi: int) -> None:
+    """out[i] = MinHash of row i, for rows lo <= i < hi."""
+    k = len(a)
+    row = np.empty(k, dtype=np.uint64)
+    for i in range(lo, hi):
+        row[:] = _M32
+        for p in range(offsets[i], offsets[i + 1]):
+            # fmix32, then a * h + b mod 2**32 per permutation.
+            h = np.uint64(hashes[p])
+            h ^= h >> np.uint64(16)
+            h = (h * np.uint64(0x85EBCA6B)) & _M32
+            h ^= h >> np.uint64(13)
+            h = (h * np.uint64(0xC2B2AE35)) & _M32
+            h ^= h >> np.uint64(16)
+            for j in range(k):
+                row[j] = min(row[j], (a[j] * h + b[j]) & _M32)
+        for j in range(k):
+            out[i, j] = np.uint32(row[j])
+
+
+@_compiled_parallel
+def _signatures_parallel(
+    hashes: U32, offsets: I64, a: U64, b: U64, out: U32, n_chunks: int
+) -> None:
+    # Fixed chunks, each row computed whole by one thread: results never
+    # depend on the number of threads.
+    n = len(offsets) - 1
+    for c in numba.prange(n_chunks):
+        _signature_rows(hashes, offsets, a, b, out, c * n // n_chunks, (c + 1) * n // n_chunks)
+
+
+# Below this many (hash, permutation) pairs, waking threads costs more than it saves.
+_PARALLEL_WORK = 1 << 22
+
+
+def signatures_kernel(hashes: U32, offsets: I64, a: U32, b: U32) -> U32:
+    """MinHash signatures of many sets: same contract and values as `minhash.signatures`.
+
+    Args:
+        hashes: uint32 shingle hashes of all rows, concatenated.
+        offsets: int64[n + 1]; row i is `hashes[offsets[i]:offsets[i + 1]]`.
+            Every row must be non-empty.
+        a, b: permutation parameters from `minhash.permutations`.
+
+    Returns:
+        uint32[n, len(a)]: row i is the signature of row i's set.
+
+    Raises:
+        ValueError: a row is empty (its signature would be undefined).
+    """
+    offs = np.ascontiguousarray(offsets, dtype=np.int64)
+    n = len(offs) - 1
+    if n <= 0:
+        return np.full((max(n, 0), len(a)), np.iinfo(np.uint32).max, dtype=np.uint32)
+    if np.any(np.diff(offs) <= 0):
+        raise ValueError("every row needs at least one hash")
+    values = np.ascontiguousarray(hashes, dtype=np.uint32)
+    a64 = np.asarray(a, dtype=np.uint32).astype(np.uint64)
+    b64 = np.asarray(b, dtype=np.uint32).astype(np.uint64)
+    out = np.empty((n, len(a64)), dtype=np.uint32)
+    if (offs[-1] - offs[0]) * len(a64) < _PARALLEL_WORK:
+        _signature_rows(values, offs, a64, b64, out, 0, n)
+    else:
+        _signatures_parallel(values, offs, a64, b64, out, min(n, 64))
+    return out
