@@ -164,6 +164,74 @@ def scan_command(
     _report(summary)
 
 
+@app.command("eval")
+def eval_command(
+    scan_dir: Annotated[Path, typer.Argument(metavar="SCAN_DIR", help="Output folder of a scan.")],
+    docs: Annotated[Path, typer.Option(help="Folder of the scanned documents.")],
+    gold: Annotated[
+        Path | None,
+        typer.Option(help='Gold spans, JSONL: {"doc", "boilerplate"} or {"file", FIELD}.'),
+    ] = None,
+    field: Annotated[
+        str | None, typer.Option(help="Gold field holding the spans (default: auto).")
+    ] = None,
+    pairs: Annotated[
+        Path | None,
+        typer.Option(
+            help='Gold near-duplicates, JSONL: {"a", "b", "duplicate"} or {"file", "cluster"}.'
+        ),
+    ] = None,
+) -> None:
+    """Score a scan against gold labels: boilerplate characters and near-duplicate pairs."""
+    from dedup.evaluate import evaluate_scan
+
+    if gold is None and pairs is None:
+        raise _fail("give --gold, --pairs or both", 2)
+    try:
+        result = evaluate_scan(scan_dir, docs, gold, field, pairs)
+    except DedupError as exc:
+        raise _fail(str(exc)) from None
+    if result.chars is not None:
+        c = result.chars
+        typer.echo(
+            f"boilerplate-chars P={c.precision:.3f} R={c.recall:.3f} F1={c.f1:.3f} "
+            f"content_kept={c.content_kept:.3f} docs={result.documents} "
+            f"missing_docs={result.missing}"
+        )
+    if result.pairs is not None:
+        p = result.pairs
+        typer.echo(
+            f"near-duplicate-pairs P={p.precision:.3f} R={p.recall:.3f} F1={p.f1:.3f} "
+            f"predicted={p.predicted} gold={p.gold} "
+            f"negatives_merged={p.negatives_merged}/{p.negatives}"
+        )
+
+
+@app.command("generate")
+def generate_command(
+    out: Annotated[Path, typer.Argument(metavar="OUT", help="Folder to create.")],
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    sites: Annotated[int, typer.Option(help="Sites, each with its own template.")] = 12,
+    pages: Annotated[int, typer.Option(help="Pages per site.")] = 8,
+    near_duplicates: Annotated[int, typer.Option(help="Near-copies of articles.")] = 10,
+    force: Annotated[bool, typer.Option(help="Replace an existing folder.")] = False,
+) -> None:
+    """Write a labelled corpus: OUT/docs/, OUT/gold.jsonl and OUT/pairs.jsonl."""
+    from dedup.synth import SynthConfig, generate
+    from dedup.synth_io import write_corpus
+
+    try:
+        corpus = generate(
+            SynthConfig(
+                seed=seed, sites=sites, pages_per_site=pages, near_duplicates=near_duplicates
+            )
+        )
+        write_corpus(corpus, out, force)
+    except DedupError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"wrote {len(corpus.ids)} documents to {out}/docs, gold.jsonl, pairs.jsonl")
+
+
 def main() -> None:
     """Console entry point."""
     app(prog_name="dedup")

@@ -85,7 +85,7 @@ class ScanConfig:
     group_by: str = "none"
     prose_words: int = 20
     prose_min_docs: int = 4
-    common_fraction: float = 0.5
+    common_fraction: float = 0.1
     absorb_words: int = 8
     lsh_fn_weight: float = 0.9
 

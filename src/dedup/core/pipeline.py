@@ -19,6 +19,7 @@ import xxhash
 from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
+from dedup.core.graph import components
 from dedup.core.groups import group_names
 from dedup.core.labels import (
     Passages,
@@ -229,8 +230,9 @@ def _representatives(group: I64, keys: I64) -> I64:
     return result
 
 
-# Compare a document on its own text when at least 1/_MIN_OWN_SHARE of it is left.
-_MIN_OWN_SHARE = 10
+# Documents with less than 1/_MIN_OWN_SHARE of their words outside common
+# passages are also compared whole.
+_MIN_OWN_SHARE = 4
 
 
 def _near_duplicates(
@@ -248,9 +250,9 @@ def _near_duplicates(
     least `prose_min_docs` documents (a site's template, a generated
     skeleton) are left out first: two copies of an article on two sites
     match on the article, and two pages of one template do not match on the
-    template. A document with less than a tenth of its words left (generated
-    code, where the skeleton is nearly everything) is compared whole.
-    Documents without blocks stay alone.
+    template. Documents that are mostly such passages (generated code, where
+    the skeleton is nearly everything) are also compared whole, among
+    themselves. Documents without blocks stay alone.
     """
     group = np.arange(n_docs, dtype=np.int64)
     if len(np.unique(doc)) < 2:
@@ -260,17 +262,43 @@ def _near_duplicates(
     common = np.isin(cluster, clusters[spread >= cfg.prose_min_docs])
     heads = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]])
     bounds = np.append(heads, len(doc))
-    rows: list[U32] = []
-    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        whole = [w for i in range(lo, hi) for w in content_words[content[i]]]
+    own_rows: list[U32] = []
+    whole_rows: list[U32] = []
+    owners: list[int] = []
+    mostly_common: list[int] = []
+    for d, (lo, hi) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)):
         own = [w for i in range(lo, hi) if not common[i] for w in content_words[content[i]]]
-        stream = own if len(own) * _MIN_OWN_SHARE >= len(whole) else whole
-        rows.append(shingle_set(stream, cfg.ngram))
+        if own:
+            owners.append(d)
+            own_rows.append(shingle_set(own, cfg.ngram))
+        total = sum(len(content_words[content[i]]) for i in range(lo, hi))
+        if len(own) * _MIN_OWN_SHARE < total:
+            mostly_common.append(d)
+            whole = [w for i in range(lo, hi) for w in content_words[content[i]]]
+            whole_rows.append(shingle_set(whole, cfg.ngram))
+    left_parts: list[I64] = []
+    right_parts: list[I64] = []
+    for members, rows in ((owners, own_rows), (mostly_common, whole_rows)):
+        if len(members) < 2:
+            continue
+        index = np.array(members, dtype=np.int64)
+        left, right = _similar_pairs(rows, cfg)
+        left_parts.append(index[left])
+        right_parts.append(index[right])
+    with_blocks = doc[heads]
+    if left_parts:
+        local = components(
+            len(with_blocks), np.concatenate(left_parts), np.concatenate(right_parts)
+        )
+        group[with_blocks] = with_blocks[local]
+    return group
+
+
+def _similar_pairs(rows: list[U32], cfg: ScanConfig) -> tuple[I64, I64]:
+    """Verified pairs of document shingle sets at `doc_threshold`."""
     values, offsets = _csr(rows)
     perm_a, perm_b = permutations(cfg.num_perm, cfg.seed)
     sigs = signatures(values, offsets, perm_a, perm_b)
     bands, band_rows = cfg.doc_lsh
-    local, _, _ = similar_groups(values, offsets, sigs, cfg.doc_threshold, bands, band_rows)
-    with_blocks = doc[heads]
-    group[with_blocks] = with_blocks[local]
-    return group
+    _, left, right = similar_groups(values, offsets, sigs, cfg.doc_threshold, bands, band_rows)
+    return left, right

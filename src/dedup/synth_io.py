@@ -1,0 +1,39 @@
+"""Writing a generated corpus to disk: docs/, gold.jsonl and pairs.jsonl.
+
+The files use dedup's own gold formats (see `dedup.evaluate`):
+    gold.jsonl   {"doc": "<id>", "boilerplate": [[start, end], ...]}
+    pairs.jsonl  {"a": "<id>", "b": "<id>", "duplicate": true}
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from dedup.errors import OutputError
+from dedup.synth import Corpus
+
+
+def write_corpus(corpus: Corpus, out: Path, force: bool = False) -> None:
+    """Write `corpus` under `out` (replaced as a whole with `force`)."""
+    if out.exists() and not force:
+        raise OutputError(f"{out}: exists; pass --force to replace it")
+    staging = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        (staging / "docs").mkdir(parents=True)
+        for doc_id, text in zip(corpus.ids, corpus.texts, strict=True):
+            (staging / "docs" / doc_id).write_bytes(text.encode("utf-8"))
+        with open(staging / "gold.jsonl", "w", encoding="utf-8") as gold:
+            for doc_id, spans in zip(corpus.ids, corpus.boilerplate, strict=True):
+                gold.write(json.dumps({"doc": doc_id, "boilerplate": spans}) + "\n")
+        with open(staging / "pairs.jsonl", "w", encoding="utf-8") as pairs:
+            for a, b in corpus.near_duplicates:
+                pairs.write(json.dumps({"a": a, "b": b, "duplicate": True}) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise OutputError(f"{out}: cannot write the corpus ({exc.strerror or exc})") from exc
