@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= out/seeds
 
-.PHONY: run test lint install install-test clean
+.PHONY: run test lint install install-test clean corpora quality
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,17 @@ lint: install-test
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+# Builds the corpora of ../shared/corpora/*/make.sh (downloads from PyPI) into benchmarks/data.
+SHARED ?= ../shared
+DATA := benchmarks/data
+corpora:
+	mkdir -p $(DATA)
+	for c in src_kubernetes neardup_k8s_sync_aio debian_copyright; do \
+	  [ -d $(DATA)/$$c/docs ] || bash $(SHARED)/corpora/$$c/make.sh $(CURDIR)/$(DATA)/$$c; done
+
+quality: install
+	$(BIN)/python benchmarks/quality.py --shared $(SHARED) --write
 
 clean:
 	rm -rf $(VENV) out build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,11 +1,18 @@
-"""Detection quality on labelled corpora, written into benchmarks/RESULTS.md.
+"""Detection quality on every labelled corpus, written into benchmarks/RESULTS.md.
 
-    python benchmarks/quality.py [--shared ../shared] [--write]
+    python benchmarks/quality.py [--shared ../shared] [--data benchmarks/data] [--write]
 
-Scans every labelled corpus it finds (seeds/ with ../shared/eval/seeds.gold.jsonl,
-and the folders of ../shared/corpora/ that hold docs/ and gold files), scores
-the spans with dedup.evaluate (the definitions of ../shared/eval/score_spans.py)
-and prints one table; --write replaces the quality section of RESULTS.md.
+Corpora, each skipped with a note when absent:
+- generated: `dedup.synth` at 300+ documents (its gold and near-duplicate pairs);
+- seeds/ with ../shared/eval/seeds.gold.jsonl;
+- ../shared/corpora/web_chaos_mixed and web_aeb_single, without grouping and
+  grouped per site (the file-name prefix before "__");
+- src_kubernetes, debian_copyright and neardup_k8s_sync_aio, built into
+  --data by their ../shared/corpora/*/make.sh (`make corpora` does it).
+
+Scores use dedup.evaluate, whose definitions are those of
+../shared/eval/score_spans.py. "naive" rows are the exact-line baseline the
+issues quote: every line whose text occurs in two or more files.
 """
 
 from __future__ import annotations
@@ -14,76 +21,214 @@ import argparse
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from dedup import ScanConfig, scan
-from dedup.evaluate import CharCounts, read_gold, score_document
+from dedup.evaluate import (
+    CharCounts,
+    Evaluation,
+    evaluate_scan,
+    read_gold,
+    read_pairs,
+    score_document,
+)
+from dedup.synth import SynthConfig, generate
+from dedup.synth_io import write_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 BEGIN, END = "<!-- quality:begin -->", "<!-- quality:end -->"
+GENERATED = SynthConfig(seed=0, sites=30, pages_per_site=10, near_duplicates=40, quote_pairs=15)
 
 
 @dataclass(frozen=True)
 class Case:
     name: str
     docs: Path
-    gold: Path
+    gold: Path | None = None
+    field: str | None = None
+    pairs: Path | None = None
+    group_by: str = "none"
 
 
-def cases(shared: Path) -> list[Case]:
-    found = [Case("seeds", ROOT / "seeds", shared / "eval" / "seeds.gold.jsonl")]
-    corpora = shared / "corpora"
-    for folder in sorted(corpora.iterdir()) if corpora.is_dir() else []:
-        for gold in sorted(folder.glob("gold.*.jsonl")):
-            found.append(Case(f"{folder.name} ({gold.stem[5:]})", folder / "docs", gold))
-    return [c for c in found if c.docs.is_dir() and c.gold.is_file()]
+def cases(shared: Path, data: Path, generated: Path) -> tuple[list[Case], list[str]]:
+    found: list[Case] = []
+    notes: list[str] = []
+
+    def add(case: Case, *needed: Path | None) -> None:
+        missing = [str(p) for p in (case.docs, *needed) if p is not None and not p.exists()]
+        if missing:
+            notes.append(f"{case.name}: skipped, {missing[0]} not found")
+        else:
+            found.append(case)
+
+    add(
+        Case(
+            "generated",
+            generated / "docs",
+            generated / "gold.jsonl",
+            None,
+            generated / "pairs.jsonl",
+        ),
+        generated / "gold.jsonl",
+    )
+    if found:
+        found.append(replace(found[-1], group_by="prefix"))
+    eval_dir = shared / "eval"
+    add(Case("seeds", ROOT / "seeds", eval_dir / "seeds.gold.jsonl"), eval_dir / "seeds.gold.jsonl")
+    for web in ("web_chaos_mixed", "web_aeb_single"):
+        folder = shared / "corpora" / web
+        for gold in ("nonarticle", "repeated"):
+            for group_by in ("none", "prefix"):
+                path = folder / f"gold.{gold}.jsonl"
+                add(Case(f"{web} ({gold})", folder / "docs", path, group_by=group_by), path)
+    add(
+        Case(
+            "src_kubernetes (headers)",
+            data / "src_kubernetes" / "docs",
+            data / "src_kubernetes" / "labels.jsonl",
+            "boilerplate_spans",
+        ),
+        data / "src_kubernetes" / "labels.jsonl",
+    )
+    add(
+        Case(
+            "debian_copyright (License bodies)",
+            data / "debian_copyright" / "docs",
+            data / "debian_copyright" / "labels.jsonl",
+            "boilerplate_spans",
+        ),
+        data / "debian_copyright" / "labels.jsonl",
+    )
+    add(
+        Case(
+            "neardup_k8s_sync_aio (twins)",
+            data / "neardup_k8s_sync_aio" / "docs",
+            pairs=data / "neardup_k8s_sync_aio" / "pairs.jsonl",
+        ),
+        data / "neardup_k8s_sync_aio" / "pairs.jsonl",
+    )
+    return found, notes
 
 
-def evaluate(case: Case, spans_path: Path) -> CharCounts:
-    spans = pq.read_table(spans_path, columns=["id", "start", "end", "label"]).to_pylist()
-    predicted: dict[str, list[tuple[int, int]]] = {}
-    for row in spans:
-        if row["label"] == "boilerplate":
-            predicted.setdefault(row["id"], []).append((row["start"], row["end"]))
+def naive_counts(case: Case) -> CharCounts:
+    """The exact-line baseline: a line whose text occurs in two or more files."""
+    assert case.gold is not None
+    texts = {
+        p.relative_to(case.docs).as_posix(): p.read_bytes().decode("utf-8")
+        for p in sorted(case.docs.rglob("*"))
+        if p.is_file()
+    }
+    files_of: dict[str, set[str]] = {}
+    for doc, text in texts.items():
+        for line in text.split("\n"):
+            if line.strip():
+                files_of.setdefault(line.strip(), set()).add(doc)
     total = CharCounts()
-    for doc, gold in read_gold(case.gold).items():
+    for doc, gold in read_gold(case.gold, case.field).items():
         if gold is None:
             continue
-        text = (case.docs / doc).read_bytes().decode("utf-8")
-        total += score_document(text, gold, predicted.get(doc, []))
+        text, spans, pos = texts[doc], [], 0
+        for line in text.split("\n"):
+            if line.strip() and len(files_of[line.strip()]) >= 2:
+                spans.append((pos, pos + len(line)))
+            pos += len(line) + 1
+        total += score_document(text, gold, spans)
     return total
 
 
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def row(case: Case, result: Evaluation, seconds: float, extra: str = "") -> str:
+    c, p = result.chars, result.pairs
+    cells = [
+        case.name,
+        case.group_by,
+        _fmt(c.precision if c else None),
+        _fmt(c.recall if c else None),
+        _fmt(c.f1 if c else None),
+        _fmt(c.content_kept if c else None),
+        _fmt(p.precision if p else None),
+        _fmt(p.recall if p else None),
+        _fmt(p.f1 if p else None),
+        extra,
+        f"{seconds:.1f}",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def twins(case: Case, scan_dir: Path) -> str:
+    """Positives in one cluster, and hard negatives merged, as the issue counts them."""
+    import pyarrow.parquet as pq
+
+    assert case.pairs is not None
+    positives, negatives = read_pairs(case.pairs)
+    table = pq.read_table(scan_dir / "documents.parquet", columns=["id", "near_dup_cluster"])
+    cluster = {r["id"]: r["near_dup_cluster"] or r["id"] for r in table.to_pylist()}
+    together = sum(cluster[a] == cluster[b] for a, b in positives)
+    merged = sum(cluster[a] == cluster[b] for a, b in negatives)
+    return (
+        f"twins together {together}/{len(positives)}, "
+        f"hard negatives merged {merged}/{len(negatives)}"
+    )
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    parser.add_argument("--data", type=Path, default=ROOT / "benchmarks" / "data")
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
     args = parser.parse_args()
-    cfg = ScanConfig()
-    rows = ["| corpus | P | R | F1 | content_kept | seconds |", "|---|---|---|---|---|---|"]
-    scanned: dict[Path, Path] = {}
+    columns = [
+        "corpus",
+        "group-by",
+        "P",
+        "R",
+        "F1",
+        "content_kept",
+        "pairs_P",
+        "pairs_R",
+        "pairs_F1",
+        "notes",
+        "s",
+    ]
+    header = "| " + " | ".join(columns) + " |\n" + "|---" * len(columns) + "|"
+    lines = [header]
     with tempfile.TemporaryDirectory() as tmp:
-        for case in cases(args.shared):
+        generated = Path(tmp) / "generated"
+        write_corpus(generate(GENERATED), generated)
+        found, notes = cases(args.shared, args.data, generated)
+        for number, case in enumerate(found):
             started = time.perf_counter()
-            if case.docs not in scanned:
-                out = Path(tmp) / f"scan{len(scanned)}"
-                scan([case.docs], out, cfg)
-                scanned[case.docs] = out
-            counts = evaluate(case, scanned[case.docs] / "spans.parquet")
+            out = Path(tmp) / f"scan{number}"
+            scan([case.docs], out, ScanConfig(group_by=case.group_by))
+            result = evaluate_scan(out, case.docs, case.gold, case.field, case.pairs)
             seconds = time.perf_counter() - started
-            rows.append(
-                f"| {case.name} | {counts.precision:.3f} | {counts.recall:.3f} | "
-                f"{counts.f1:.3f} | {counts.content_kept:.3f} | {seconds:.1f} |"
-            )
-    table = "\n".join(rows)
-    print(table)
+            extra = twins(case, out) if case.pairs and "twins" in case.name else ""
+            lines.append(row(case, result, seconds, extra))
+            print(lines[-1], flush=True)
+            if case.gold is not None and case.group_by == "none" and case.name.startswith("web"):
+                naive = naive_counts(case)
+                lines.append(
+                    row(
+                        replace(case, name=f"{case.name}, naive", group_by="-"),
+                        Evaluation(naive, None, result.documents, 0),
+                        0.0,
+                    )
+                )
+            print(lines[-1], flush=True)
+    table = "\n".join(lines)
+    note_text = "".join(f"\n- {n}" for n in notes)
+    command = "python benchmarks/quality.py --write"
+    section = (
+        f"{BEGIN}\n{table}\n\nProduced by `{command}` (default config; `make corpora` builds "
+        f"the corpora of ../shared/corpora/*/make.sh into benchmarks/data first).{note_text}\n{END}"
+    )
+    print("\n".join(notes))
     if args.write:
-        command = "python benchmarks/quality.py --write"
-        section = f"{BEGIN}\n{table}\n\nProduced by `{command}` with the default config.\n{END}"
         text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
         if BEGIN in text:
             text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]

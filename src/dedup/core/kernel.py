@@ -21,7 +21,6 @@ import functools
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import numba  # type: ignore[import-untyped, unused-ignore]
@@ -29,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
+from dedup.core.blockhash import BlockHashes, rows_csr
 from dedup.core.shingles import content_key, shingle_hash, shingle_strings
 from dedup.core.text import tokens
 from dedup.errors import ConfigError
@@ -351,12 +351,14 @@ def _scan_lines(
     strip_punct: bool,
     fold: U32,
     word: NDArray[np.bool_],
-) -> tuple[I64, I64, I64, U64, NDArray[np.bool_], U32, I64]:
-    """Blocks of every document, keys and shingle hashes of those `_tokenize` can do.
+) -> tuple[I64, I64, I64, U64, NDArray[np.bool_], U32, I64, U32, I64]:
+    """Blocks of every document, keys, shingle and word hashes of those `_tokenize` can do.
 
-    Returns (doc, start, end, key, in_python, values, offsets); `start`/`end`
-    are relative to the document, `key` is the unsigned xxh64 with its top
-    bit flipped; a block with `in_python` set has key 0 and no hashes yet.
+    Returns (doc, start, end, key, in_python, values, offsets, words,
+    word_offsets); `start`/`end` are relative to the document, `key` is the
+    unsigned xxh64 with its top bit flipped; `words` holds the xxh32 of every
+    normalised word, block after block; a block with `in_python` set has key
+    0 and no hashes yet.
     """
     # Each line makes at most one block.
     max_blocks = len(doc_offsets) - 1
@@ -370,6 +372,9 @@ def _scan_lines(
     in_python = np.zeros(max_blocks, dtype=np.bool_)
     offsets = np.zeros(max_blocks + 1, dtype=np.int64)
     values = np.empty(len(cp) // 8 + 64, dtype=np.uint32)
+    words = np.empty(len(cp) // 8 + 64, dtype=np.uint32)
+    word_offsets = np.zeros(max_blocks + 1, dtype=np.int64)
+    n_word_values = 0
     buf = np.empty(768, dtype=np.uint8)
     word_start = np.empty(256, dtype=np.int64)
     word_end = np.empty(256, dtype=np.int64)
@@ -401,6 +406,7 @@ def _scan_lines(
             if length < 0:
                 in_python[b] = True
                 offsets[n_blocks] = n_values
+                word_offsets[n_blocks] = n_word_values
                 continue
             if n_words == 0 or (mask_digits and _only_zeros(buf, word_start, n_words, length)):
                 # Only punctuation, or only numbers: keep the case-folded raw
@@ -422,6 +428,14 @@ def _scan_lines(
                     values[n_values + i] = np.uint32(h)
             n_values += n_shingles
             offsets[n_blocks] = n_values
+            if n_word_values + n_words > len(words):
+                grown = np.empty(2 * (n_word_values + n_words), dtype=np.uint32)
+                grown[:n_word_values] = words[:n_word_values]
+                words = grown
+            for i in range(n_words):
+                words[n_word_values + i] = np.uint32(_xxh32(buf, word_start[i], word_end[i]))
+            n_word_values += n_words
+            word_offsets[n_blocks] = n_word_values
     return (
         doc[:n_blocks].copy(),
         start[:n_blocks].copy(),
@@ -430,6 +444,8 @@ def _scan_lines(
         in_python[:n_blocks].copy(),
         values[:n_values].copy(),
         offsets[: n_blocks + 1].copy(),
+        words[:n_word_values].copy(),
+        word_offsets[: n_blocks + 1].copy(),
     )
 
 
@@ -488,7 +504,8 @@ def fold_table() -> tuple[U32, NDArray[np.bool_]]:
             continue
         folded = char.casefold()
         if (
-            len(folded) != 1
+            unicodedata.normalize("NFKC", char) != char
+            or len(folded) != 1
             or folded.isascii()
             or char.isspace()
             or folded.isspace()
@@ -504,28 +521,11 @@ def fold_table() -> tuple[U32, NDArray[np.bool_]]:
     return fold, word
 
 
-@dataclass(frozen=True)
-class KernelBlocks:
-    """Every line block of a batch of documents, with its key and shingle hashes.
-
-    Attributes:
-        doc: int64[B], index into the batch of the block's document.
-        start, end: int64[B], half-open code-point offsets into that document.
-        key: int64[B], `shingles.content_key` of the block's words.
-        hashes: uint32, every block's shingle hashes concatenated, each block's
-            in `shingles.shingle_strings` order (not sorted, may repeat).
-        offsets: int64[B + 1]; block i's hashes are hashes[offsets[i]:offsets[i + 1]].
-    """
-
-    doc: I64
-    start: I64
-    end: I64
-    key: I64
-    hashes: U32
-    offsets: I64
+# The kernel's result is the pipeline's block structure.
+KernelBlocks = BlockHashes
 
 
-def line_blocks(texts: Sequence[str], cfg: ScanConfig) -> KernelBlocks:
+def line_blocks(texts: Sequence[str], cfg: ScanConfig) -> BlockHashes:
     """Blocks, content keys and shingle hashes of `texts`, as the Python path gives them.
 
     Equal, array for array, to `text.split_lines` on each document then, per
@@ -547,7 +547,7 @@ def line_blocks(texts: Sequence[str], cfg: ScanConfig) -> KernelBlocks:
     cp = np.frombuffer(joined, dtype=np.uint32)
     norm = cfg.normalize
     fold, word = fold_table()
-    doc, start, end, key, in_python, values, offsets = _scan_lines(
+    doc, start, end, key, in_python, values, offsets, words, word_offsets = _scan_lines(
         cp,
         doc_offsets,
         cfg.ngram,
@@ -561,20 +561,18 @@ def line_blocks(texts: Sequence[str], cfg: ScanConfig) -> KernelBlocks:
     rows = np.flatnonzero(in_python).astype(np.int64)
     if len(rows):
         row_hashes: list[list[int]] = []
+        row_words: list[list[int]] = []
         for r in rows.tolist():
             d, a, b = int(doc[r]), int(start[r]), int(end[r])
-            words = tokens(texts[d][a:b], norm)
-            signed[r] = content_key(words)
+            block_words = tokens(texts[d][a:b], norm)
+            signed[r] = content_key(block_words)
             row_hashes.append(
-                [shingle_hash(s.encode("utf-8")) for s in shingle_strings(words, cfg.ngram)]
+                [shingle_hash(s.encode("utf-8")) for s in shingle_strings(block_words, cfg.ngram)]
             )
-        row_offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum([len(h) for h in row_hashes], out=row_offsets[1:])
-        row_values = np.fromiter(
-            (h for hs in row_hashes for h in hs), dtype=np.uint32, count=int(row_offsets[-1])
-        )
-        values, offsets = _splice(values, offsets, rows, row_values, row_offsets)
-    return KernelBlocks(doc, start, end, signed, values, offsets)
+            row_words.append([shingle_hash(w.encode("utf-8")) for w in block_words])
+        values, offsets = _splice(values, offsets, rows, *rows_csr(row_hashes))
+        words, word_offsets = _splice(words, word_offsets, rows, *rows_csr(row_words))
+    return BlockHashes(doc, start, end, signed, values, offsets, words, word_offsets)
 
 
 # --- MinHash --------------------------------------------------------------------

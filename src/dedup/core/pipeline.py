@@ -19,8 +19,10 @@ import xxhash
 from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
+from dedup.core.blockhash import BlockHashes, hash_blocks, word_shingles
 from dedup.core.graph import components
 from dedup.core.groups import group_names
+from dedup.core.kernel import signatures_kernel as signatures
 from dedup.core.labels import (
     Passages,
     Runs,
@@ -30,11 +32,10 @@ from dedup.core.labels import (
     span_scores,
     tile_spans,
 )
-from dedup.core.minhash import permutations, signatures
-from dedup.core.sets import jaccard
-from dedup.core.shingles import content_key, shingle_set
+from dedup.core.minhash import permutations
+from dedup.core.sets import gather, jaccard, unique_rows
 from dedup.core.similar import similar_groups
-from dedup.core.text import split_blocks, tokens, wrapped_words
+from dedup.core.text import wrapped_words
 from dedup.errors import DuplicateIdError
 
 I64 = NDArray[np.int64]
@@ -88,50 +89,15 @@ def cluster_id(representative_id: str) -> int:
     return xxhash.xxh64_intdigest(representative_id.encode("utf-8")) - (1 << 63)
 
 
-def _blocks_and_contents(
-    texts: Sequence[str], cfg: ScanConfig
-) -> tuple[I64, I64, I64, I64, list[int], list[U32], list[list[str]]]:
-    """Split, normalise and shingle; each distinct normalised block is shingled once."""
-    doc_ids: list[I64] = []
-    starts: list[I64] = []
-    ends: list[I64] = []
-    contents: list[int] = []
-    index: dict[int, int] = {}
-    keys: list[int] = []
-    sets: list[U32] = []
-    content_words: list[list[str]] = []
-    for d, text in enumerate(texts):
-        s, e = split_blocks(text, cfg.block_mode)
-        doc_ids.append(np.full(len(s), d, dtype=np.int64))
-        starts.append(s)
-        ends.append(e)
-        for a, b in zip(s.tolist(), e.tolist(), strict=True):
-            words = tokens(text[a:b], cfg.normalize)
-            key = content_key(words)
-            found = index.get(key)
-            if found is None:
-                found = index[key] = len(keys)
-                keys.append(key)
-                sets.append(shingle_set(words, cfg.ngram))
-                content_words.append(words)
-            contents.append(found)
-    empty = np.empty(0, dtype=np.int64)
-    return (
-        np.concatenate(doc_ids) if doc_ids else empty,
-        np.concatenate(starts) if starts else empty,
-        np.concatenate(ends) if ends else empty,
-        np.array(contents, dtype=np.int64),
-        keys,
-        sets,
-        content_words,
-    )
+def _contents(blocks: BlockHashes) -> tuple[I64, I64, U32, I64]:
+    """Distinct normalised blocks: (content of each block, key, shingle-set CSR).
 
-
-def _csr(rows: list[U32]) -> tuple[U32, I64]:
-    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum([len(r) for r in rows], out=offsets[1:])
-    values = np.concatenate(rows) if rows else np.empty(0, dtype=np.uint32)
-    return values.astype(np.uint32), offsets
+    Each distinct content is hashed once and kept as a sorted set, however
+    many documents repeat it.
+    """
+    keys, first, content = np.unique(blocks.key, return_index=True, return_inverse=True)
+    values, offsets = unique_rows(*gather(blocks.hashes, blocks.offsets, first.astype(np.int64)))
+    return content.astype(np.int64), keys.astype(np.int64), values, offsets
 
 
 def analyze(ids: Sequence[str], texts: Sequence[str], cfg: ScanConfig) -> Analysis:
@@ -154,13 +120,11 @@ def analyze(ids: Sequence[str], texts: Sequence[str], cfg: ScanConfig) -> Analys
     sorted_texts = [texts[i] for i in order]
     doc_len = np.array([len(t) for t in sorted_texts], dtype=np.int64)
 
-    doc, start, end, content, key_list, sets, content_words = _blocks_and_contents(
-        sorted_texts, cfg
-    )
-    keys = np.array(key_list, dtype=np.int64)
-    words = np.array([len(w) for w in content_words], dtype=np.int64)[content]
+    blocks = hash_blocks(sorted_texts, cfg)
+    doc, start, end = blocks.doc, blocks.start, blocks.end
+    content, keys, values, offsets = _contents(blocks)
+    words = np.diff(blocks.word_offsets)
     prose = _prose_words(sorted_texts, doc, start, end, words, cfg)
-    values, offsets = _csr(sets)
     perm_a, perm_b = permutations(cfg.num_perm, cfg.seed)
     sigs = signatures(values, offsets, perm_a, perm_b)
 
@@ -172,7 +136,7 @@ def analyze(ids: Sequence[str], texts: Sequence[str], cfg: ScanConfig) -> Analys
     differs = np.flatnonzero(representative != np.arange(len(keys)))
     content_score[differs] = jaccard(values, offsets, differs, representative[differs])
 
-    doc_group = _near_duplicates(doc, content, cluster, content_words, len(sorted_ids), cfg)
+    doc_group = _near_duplicates(blocks, cluster, len(sorted_ids), cfg)
     cluster_size = np.bincount(doc_group, minlength=len(sorted_ids))[doc_group]
     groups = group_names(sorted_ids, cfg.group_by)
     user_group = None
@@ -235,14 +199,7 @@ def _representatives(group: I64, keys: I64) -> I64:
 _MIN_OWN_SHARE = 4
 
 
-def _near_duplicates(
-    doc: I64,
-    content: I64,
-    cluster: I64,
-    content_words: list[list[str]],
-    n_docs: int,
-    cfg: ScanConfig,
-) -> I64:
+def _near_duplicates(blocks: BlockHashes, cluster: I64, n_docs: int, cfg: ScanConfig) -> I64:
     """Near-duplicate group of every document (smallest document index in it).
 
     Documents are compared on the word n-grams of their running text, across
@@ -254,6 +211,7 @@ def _near_duplicates(
     the skeleton is nearly everything) are also compared whole, among
     themselves. Documents without blocks stay alone.
     """
+    doc = blocks.doc
     group = np.arange(n_docs, dtype=np.int64)
     if len(np.unique(doc)) < 2:
         return group
@@ -262,20 +220,21 @@ def _near_duplicates(
     common = np.isin(cluster, clusters[spread >= cfg.prose_min_docs])
     heads = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]])
     bounds = np.append(heads, len(doc))
+    word_offsets = blocks.word_offsets
     own_rows: list[U32] = []
     whole_rows: list[U32] = []
     owners: list[int] = []
     mostly_common: list[int] = []
     for d, (lo, hi) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)):
-        own = [w for i in range(lo, hi) if not common[i] for w in content_words[content[i]]]
-        if own:
+        whole = blocks.words[word_offsets[lo] : word_offsets[hi]]
+        kept = np.flatnonzero(~common[lo:hi]) + lo
+        own = gather(blocks.words, word_offsets, kept)[0] if len(kept) else whole[:0]
+        if len(own):
             owners.append(d)
-            own_rows.append(shingle_set(own, cfg.ngram))
-        total = sum(len(content_words[content[i]]) for i in range(lo, hi))
-        if len(own) * _MIN_OWN_SHARE < total:
+            own_rows.append(word_shingles(own, cfg.ngram))
+        if len(own) * _MIN_OWN_SHARE < len(whole):
             mostly_common.append(d)
-            whole = [w for i in range(lo, hi) for w in content_words[content[i]]]
-            whole_rows.append(shingle_set(whole, cfg.ngram))
+            whole_rows.append(word_shingles(whole, cfg.ngram))
     left_parts: list[I64] = []
     right_parts: list[I64] = []
     for members, rows in ((owners, own_rows), (mostly_common, whole_rows)):
@@ -296,7 +255,9 @@ def _near_duplicates(
 
 def _similar_pairs(rows: list[U32], cfg: ScanConfig) -> tuple[I64, I64]:
     """Verified pairs of document shingle sets at `doc_threshold`."""
-    values, offsets = _csr(rows)
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([len(r) for r in rows], out=offsets[1:])
+    values = np.concatenate(rows).astype(np.uint32)
     perm_a, perm_b = permutations(cfg.num_perm, cfg.seed)
     sigs = signatures(values, offsets, perm_a, perm_b)
     bands, band_rows = cfg.doc_lsh

@@ -68,13 +68,13 @@ def split_blocks(text: str, mode: str) -> tuple[Offsets, Offsets]:
 
 # A line ending in one of these ends its sentence or introduces what follows.
 _CLOSERS = frozenset(".!?:;\"')]\u00bb\u201d\u2019")
-_MIN_WRAPPED_WORDS = 8
+_MIN_WRAPPED_WORDS = 5
 
 
 def wrapped_words(text: str, starts: Offsets, ends: Offsets, words: Offsets) -> Offsets:
     """Words of the hard-wrapped paragraph each line block belongs to.
 
-    A line continues into the next when it has at least 8 words, does not
+    A line continues into the next when it has at least 5 words, does not
     end a sentence (. ! ? : ; or a closing quote or bracket), and the next
     line starts with a lowercase letter or a digit: the shape of prose
     wrapped at a fixed width. Every line of such a paragraph gets the

@@ -1,0 +1,125 @@
+"""Blocks of a batch of documents with their keys, shingle hashes and word hashes.
+
+`hash_blocks` is what the pipeline calls: the compiled kernel for line
+blocks, the Python reference (`python_blocks`) for paragraphs. Both give the
+same arrays for the same input; `tests/test_core_kernel.py` proves it for
+lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dedup.config import ScanConfig
+from dedup.core.lsh import fmix64
+from dedup.core.shingles import content_key, shingle_hash, shingle_strings
+from dedup.core.text import split_blocks, tokens
+
+I64 = NDArray[np.int64]
+U32 = NDArray[np.uint32]
+
+
+@dataclass(frozen=True)
+class BlockHashes:
+    """Every block of a batch of documents, sorted by (doc, start).
+
+    Attributes:
+        doc: int64[B], index into the batch of the block's document.
+        start, end: int64[B], half-open code-point offsets into that document.
+        key: int64[B], `shingles.content_key` of the block's words.
+        hashes: uint32, every block's shingle hashes concatenated, each block's
+            in `shingles.shingle_strings` order (not sorted, may repeat);
+            block i's are hashes[offsets[i]:offsets[i + 1]].
+        offsets: int64[B + 1].
+        words: uint32, xxh32 of every normalised word (`text.tokens`) of every
+            block, in order; block i's are words[word_offsets[i]:word_offsets[i + 1]].
+        word_offsets: int64[B + 1].
+    """
+
+    doc: I64
+    start: I64
+    end: I64
+    key: I64
+    hashes: U32
+    offsets: I64
+    words: U32
+    word_offsets: I64
+
+
+def rows_csr(rows: list[list[int]]) -> tuple[U32, I64]:
+    """uint32 CSR (values, offsets) of lists of hashes."""
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([len(r) for r in rows], out=offsets[1:])
+    values = np.fromiter((h for r in rows for h in r), dtype=np.uint32, count=int(offsets[-1]))
+    return values, offsets
+
+
+def python_blocks(texts: Sequence[str], cfg: ScanConfig) -> BlockHashes:
+    """The reference: split, normalise and hash block by block in Python."""
+    doc: list[int] = []
+    start: list[int] = []
+    end: list[int] = []
+    key: list[int] = []
+    shingles: list[list[int]] = []
+    words: list[list[int]] = []
+    for d, text in enumerate(texts):
+        starts, ends = split_blocks(text, cfg.block_mode)
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            block_words = tokens(text[a:b], cfg.normalize)
+            doc.append(d)
+            start.append(a)
+            end.append(b)
+            key.append(content_key(block_words))
+            shingles.append(
+                [shingle_hash(s.encode("utf-8")) for s in shingle_strings(block_words, cfg.ngram)]
+            )
+            words.append([shingle_hash(w.encode("utf-8")) for w in block_words])
+    hashes, offsets = rows_csr(shingles)
+    word_values, word_offsets = rows_csr(words)
+    as_i64 = np.array
+    return BlockHashes(
+        as_i64(doc, dtype=np.int64),
+        as_i64(start, dtype=np.int64),
+        as_i64(end, dtype=np.int64),
+        as_i64(key, dtype=np.int64),
+        hashes,
+        offsets,
+        word_values,
+        word_offsets,
+    )
+
+
+def hash_blocks(texts: Sequence[str], cfg: ScanConfig) -> BlockHashes:
+    """Blocks of `texts`: compiled for line blocks, Python for paragraphs."""
+    if cfg.block_mode == "line":
+        # Imported here: compiling the kernel is only worth it when it runs.
+        from dedup.core.kernel import line_blocks
+
+        return line_blocks(texts, cfg)
+    return python_blocks(texts, cfg)
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def word_shingles(words: U32, n: int) -> U32:
+    """Sorted distinct hashes of the n-grams of a word-hash sequence.
+
+    Used to compare whole documents across line breaks. A sequence of at
+    most `n` words is one shingle; an empty one has none. Each n-gram's hash
+    mixes its words position by position, so order matters.
+    """
+    m = len(words)
+    if m == 0:
+        return np.empty(0, dtype=np.uint32)
+    width = min(n, m)
+    count = m - width + 1
+    mixed = fmix64(words.astype(np.uint64) + _GOLDEN)
+    acc = np.zeros(count, dtype=np.uint64)
+    for j in range(width):
+        acc = fmix64(acc ^ mixed[j : j + count]) + _GOLDEN
+    return np.unique((acc >> np.uint64(32)).astype(np.uint32))
