@@ -85,22 +85,28 @@ def read_gold(path: str | Path, field: str | None = None) -> dict[str, list[Span
         InputError: a line is not JSON or lacks a document name.
     """
     gold: dict[str, list[Span] | None] = {}
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                if "doc" in row:
-                    doc = str(row["doc"])
-                else:
-                    doc = Path(row["file"]).relative_to("docs").as_posix()
-            except (json.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
-                raise InputError(f"{path}:{number}: not a gold line ({exc})", str(path)) from exc
+    for number, line in _lines(path):
+        try:
+            row = json.loads(line)
+            if "doc" in row:
+                doc = str(row["doc"])
+            else:
+                doc = Path(row["file"]).relative_to("docs").as_posix()
             key = field or ("boilerplate" if "boilerplate" in row else "boilerplate_spans")
             spans = row.get(key)
             gold[doc] = None if spans is None else [(int(s), int(e)) for s, e in spans]
+        except (json.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
+            raise InputError(f"{path}:{number}: not a gold line ({exc})", str(path)) from exc
     return gold
+
+
+def _lines(path: str | Path) -> list[tuple[int, str]]:
+    """Numbered non-blank lines of a JSONL file; InputError when it cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return [(n, line) for n, line in enumerate(handle, 1) if line.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the labels ({exc})", str(path)) from exc
 
 
 @dataclass(frozen=True)
@@ -142,19 +148,16 @@ def read_pairs(path: str | Path) -> tuple[set[tuple[str, str]], set[tuple[str, s
     positives: set[tuple[str, str]] = set()
     negatives: set[tuple[str, str]] = set()
     clusters: dict[str, list[str]] = {}
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
+    for number, line in _lines(path):
+        try:
+            row = json.loads(line)
+            if "cluster" in row:
+                clusters.setdefault(str(row["cluster"]), []).append(_doc_name(row["file"]))
                 continue
-            try:
-                row = json.loads(line)
-                if "cluster" in row:
-                    clusters.setdefault(str(row["cluster"]), []).append(_doc_name(row["file"]))
-                    continue
-                a, b = sorted((_doc_name(row["a"]), _doc_name(row["b"])))
-            except (json.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
-                raise InputError(f"{path}:{number}: not a pair line ({exc})", str(path)) from exc
-            (positives if row.get("duplicate", True) else negatives).add((a, b))
+            a, b = sorted((_doc_name(row["a"]), _doc_name(row["b"])))
+        except (json.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
+            raise InputError(f"{path}:{number}: not a pair line ({exc})", str(path)) from exc
+        (positives if row.get("duplicate", True) else negatives).add((a, b))
     for members in clusters.values():
         ordered = sorted(members)
         positives.update((x, y) for i, x in enumerate(ordered) for y in ordered[i + 1 :])

@@ -80,7 +80,11 @@ class Doc:
 
 @dataclass(frozen=True)
 class Corpus:
-    """Documents with their truth. `near_duplicates` pairs ids of near-copies."""
+    """Documents with their truth.
+
+    `near_duplicates` holds every pair (a < b) of an original and its copies,
+    and of two copies of one original.
+    """
 
     ids: list[str]
     texts: list[str]
@@ -240,9 +244,14 @@ def generate(cfg: SynthConfig) -> Corpus:
         _page(sites[s], doc, title, body, words, cfg)
         docs.append(doc)
     rendered = [d.render() for d in docs]
+    # Copies of one original are near-duplicates of each other too.
+    family: dict[str, list[str]] = {}
+    for original, copy_id in pairs:
+        family.setdefault(original, [original]).append(copy_id)
+    every_pair = {(a, b) for members in family.values() for a in members for b in members if a < b}
     return Corpus(
         ids=[d.id for d in docs],
         texts=[t for t, _ in rendered],
         boilerplate=[spans for _, spans in rendered],
-        near_duplicates=sorted(pairs),
+        near_duplicates=sorted(every_pair),
     )

@@ -1,0 +1,78 @@
+"""Group specs: which documents count together when repetition is counted."""
+
+from __future__ import annotations
+
+import pytest
+
+from dedup import ScanConfig
+from dedup.core.groups import check_group_spec, group_names, group_of
+from dedup.errors import ConfigError
+
+IDS = ["site/a.txt", "a.txt", "site__page1.txt", "dir/site__p.txt", "dir/sub/b.txt"]
+
+
+def test_none_puts_everything_in_one_group() -> None:
+    assert group_names(IDS, "none") == ["", "", "", "", ""]
+
+
+def test_folder_is_the_first_folder() -> None:
+    assert group_names(IDS, "folder") == ["site", "", "", "dir", "dir"]
+
+
+def test_prefix_is_the_file_name_before_the_double_underscore() -> None:
+    assert group_names(IDS, "prefix") == ["a.txt", "a.txt", "site", "site", "b.txt"]
+    assert group_of("x/site__a__b.txt", "prefix") == "site"
+
+
+def test_regex_takes_the_first_capture_group() -> None:
+    assert group_of("site007__page3.txt", r"regex:^site(\d+)__") == "007"
+    assert group_of("dir/site__p.txt", r"regex:(\w+)__") == "site"
+
+
+def test_regex_without_a_group_takes_the_whole_match() -> None:
+    assert group_of("site007__page3.txt", r"regex:site\d+") == "site007"
+    assert group_of("a/b/c.txt", "regex:^[^/]+/[^/]+") == "a/b"
+
+
+def test_regex_with_an_unmatched_optional_group_takes_the_whole_match() -> None:
+    assert group_of("site__p.txt", "regex:(x)?site") == "site"
+
+
+def test_regex_without_a_match_is_the_id_itself() -> None:
+    ids = ["news__a.txt", "blog/post.txt"]
+    assert group_names(ids, r"regex:^(\d+)-") == ids
+
+
+def test_group_names_keeps_order_and_length() -> None:
+    ids = ["b__1", "a__1", "b__2"]
+    assert group_names(ids, "prefix") == ["b", "a", "b"]
+    assert group_names([], "prefix") == []
+
+
+@pytest.mark.parametrize(
+    "spec", ["none", "folder", "prefix", "regex:x", r"regex:^(\w+)/", "regex:"]
+)
+def test_valid_specs_pass(spec: str) -> None:
+    check_group_spec(spec)
+    ScanConfig(group_by=spec)
+
+
+@pytest.mark.parametrize("spec", ["bogus", "", "Folder", "prefix ", "regex", "re:x"])
+def test_unknown_specs_are_config_errors(spec: str) -> None:
+    with pytest.raises(ConfigError, match="--group-by"):
+        check_group_spec(spec)
+    with pytest.raises(ConfigError):
+        group_names(["a"], spec)
+
+
+@pytest.mark.parametrize("pattern", ["(", "[a-", "*x", "(?P<1>x)"])
+def test_invalid_regex_is_a_config_error(pattern: str) -> None:
+    with pytest.raises(ConfigError, match="invalid pattern"):
+        check_group_spec(f"regex:{pattern}")
+
+
+def test_scan_config_checks_the_spec() -> None:
+    with pytest.raises(ConfigError, match="bogus"):
+        ScanConfig(group_by="bogus")
+    with pytest.raises(ConfigError, match="invalid pattern"):
+        ScanConfig(group_by="regex:(")
