@@ -18,7 +18,7 @@ import dedup.cli
 from dedup import NormalizeConfig, ScanConfig
 from dedup.cli import app
 
-FILES = ["documents.parquet", "passages.parquet", "spans.parquet"]
+FILES = ["documents.parquet", "errors.parquet", "passages.parquet", "spans.parquet"]
 BOX = re.compile(r"[│╭╮╰╯─]")
 
 
@@ -137,7 +137,7 @@ def _not_utf8(tmp: Path, seeds: Path) -> tuple[list[str], str]:
     (tmp / "docs").mkdir()
     (tmp / "docs" / "good.txt").write_text("fine text\n", encoding="utf-8")
     (tmp / "docs" / "latin1.txt").write_bytes("caf\u00e9 cr\u00e8me\n".encode("latin-1"))
-    return [str(tmp / "docs")], str(tmp / "docs" / "latin1.txt")
+    return [str(tmp / "docs"), "--on-decode-error", "fail"], str(tmp / "docs" / "latin1.txt")
 
 
 def _duplicate_ids(tmp: Path, seeds: Path) -> tuple[list[str], str]:
@@ -225,6 +225,38 @@ def test_undecodable_file_names_the_byte(tmp_path: Path, seeds_dir: Path) -> Non
     args, _ = _not_utf8(tmp_path, seeds_dir)
     _, _, stderr = _run(["scan", *args, "--out", str(tmp_path / "out")])
     assert "byte 3" in stderr  # "caf" then the Latin-1 e-acute
+
+
+def test_undecodable_bytes_are_replaced_and_recorded_by_default(
+    tmp_path: Path, seeds_dir: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    args, _path = _not_utf8(tmp_path, seeds_dir)
+    args = [a for a in args if a not in ("--on-decode-error", "fail")]
+    out = tmp_path / "out"
+    code, _stdout, stderr = _run(["scan", *args, "--out", str(out)])
+    assert code == 0, stderr
+    assert "1 with bytes replaced" in stderr and "errors.parquet" in stderr
+    rows = pq.read_table(out / "errors.parquet").to_pylist()
+    assert [(r["action"], r["reason"].startswith("not valid UTF-8 from byte 3")) for r in rows] == [
+        ("replaced", True)
+    ]
+    ids = pq.read_table(out / "documents.parquet").column("id").to_pylist()
+    assert Path(rows[0]["path"]).name in ids
+
+
+def test_a_skipped_input_exits_3_with_the_rest_labelled(tmp_path: Path, seeds_dir: Path) -> None:
+    import pyarrow.parquet as pq
+
+    args, _ = _not_utf8(tmp_path, seeds_dir)
+    args = [a for a in args if a not in ("--on-decode-error", "fail")]
+    out = tmp_path / "out"
+    code, _, stderr = _run(["scan", *args, "--out", str(out), "--on-decode-error", "skip"])
+    assert code == 3, stderr
+    assert "1 skipped" in stderr
+    assert pq.read_table(out / "errors.parquet").column("action").to_pylist() == ["skipped"]
+    assert pq.read_table(out / "documents.parquet").column("id").to_pylist() == ["good.txt"]
 
 
 def test_unparsable_value_names_the_option(tmp_path: Path, seeds_dir: Path) -> None:

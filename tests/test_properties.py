@@ -227,7 +227,7 @@ def test_tables_equal_across_runs_and_input_order(
     order = list(range(len(ids)))
     rng.shuffle(order)
     shuffled = tables([ids[i] for i in order], [texts[i] for i in order], cfg)
-    assert set(first) == {"spans", "documents", "passages"}
+    assert set(first) == {"spans", "documents", "passages", "errors"}
     for name, table in first.items():
         assert table.equals(again[name], check_metadata=True), name
         assert table.equals(shuffled[name], check_metadata=True), name

@@ -13,7 +13,8 @@ import pyarrow as pa
 from dedup.config import ScanConfig
 from dedup.core.offsets import utf8_offsets
 from dedup.core.pipeline import Analysis, cluster_id
-from dedup.schemas import DOCUMENTS, PASSAGES, SPANS, with_metadata
+from dedup.schemas import DOCUMENTS, ERRORS, PASSAGES, SPANS, with_metadata
+from dedup.sources import Problem
 
 
 def documents_from_batch(
@@ -117,11 +118,30 @@ def passages_table(result: Analysis, config_json: str) -> pa.Table:
     )
 
 
-def to_tables(result: Analysis, cfg: ScanConfig) -> dict[str, pa.Table]:
-    """The three output tables of a scan, keyed by table name."""
+def errors_table(problems: list[Problem], config_json: str) -> pa.Table:
+    rows = sorted(problems, key=lambda p: (p.id, p.path))
+    return pa.table(
+        {
+            "path": pa.array([p.path for p in rows], pa.string()),
+            "id": pa.array([p.id for p in rows], pa.string()),
+            "reason": pa.array([p.reason for p in rows], pa.string()),
+            "action": pa.array([p.action for p in rows], pa.string()),
+        },
+        schema=with_metadata(ERRORS, "errors", config_json),
+    )
+
+
+def to_tables(
+    result: Analysis, cfg: ScanConfig, problems: list[Problem] | None = None
+) -> dict[str, pa.Table]:
+    """The output tables of a scan, keyed by table name.
+
+    `errors` lists the inputs that were skipped or altered (empty when none).
+    """
     config_json = cfg.to_json()
     return {
         "spans": spans_table(result, config_json),
         "documents": documents_table(result, config_json),
         "passages": passages_table(result, config_json),
+        "errors": errors_table(problems or [], config_json),
     }

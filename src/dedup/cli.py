@@ -43,8 +43,12 @@ def _preview(text: str, width: int = 60) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
+# Exit codes: 0 done; 1 error, nothing written; 2 usage; 3 done, some inputs skipped.
+EXIT_SKIPPED = 3
+
+
 def _report(summary: ScanSummary) -> None:
-    typer.echo(f"wrote {summary.out}/{{spans,documents,passages}}.parquet")
+    typer.echo(f"wrote {summary.out}/{{spans,documents,passages,errors}}.parquet")
     typer.echo(f"documents:        {summary.n_documents}")
     typer.echo(f"blocks:           {summary.n_blocks}")
     typer.echo(f"boilerplate:      {summary.boilerplate_share:.1%} of {summary.n_chars} characters")
@@ -53,6 +57,12 @@ def _report(summary: ScanSummary) -> None:
         f"{summary.n_near_dup_documents} documents"
     )
     typer.echo(f"passages:         {summary.n_passages}")
+    if summary.problems:
+        typer.echo(
+            f"input problems:   {summary.n_skipped} skipped, {summary.n_replaced} with bytes "
+            f"replaced (see {summary.out}/errors.parquet)",
+            err=True,
+        )
     if summary.top_passages:
         typer.echo("top passages (documents  text):")
         for p in summary.top_passages:
@@ -71,6 +81,13 @@ def scan_command(
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the tables.")],
     force: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
+    on_decode_error: Annotated[
+        str,
+        typer.Option(
+            help="Bytes that are not UTF-8: 'replace' them with U+FFFD, 'skip' the file, or "
+            "'fail'. Skipped and altered files are listed in errors.parquet."
+        ),
+    ] = "replace",
     block_mode: Annotated[
         str, typer.Option(help="Block unit: 'line' or 'paragraph' (blank-line separated).")
     ] = _DEFAULT.block_mode,
@@ -156,12 +173,15 @@ def scan_command(
                 mask_digits=digits,
             ),
         )
-        summary = scan(paths, out, cfg, force=force)
+        summary = scan(paths, out, cfg, force=force, on_decode_error=on_decode_error)
     except DedupError as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
         raise _fail("interrupted; no output was written", 130) from None
     _report(summary)
+    if summary.n_skipped:
+        # Completed, but not every input is in the tables: scripts can tell.
+        raise typer.Exit(EXIT_SKIPPED)
 
 
 @app.command("eval")

@@ -21,7 +21,9 @@ import pyarrow.parquet as pq
 from dedup.errors import OutputError
 
 # What a dedup output folder may hold; --force replaces nothing else.
-TABLE_FILES = frozenset({"spans.parquet", "documents.parquet", "passages.parquet"})
+TABLE_FILES = frozenset(
+    {"spans.parquet", "documents.parquet", "passages.parquet", "errors.parquet"}
+)
 
 
 def check_target(out: Path, force: bool, inputs: Sequence[str | Path] = ()) -> None:

@@ -6,7 +6,7 @@ It only wires; every algorithm lives in `dedup.core`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,7 @@ from dedup.arrow import to_tables
 from dedup.config import ScanConfig
 from dedup.core.pipeline import Analysis, analyze
 from dedup.output import check_target, write_output
-from dedup.sources import read_documents
+from dedup.sources import Problem, read_documents
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,15 @@ class ScanSummary:
     n_near_dup_clusters: int
     n_near_dup_documents: int
     top_passages: list[TopPassage]
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def n_skipped(self) -> int:
+        return sum(p.action == "skipped" for p in self.problems)
+
+    @property
+    def n_replaced(self) -> int:
+        return sum(p.action == "replaced" for p in self.problems)
 
     @property
     def boilerplate_share(self) -> float:
@@ -75,17 +84,26 @@ def summarize(result: Analysis, out: Path, top: int = 5) -> ScanSummary:
 
 
 def scan(
-    paths: Sequence[str | Path], out: str | Path, cfg: ScanConfig, force: bool = False
+    paths: Sequence[str | Path],
+    out: str | Path,
+    cfg: ScanConfig,
+    force: bool = False,
+    on_decode_error: str = "replace",
 ) -> ScanSummary:
-    """Scan files and folders and write spans, documents and passages tables to `out`.
+    """Scan files and folders; write spans, documents, passages and errors tables to `out`.
+
+    Inputs that are binary, unreadable or (by `on_decode_error`) not UTF-8
+    are skipped or altered and listed in `errors.parquet` and the summary.
 
     Raises:
-        InputError: a path is missing, empty, unreadable or not UTF-8.
+        InputError: a path is missing or holds no file; DecodeError with
+            `on_decode_error="fail"`.
         OutputError: `out` exists without `force`, or cannot be written.
     """
     target = Path(out)
     check_target(target, force, paths)
-    docs = list(read_documents(paths, skip=[target]))
+    problems: list[Problem] = []
+    docs = list(read_documents(paths, [target], on_decode_error, problems))
     result = analyze([d.id for d in docs], [d.text for d in docs], cfg)
-    write_output(target, to_tables(result, cfg), force)
-    return summarize(result, target)
+    write_output(target, to_tables(result, cfg, problems), force)
+    return replace(summarize(result, target), problems=problems)

@@ -85,10 +85,22 @@ PASSAGES = pa.schema(
     ]
 )
 
+ERRORS = pa.schema(
+    [
+        _field("path", pa.string(), "the input file as found on disk"),
+        _field("id", pa.string(), _ID),
+        _field("reason", pa.string(), "what is wrong with it"),
+        _field(
+            "action", pa.string(), "skipped (not in the other tables) or replaced (bytes altered)"
+        ),
+    ]
+)
+
 TABLES: dict[str, pa.Schema] = {
     "spans": SPANS,
     "documents": DOCUMENTS,
     "passages": PASSAGES,
+    "errors": ERRORS,
 }
 
 

@@ -2,8 +2,15 @@
 
 A document's id is its path relative to the folder given on the command line,
 with `/` separators; a file given directly is identified by its name. Files
-are read in sorted id order, decoded as strict UTF-8 without newline
-translation, so offsets point into exactly the bytes on disk.
+are read in sorted id order and decoded as UTF-8 without newline translation,
+so offsets point into exactly the bytes on disk.
+
+Inputs that cannot be used as they are become `Problem`s instead of stopping
+the run: binary files (a NUL byte, or mostly control characters) and
+unreadable files are skipped; bytes that are not UTF-8 are replaced with
+U+FFFD (`on_decode_error="replace"`, the default), or the file is skipped
+("skip"), or the run stops with `DecodeError` ("fail"). Empty files are
+documents with no text.
 """
 
 from __future__ import annotations
@@ -13,7 +20,22 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dedup.errors import DecodeError, DuplicateIdError, InputError
+from dedup.errors import ConfigError, DecodeError, DuplicateIdError, InputError
+
+DECODE_POLICIES = ("replace", "skip", "fail")
+# How much of a file is sniffed for binary content.
+_SNIFF = 8192
+_TEXT_CONTROLS = frozenset(b"\t\n\r\f\v\x1b")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An input that was skipped or altered, and why."""
+
+    path: str
+    id: str
+    reason: str
+    action: str  # "skipped" or "replaced"
 
 
 @dataclass(frozen=True)
@@ -100,13 +122,60 @@ def decode(data: bytes, source: str) -> str:
         ) from exc
 
 
+def looks_binary(data: bytes) -> bool:
+    """A NUL byte, or more than 30% control characters, in the first 8 KiB."""
+    head = data[:_SNIFF]
+    if b"\x00" in head:
+        return True
+    controls = sum(1 for byte in head if byte < 32 and byte not in _TEXT_CONTROLS)
+    return bool(head) and controls > 0.3 * len(head)
+
+
 def read_documents(
-    paths: Sequence[str | Path], skip: Sequence[str | Path] = ()
+    paths: Sequence[str | Path],
+    skip: Sequence[str | Path] = (),
+    on_decode_error: str = "replace",
+    problems: list[Problem] | None = None,
 ) -> Iterator[Document]:
-    """Every input document, in sorted id order (see `list_inputs`)."""
+    """Every usable input document, in sorted id order (see `list_inputs`).
+
+    Skipped and altered inputs are appended to `problems` when given.
+
+    Raises:
+        DecodeError: a file is not UTF-8 and `on_decode_error` is "fail".
+        ConfigError: `on_decode_error` is not one of DECODE_POLICIES.
+    """
+    if on_decode_error not in DECODE_POLICIES:
+        raise ConfigError(
+            f"--on-decode-error must be one of {', '.join(DECODE_POLICIES)}, "
+            f"got {on_decode_error!r}"
+        )
+    found = problems if problems is not None else []
     for doc_id, path in list_inputs(paths, skip):
+        source = str(path)
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise InputError(f"{path}: cannot read ({exc.strerror})", str(path)) from exc
-        yield Document(doc_id, decode(data, str(path)), str(path))
+            found.append(Problem(source, doc_id, f"cannot read: {exc.strerror or exc}", "skipped"))
+            continue
+        if looks_binary(data):
+            found.append(Problem(source, doc_id, "binary file (NUL or control bytes)", "skipped"))
+            continue
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if on_decode_error == "fail":
+                raise DecodeError(
+                    f"{source}: not valid UTF-8 at byte {exc.start}; convert the file to UTF-8, "
+                    "leave it out, or pass --on-decode-error replace or skip",
+                    source,
+                ) from exc
+            reason = f"not valid UTF-8 from byte {exc.start}"
+            if on_decode_error == "skip":
+                found.append(Problem(source, doc_id, reason, "skipped"))
+                continue
+            text = data.decode("utf-8", errors="replace")
+            found.append(
+                Problem(source, doc_id, reason + "; invalid bytes became U+FFFD", "replaced")
+            )
+        yield Document(doc_id, text, source)
