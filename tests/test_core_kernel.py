@@ -32,7 +32,8 @@ from dedup.errors import ConfigError
 
 
 def reference(texts: list[str], cfg: ScanConfig) -> dict[str, list[int]]:
-    out: dict[str, list[int]] = {k: [] for k in ("doc", "start", "end", "key", "hashes", "words")}
+    fields = ("doc", "start", "end", "key", "hashes", "words", "first_char", "last_char")
+    out: dict[str, list[int]] = {k: [] for k in fields}
     out["offsets"] = [0]
     out["word_offsets"] = [0]
     for d, text in enumerate(texts):
@@ -43,6 +44,8 @@ def reference(texts: list[str], cfg: ScanConfig) -> dict[str, list[int]]:
                 xxhash.xxh32_intdigest(s.encode("utf-8")) for s in shingle_strings(words, cfg.ngram)
             ]
             out["doc"].append(d)
+            out["first_char"].append(ord(text[a]))
+            out["last_char"].append(ord(text[b - 1]))
             out["start"].append(a)
             out["end"].append(b)
             out["key"].append(content_key(words))
@@ -56,8 +59,16 @@ def reference(texts: list[str], cfg: ScanConfig) -> dict[str, list[int]]:
 def assert_same_as_python(texts: list[str], cfg: ScanConfig) -> KernelBlocks:
     got = line_blocks(texts, cfg)
     want = reference(texts, cfg)
-    dtypes = {"hashes": np.uint32, "words": np.uint32}
-    for field in ("doc", "start", "end", "key", "hashes", "offsets", "words", "word_offsets"):
+    dtypes = {
+        "hashes": np.uint32,
+        "words": np.uint32,
+        "first_char": np.uint32,
+        "last_char": np.uint32,
+    }
+    for field in (
+        *("doc", "start", "end", "key", "hashes", "offsets"),
+        *("words", "word_offsets", "first_char", "last_char"),
+    ):
         array = getattr(got, field)
         assert array.dtype == dtypes.get(field, np.int64), field
         assert array.tolist() == want[field], field

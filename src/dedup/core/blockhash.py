@@ -38,6 +38,8 @@ class BlockHashes:
         words: uint32, xxh32 of every normalised word (`text.tokens`) of every
             block, in order; block i's are words[word_offsets[i]:word_offsets[i + 1]].
         word_offsets: int64[B + 1].
+        first_char, last_char: uint32[B], the code points of each block's first
+            and last character (used to see hard-wrapped prose).
     """
 
     doc: I64
@@ -48,6 +50,8 @@ class BlockHashes:
     offsets: I64
     words: U32
     word_offsets: I64
+    first_char: U32
+    last_char: U32
 
 
 def rows_csr(rows: list[list[int]]) -> tuple[U32, I64]:
@@ -61,6 +65,8 @@ def rows_csr(rows: list[list[int]]) -> tuple[U32, I64]:
 def python_blocks(texts: Sequence[str], cfg: ScanConfig) -> BlockHashes:
     """The reference: split, normalise and hash block by block in Python."""
     doc: list[int] = []
+    first_char: list[int] = []
+    last_char: list[int] = []
     start: list[int] = []
     end: list[int] = []
     key: list[int] = []
@@ -71,6 +77,8 @@ def python_blocks(texts: Sequence[str], cfg: ScanConfig) -> BlockHashes:
         for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
             block_words = tokens(text[a:b], cfg.normalize)
             doc.append(d)
+            first_char.append(ord(text[a]))
+            last_char.append(ord(text[b - 1]))
             start.append(a)
             end.append(b)
             key.append(content_key(block_words))
@@ -90,6 +98,8 @@ def python_blocks(texts: Sequence[str], cfg: ScanConfig) -> BlockHashes:
         offsets,
         word_values,
         word_offsets,
+        np.array(first_char, dtype=np.uint32),
+        np.array(last_char, dtype=np.uint32),
     )
 
 

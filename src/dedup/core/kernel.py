@@ -17,10 +17,14 @@ compiled.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import numba  # type: ignore[import-untyped, unused-ignore]
@@ -351,11 +355,11 @@ def _scan_lines(
     strip_punct: bool,
     fold: U32,
     word: NDArray[np.bool_],
-) -> tuple[I64, I64, I64, U64, NDArray[np.bool_], U32, I64, U32, I64]:
+) -> tuple[I64, I64, I64, U64, NDArray[np.bool_], U32, I64, U32, I64, U32, U32]:
     """Blocks of every document, keys, shingle and word hashes of those `_tokenize` can do.
 
     Returns (doc, start, end, key, in_python, values, offsets, words,
-    word_offsets); `start`/`end` are relative to the document, `key` is the
+    word_offsets, first_char, last_char); `start`/`end` are relative to the document, `key` is the
     unsigned xxh64 with its top bit flipped; `words` holds the xxh32 of every
     normalised word, block after block; a block with `in_python` set has key
     0 and no hashes yet.
@@ -369,6 +373,8 @@ def _scan_lines(
     start = np.empty(max_blocks, dtype=np.int64)
     end = np.empty(max_blocks, dtype=np.int64)
     key = np.zeros(max_blocks, dtype=np.uint64)
+    first_char = np.empty(max_blocks, dtype=np.uint32)
+    last_char = np.empty(max_blocks, dtype=np.uint32)
     in_python = np.zeros(max_blocks, dtype=np.bool_)
     offsets = np.zeros(max_blocks + 1, dtype=np.int64)
     values = np.empty(len(cp) // 8 + 64, dtype=np.uint32)
@@ -403,6 +409,8 @@ def _scan_lines(
             doc[b] = d
             start[b] = first - base
             end[b] = last + 1 - base
+            first_char[b] = cp[first]
+            last_char[b] = cp[last]
             if length < 0:
                 in_python[b] = True
                 offsets[n_blocks] = n_values
@@ -446,6 +454,8 @@ def _scan_lines(
         offsets[: n_blocks + 1].copy(),
         words[:n_word_values].copy(),
         word_offsets[: n_blocks + 1].copy(),
+        first_char[:n_blocks].copy(),
+        last_char[:n_blocks].copy(),
     )
 
 
@@ -475,8 +485,41 @@ def _splice(
     return out, out_offsets
 
 
+def _fold_cache_path() -> Path:
+    # Next to numba's own cache; the table depends on the Unicode database
+    # and on `re`'s idea of \\w, so both versions name the file.
+    version = f"{unicodedata.unidata_version}-py{sys.version_info[0]}{sys.version_info[1]}"
+    return Path(__file__).parent / "__pycache__" / f"dedup-fold-{version}.npz"
+
+
 @functools.lru_cache(maxsize=1)
 def fold_table() -> tuple[U32, NDArray[np.bool_]]:
+    """`build_fold_table()`, read from a cache file when one was written before.
+
+    Building it walks every code point in Python (about a second); the cache
+    makes a scan's start-up cheap. An unwritable cache folder only costs the
+    rebuild.
+    """
+    path = _fold_cache_path()
+    try:
+        with np.load(path) as cached:
+            fold, word = cached["fold"], cached["word"]
+    except (OSError, KeyError, ValueError):
+        fold, word = build_fold_table()
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+        try:
+            path.parent.mkdir(exist_ok=True)
+            np.savez(tmp, fold=fold, word=word)
+            os.replace(tmp, path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+    fold.setflags(write=False)
+    word.setflags(write=False)
+    return fold, word
+
+
+def build_fold_table() -> tuple[U32, NDArray[np.bool_]]:
     """The non-ASCII code points that `line_blocks` normalises in compiled code.
 
     Returns (fold, word), both of length 0x10000 and read-only. fold[c] is
@@ -516,8 +559,6 @@ def fold_table() -> tuple[U32, NDArray[np.bool_]]:
             continue
         fold[c] = ord(folded)
         word[c] = bool(_WORD.match(char))
-    fold.setflags(write=False)
-    word.setflags(write=False)
     return fold, word
 
 
@@ -547,15 +588,17 @@ def line_blocks(texts: Sequence[str], cfg: ScanConfig) -> BlockHashes:
     cp = np.frombuffer(joined, dtype=np.uint32)
     norm = cfg.normalize
     fold, word = fold_table()
-    doc, start, end, key, in_python, values, offsets, words, word_offsets = _scan_lines(
-        cp,
-        doc_offsets,
-        cfg.ngram,
-        norm.casefold,
-        norm.mask_digits,
-        norm.strip_punctuation,
-        fold,
-        word,
+    (doc, start, end, key, in_python, values, offsets, words, word_offsets, first, last) = (
+        _scan_lines(
+            cp,
+            doc_offsets,
+            cfg.ngram,
+            norm.casefold,
+            norm.mask_digits,
+            norm.strip_punctuation,
+            fold,
+            word,
+        )
     )
     signed = key.view(np.int64)
     rows = np.flatnonzero(in_python).astype(np.int64)
@@ -572,7 +615,7 @@ def line_blocks(texts: Sequence[str], cfg: ScanConfig) -> BlockHashes:
             row_words.append([shingle_hash(w.encode("utf-8")) for w in block_words])
         values, offsets = _splice(values, offsets, rows, *rows_csr(row_hashes))
         words, word_offsets = _splice(words, word_offsets, rows, *rows_csr(row_words))
-    return BlockHashes(doc, start, end, signed, values, offsets, words, word_offsets)
+    return BlockHashes(doc, start, end, signed, values, offsets, words, word_offsets, first, last)
 
 
 # --- MinHash --------------------------------------------------------------------

@@ -86,7 +86,7 @@ def group_starts(*keys: NDArray[np.generic]) -> Bools:
     return first
 
 
-def _count_distinct(key: I64, member: I64) -> tuple[I64, U64]:
+def count_distinct(key: I64, member: I64) -> tuple[I64, U64]:
     """Per element: distinct `member`s sharing its `key`, and an order-free hash of them."""
     if not len(key):
         return np.empty(0, np.int64), np.empty(0, np.uint64)
@@ -130,8 +130,9 @@ def _distinct_per_group(group: I64, member: I64) -> I64:
     """Distinct `member`s of every group value 0..max(group)."""
     if not len(group):
         return np.zeros(0, np.int64)
-    pairs = np.unique(np.stack((group, member)), axis=1)
-    return np.bincount(pairs[0], minlength=int(group.max()) + 1).astype(np.int64)
+    order = np.lexsort((member, group))
+    firsts = group_starts(group[order], member[order])
+    return np.bincount(group[order][firsts], minlength=int(group.max()) + 1).astype(np.int64)
 
 
 def accept_blocks(
@@ -174,14 +175,14 @@ def accept_blocks(
       structure (`return None`, `}`), not boilerplate.
     """
     near = doc_group[doc]
-    count, support = _count_distinct(cluster, near)
+    count, support = count_distinct(cluster, near)
     grouped = user_group is not None
     if user_group is not None:
         users = user_group[doc]
         local_key = fmix64(
             cluster.view(np.uint64) ^ fmix64(users.astype(np.uint64) + _GOLDEN)
         ).view(np.int64)
-        local, _ = _count_distinct(local_key, near)
+        local, _ = count_distinct(local_key, near)
         group_size = _distinct_per_group(users, near)[users] if len(doc) else local
     else:
         local = count
@@ -224,14 +225,14 @@ def find_runs(
     alone = np.zeros(len(doc), dtype=bool)
     block_run = _run_ids(doc, repeated, support, alone)
     first, length, keys = _run_keys(block_run, cluster)
-    counts, _ = _count_distinct(keys, block_group[first])
+    counts, _ = count_distinct(keys, block_group[first])
     weak = (counts < min_docs) & (length > 1)
     if weak.any():
         # A sequence shared too rarely falls apart into its (shared) blocks.
         alone[np.flatnonzero(block_run >= 0)[np.repeat(weak, length)]] = True
         block_run = _run_ids(doc, repeated, support, alone)
         first, length, keys = _run_keys(block_run, cluster)
-        counts, _ = _count_distinct(keys, block_group[first])
+        counts, _ = count_distinct(keys, block_group[first])
     # A lone block is shared by every group that holds its cluster anywhere.
     counts = np.where(length == 1, block_count[first], counts)
     span_run = _absorb(doc, words, block_run, cfg.absorb_words)

@@ -19,7 +19,8 @@ import xxhash
 from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
-from dedup.core.blockhash import BlockHashes, hash_blocks, word_shingles
+from dedup.core.blockhash import BlockHashes, hash_blocks
+from dedup.core.fastops import unique_rows, word_shingle_rows
 from dedup.core.graph import components
 from dedup.core.groups import group_names
 from dedup.core.kernel import signatures_kernel as signatures
@@ -27,13 +28,14 @@ from dedup.core.labels import (
     Passages,
     Runs,
     Spans,
+    count_distinct,
     find_runs,
     passage_table,
     span_scores,
     tile_spans,
 )
 from dedup.core.minhash import permutations
-from dedup.core.sets import gather, jaccard, unique_rows
+from dedup.core.sets import gather, jaccard
 from dedup.core.similar import similar_groups
 from dedup.core.text import wrapped_words
 from dedup.errors import DuplicateIdError
@@ -124,7 +126,11 @@ def analyze(ids: Sequence[str], texts: Sequence[str], cfg: ScanConfig) -> Analys
     doc, start, end = blocks.doc, blocks.start, blocks.end
     content, keys, values, offsets = _contents(blocks)
     words = np.diff(blocks.word_offsets)
-    prose = _prose_words(sorted_texts, doc, start, end, words, cfg)
+    prose = (
+        wrapped_words(doc, words, blocks.first_char, blocks.last_char)
+        if cfg.block_mode == "line"
+        else words
+    )
     perm_a, perm_b = permutations(cfg.num_perm, cfg.seed)
     sigs = signatures(values, offsets, perm_a, perm_b)
 
@@ -167,21 +173,6 @@ def analyze(ids: Sequence[str], texts: Sequence[str], cfg: ScanConfig) -> Analys
     )
 
 
-def _prose_words(
-    texts: Sequence[str], doc: I64, start: I64, end: I64, words: I64, cfg: ScanConfig
-) -> I64:
-    """Words of the paragraph each block belongs to (hard-wrapped lines joined)."""
-    if cfg.block_mode != "line" or not len(doc):
-        return words
-    out = np.empty_like(words)
-    bounds = np.searchsorted(doc, np.arange(len(texts) + 1))
-    for d, text in enumerate(texts):
-        lo, hi = int(bounds[d]), int(bounds[d + 1])
-        if hi > lo:
-            out[lo:hi] = wrapped_words(text, start[lo:hi], end[lo:hi], words[lo:hi])
-    return out
-
-
 def _representatives(group: I64, keys: I64) -> I64:
     """For every content, the content with the smallest key in its group."""
     if not len(keys):
@@ -215,49 +206,35 @@ def _near_duplicates(blocks: BlockHashes, cluster: I64, n_docs: int, cfg: ScanCo
     group = np.arange(n_docs, dtype=np.int64)
     if len(np.unique(doc)) < 2:
         return group
-    pairs = np.unique(np.stack((cluster, doc)), axis=1)
-    clusters, spread = np.unique(pairs[0], return_counts=True)
-    common = np.isin(cluster, clusters[spread >= cfg.prose_min_docs])
-    heads = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]])
-    bounds = np.append(heads, len(doc))
-    word_offsets = blocks.word_offsets
-    own_rows: list[U32] = []
-    whole_rows: list[U32] = []
-    owners: list[int] = []
-    mostly_common: list[int] = []
-    for d, (lo, hi) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)):
-        whole = blocks.words[word_offsets[lo] : word_offsets[hi]]
-        kept = np.flatnonzero(~common[lo:hi]) + lo
-        own = gather(blocks.words, word_offsets, kept)[0] if len(kept) else whole[:0]
-        if len(own):
-            owners.append(d)
-            own_rows.append(word_shingles(own, cfg.ngram))
-        if len(own) * _MIN_OWN_SHARE < len(whole):
-            mostly_common.append(d)
-            whole_rows.append(word_shingles(whole, cfg.ngram))
+    spread, _ = count_distinct(cluster, doc)
+    own_blocks = np.flatnonzero(spread < cfg.prose_min_docs)
+    own_words, own_block_offsets = gather(blocks.words, blocks.word_offsets, own_blocks)
+    cuts = np.arange(n_docs + 1)
+    own = own_block_offsets[np.searchsorted(doc[own_blocks], cuts)]
+    whole = blocks.word_offsets[np.searchsorted(doc, cuts)]
+    own_len, whole_len = np.diff(own), np.diff(whole)
+    owners = np.flatnonzero(own_len > 0)
+    mostly_common = np.flatnonzero((whole_len > 0) & (own_len * _MIN_OWN_SHARE < whole_len))
     left_parts: list[I64] = []
     right_parts: list[I64] = []
-    for members, rows in ((owners, own_rows), (mostly_common, whole_rows)):
+    for members, words, offsets in (
+        (owners, own_words, own),
+        (mostly_common, blocks.words, whole),
+    ):
         if len(members) < 2:
             continue
-        index = np.array(members, dtype=np.int64)
-        left, right = _similar_pairs(rows, cfg)
-        left_parts.append(index[left])
-        right_parts.append(index[right])
-    with_blocks = doc[heads]
+        values, row_offsets = word_shingle_rows(*gather(words, offsets, members), cfg.ngram)
+        left, right = _similar_pairs(values, row_offsets, cfg)
+        left_parts.append(members[left])
+        right_parts.append(members[right])
     if left_parts:
-        local = components(
-            len(with_blocks), np.concatenate(left_parts), np.concatenate(right_parts)
-        )
-        group[with_blocks] = with_blocks[local]
+        left, right = np.concatenate(left_parts), np.concatenate(right_parts)
+        group = components(n_docs, left, right)
     return group
 
 
-def _similar_pairs(rows: list[U32], cfg: ScanConfig) -> tuple[I64, I64]:
-    """Verified pairs of document shingle sets at `doc_threshold`."""
-    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum([len(r) for r in rows], out=offsets[1:])
-    values = np.concatenate(rows).astype(np.uint32)
+def _similar_pairs(values: U32, offsets: I64, cfg: ScanConfig) -> tuple[I64, I64]:
+    """Verified pairs of document shingle sets (CSR rows) at `doc_threshold`."""
     perm_a, perm_b = permutations(cfg.num_perm, cfg.seed)
     sigs = signatures(values, offsets, perm_a, perm_b)
     bands, band_rows = cfg.doc_lsh

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from dedup.core.fastops import band_keys
 from dedup.core.graph import components
-from dedup.core.lsh import band_keys, candidate_pairs
+from dedup.core.lsh import candidate_pairs
 from dedup.core.sets import jaccard
 
 I64 = NDArray[np.int64]

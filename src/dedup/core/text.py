@@ -71,27 +71,51 @@ _CLOSERS = frozenset(".!?:;\"')]\u00bb\u201d\u2019")
 _MIN_WRAPPED_WORDS = 5
 
 
-def wrapped_words(text: str, starts: Offsets, ends: Offsets, words: Offsets) -> Offsets:
+def _lower_or_digit(code_points: NDArray[np.uint32]) -> NDArray[np.bool_]:
+    """chr(c).islower() or chr(c).isdigit(), element-wise."""
+    distinct = np.unique(code_points)
+    flags = np.fromiter(
+        (chr(c).islower() or chr(c).isdigit() for c in distinct.tolist()),
+        dtype=bool,
+        count=len(distinct),
+    )
+    return flags[np.searchsorted(distinct, code_points)]
+
+
+_CLOSER_CODES = np.array(sorted(ord(c) for c in _CLOSERS), dtype=np.uint32)
+
+
+def wrapped_words(
+    doc: Offsets,
+    words: Offsets,
+    first_char: NDArray[np.uint32],
+    last_char: NDArray[np.uint32],
+) -> Offsets:
     """Words of the hard-wrapped paragraph each line block belongs to.
 
-    A line continues into the next when it has at least 5 words, does not
-    end a sentence (. ! ? : ; or a closing quote or bracket), and the next
-    line starts with a lowercase letter or a digit: the shape of prose
-    wrapped at a fixed width. Every line of such a paragraph gets the
-    paragraph's total, so a quoted paragraph is long prose however it was
-    wrapped. Lines of scripts without case never continue.
+    Args:
+        doc: int64[B] document of each block; blocks sorted by (doc, start).
+        words: int64[B] normalised words of each block.
+        first_char, last_char: uint32[B] code points of each block's first
+            and last character.
+
+    A line continues into the next line of its document when it has at least
+    5 words, does not end a sentence (. ! ? : ; or a closing quote or
+    bracket), and the next line starts with a lowercase letter or a digit:
+    the shape of prose wrapped at a fixed width. Every line of such a
+    paragraph gets the paragraph's total, so a quoted paragraph is long prose
+    however it was wrapped. Lines of scripts without case never continue.
     """
-    n = len(starts)
+    n = len(doc)
     if n == 0:
         return words.copy()
     continues = np.zeros(n, dtype=bool)
-    for i in range(n - 1):
-        nxt = text[starts[i + 1]]
-        continues[i] = (
-            words[i] >= _MIN_WRAPPED_WORDS
-            and text[ends[i] - 1] not in _CLOSERS
-            and (nxt.islower() or nxt.isdigit())
-        )
+    continues[:-1] = (
+        (words[:-1] >= _MIN_WRAPPED_WORDS)
+        & ~np.isin(last_char[:-1], _CLOSER_CODES)
+        & (doc[:-1] == doc[1:])
+        & _lower_or_digit(first_char[1:])
+    )
     # Units are runs of continuing lines plus the line that ends them.
     unit = np.cumsum(np.concatenate(([True], ~continues[:-1]))) - 1
     totals = np.bincount(unit, weights=words).astype(np.int64)
