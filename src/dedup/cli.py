@@ -88,6 +88,13 @@ def scan_command(
             "'fail'. Skipped and altered files are listed in errors.parquet."
         ),
     ] = "replace",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Threads for the compiled stages (default: every core); same tables either way.",
+            show_default=False,
+        ),
+    ] = None,
     block_mode: Annotated[
         str, typer.Option(help="Block unit: 'line' or 'paragraph' (blank-line separated).")
     ] = _DEFAULT.block_mode,
@@ -173,7 +180,9 @@ def scan_command(
                 mask_digits=digits,
             ),
         )
-        summary = scan(paths, out, cfg, force=force, on_decode_error=on_decode_error)
+        summary = scan(
+            paths, out, cfg, force=force, on_decode_error=on_decode_error, workers=workers
+        )
     except DedupError as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:

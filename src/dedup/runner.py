@@ -5,6 +5,7 @@ It only wires; every algorithm lives in `dedup.core`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,6 +15,7 @@ import numpy as np
 from dedup.arrow import to_tables
 from dedup.config import ScanConfig
 from dedup.core.pipeline import Analysis, analyze
+from dedup.errors import ConfigError
 from dedup.output import check_target, write_output
 from dedup.sources import Problem, read_documents
 
@@ -83,17 +85,37 @@ def summarize(result: Analysis, out: Path, top: int = 5) -> ScanSummary:
     )
 
 
+def use_workers(workers: int | None) -> int:
+    """Threads for the compiled stages: every core by default.
+
+    Numba's thread count is process-wide state, so it is set here, at the
+    edge, never inside the core.
+    """
+    import numba
+
+    count = workers if workers is not None else (os.cpu_count() or 1)
+    if count < 1:
+        raise ConfigError(f"--workers must be at least 1, got {count}")
+    most: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+    count = min(count, most)
+    numba.set_num_threads(count)
+    return count
+
+
 def scan(
     paths: Sequence[str | Path],
     out: str | Path,
     cfg: ScanConfig,
     force: bool = False,
     on_decode_error: str = "replace",
+    workers: int | None = None,
 ) -> ScanSummary:
     """Scan files and folders; write spans, documents, passages and errors tables to `out`.
 
     Inputs that are binary, unreadable or (by `on_decode_error`) not UTF-8
     are skipped or altered and listed in `errors.parquet` and the summary.
+    `workers` (default: every core) sets the threads of the compiled stages;
+    the tables do not depend on it.
 
     Raises:
         InputError: a path is missing or holds no file; DecodeError with
@@ -102,8 +124,9 @@ def scan(
     """
     target = Path(out)
     check_target(target, force, paths)
+    threads = use_workers(workers)
     problems: list[Problem] = []
     docs = list(read_documents(paths, [target], on_decode_error, problems))
-    result = analyze([d.id for d in docs], [d.text for d in docs], cfg)
+    result = analyze([d.id for d in docs], [d.text for d in docs], cfg, threads)
     write_output(target, to_tables(result, cfg, problems), force)
     return replace(summarize(result, target), problems=problems)

@@ -25,7 +25,10 @@ from dedup.errors import ConfigError, DecodeError, DuplicateIdError, InputError
 DECODE_POLICIES = ("replace", "skip", "fail")
 # How much of a file is sniffed for binary content.
 _SNIFF = 8192
-_TEXT_CONTROLS = frozenset(b"\t\n\r\f\v\x1b")
+# Bytes that are neither printable nor ordinary text layout: deleting every
+# other byte leaves just these, so counting them is one C call.
+_KEEP_CONTROLS = bytes(b for b in range(32) if b not in b"\t\n\r\f\v\x1b")
+_DROP_OTHERS = bytes(b for b in range(256) if b not in _KEEP_CONTROLS)
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ def looks_binary(data: bytes) -> bool:
     head = data[:_SNIFF]
     if b"\x00" in head:
         return True
-    controls = sum(1 for byte in head if byte < 32 and byte not in _TEXT_CONTROLS)
+    controls = len(head.translate(None, _DROP_OTHERS))
     return bool(head) and controls > 0.3 * len(head)
 
 

@@ -103,14 +103,66 @@ def python_blocks(texts: Sequence[str], cfg: ScanConfig) -> BlockHashes:
     )
 
 
-def hash_blocks(texts: Sequence[str], cfg: ScanConfig) -> BlockHashes:
-    """Blocks of `texts`: compiled for line blocks, Python for paragraphs."""
-    if cfg.block_mode == "line":
-        # Imported here: compiling the kernel is only worth it when it runs.
-        from dedup.core.kernel import line_blocks
+def hash_blocks(texts: Sequence[str], cfg: ScanConfig, workers: int = 1) -> BlockHashes:
+    """Blocks of `texts`: compiled for line blocks, Python for paragraphs.
 
+    With `workers` > 1 the documents are cut into that many contiguous shards
+    of about equal size, hashed in threads (the compiled kernel releases the
+    GIL) and joined back in order: the result is the same as with one worker.
+    """
+    if cfg.block_mode != "line":
+        return python_blocks(texts, cfg)
+    # Imported here: compiling the kernel is only worth it when it runs.
+    from dedup.core.kernel import line_blocks
+
+    cuts = shard_bounds([len(t) for t in texts], workers)
+    if len(cuts) <= 2:
         return line_blocks(texts, cfg)
-    return python_blocks(texts, cfg)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(cuts) - 1) as pool:
+        parts = list(pool.map(lambda cut: line_blocks(texts[cut[0] : cut[1]], cfg), pairs(cuts)))
+    return concat_blocks(parts, cuts[:-1])
+
+
+def pairs(cuts: Sequence[int]) -> list[tuple[int, int]]:
+    """Consecutive (lo, hi) ranges of a list of cut points."""
+    return [(cuts[i], cuts[i + 1]) for i in range(len(cuts) - 1)]
+
+
+def shard_bounds(lengths: Sequence[int], shards: int) -> list[int]:
+    """Cut points 0 = c0 < c1 < ... = len(lengths) into about equally long shards."""
+    n = len(lengths)
+    if shards <= 1 or n < 2:
+        return [0, n]
+    total = np.cumsum(np.asarray(lengths, dtype=np.int64))
+    targets = total[-1] * np.arange(1, shards) / shards
+    inner = np.searchsorted(total, targets, side="left") + 1
+    return sorted({0, n, *[int(c) for c in inner if 0 < c < n]})
+
+
+def concat_blocks(parts: Sequence[BlockHashes], first_doc: Sequence[int]) -> BlockHashes:
+    """Join block batches of consecutive document shards into one batch."""
+
+    def offsets(name: str) -> I64:
+        pieces = [getattr(p, name) for p in parts]
+        shift = np.cumsum([0] + [int(x[-1]) for x in pieces[:-1]])
+        return np.concatenate(
+            [pieces[0][:1]] + [x[1:] + s for x, s in zip(pieces, shift, strict=True)]
+        )
+
+    return BlockHashes(
+        doc=np.concatenate([p.doc + d for p, d in zip(parts, first_doc, strict=True)]),
+        start=np.concatenate([p.start for p in parts]),
+        end=np.concatenate([p.end for p in parts]),
+        key=np.concatenate([p.key for p in parts]),
+        hashes=np.concatenate([p.hashes for p in parts]),
+        offsets=offsets("offsets"),
+        words=np.concatenate([p.words for p in parts]),
+        word_offsets=offsets("word_offsets"),
+        first_char=np.concatenate([p.first_char for p in parts]),
+        last_char=np.concatenate([p.last_char for p in parts]),
+    )
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

@@ -102,10 +102,9 @@ def candidate_pairs(keys: I64, window: int = WINDOW) -> tuple[I64, I64]:
     n, bands = keys.shape
     lefts: list[I64] = []
     rights: list[I64] = []
-    rows = np.arange(n, dtype=np.int64)
     for band in range(bands):
-        # lexsort by (key, row): rows ascend inside each bucket.
-        order = np.lexsort((rows, keys[:, band]))
+        # A stable sort by key keeps rows ascending inside each bucket.
+        order = np.argsort(keys[:, band], kind="stable")
         sorted_keys = keys[order, band]
         for step in range(1, min(window, n - 1) + 1):
             same = sorted_keys[step:] == sorted_keys[:-step]

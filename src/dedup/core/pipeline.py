@@ -102,7 +102,9 @@ def _contents(blocks: BlockHashes) -> tuple[I64, I64, U32, I64]:
     return content.astype(np.int64), keys.astype(np.int64), values, offsets
 
 
-def analyze(ids: Sequence[str], texts: Sequence[str], cfg: ScanConfig) -> Analysis:
+def analyze(
+    ids: Sequence[str], texts: Sequence[str], cfg: ScanConfig, workers: int = 1
+) -> Analysis:
     """Label every character of every document as unique or boilerplate.
 
     Args:
@@ -110,6 +112,7 @@ def analyze(ids: Sequence[str], texts: Sequence[str], cfg: ScanConfig) -> Analys
             order never changes the output.
         texts: the documents, one string each.
         cfg: the scan configuration.
+        workers: threads for hashing blocks; the result does not depend on it.
 
     Raises:
         DuplicateIdError: two documents share an id.
@@ -122,7 +125,7 @@ def analyze(ids: Sequence[str], texts: Sequence[str], cfg: ScanConfig) -> Analys
     sorted_texts = [texts[i] for i in order]
     doc_len = np.array([len(t) for t in sorted_texts], dtype=np.int64)
 
-    blocks = hash_blocks(sorted_texts, cfg)
+    blocks = hash_blocks(sorted_texts, cfg, workers)
     doc, start, end = blocks.doc, blocks.start, blocks.end
     content, keys, values, offsets = _contents(blocks)
     words = np.diff(blocks.word_offsets)
