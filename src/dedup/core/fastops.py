@@ -105,3 +105,76 @@ def word_shingle_rows(words: U32, offsets: I64, n: int) -> tuple[U32, I64]:
     return _word_shingle_rows(
         np.ascontiguousarray(words, dtype=np.uint32), offsets.astype(np.int64), n
     )
+
+
+@numba.njit(cache=True)
+def _jaccard_sorted(values: U32, offsets: I64, left: I64, right: I64) -> NDArray[np.float64]:
+    out = np.empty(len(left), dtype=np.float64)
+    for k in range(len(left)):
+        a, a_end = offsets[left[k]], offsets[left[k] + 1]
+        b, b_end = offsets[right[k]], offsets[right[k] + 1]
+        size = (a_end - a) + (b_end - b)
+        shared = 0
+        while a < a_end and b < b_end:
+            if values[a] == values[b]:
+                shared += 1
+                a += 1
+                b += 1
+            elif values[a] < values[b]:
+                a += 1
+            else:
+                b += 1
+        union = size - shared
+        out[k] = shared / union if union > 0 else 0.0
+    return out
+
+
+def jaccard_sorted(values: U32, offsets: I64, left: I64, right: I64) -> NDArray[np.float64]:
+    """`sets.jaccard` for rows that are sorted sets (as `unique_rows` makes), compiled."""
+    return _jaccard_sorted(
+        np.ascontiguousarray(values, dtype=np.uint32),
+        offsets.astype(np.int64),
+        left.astype(np.int64),
+        right.astype(np.int64),
+    )
+
+
+@numba.njit(cache=True)
+def _candidate_pairs(keys: I64, window: int) -> tuple[I64, I64]:
+    n, bands = keys.shape
+    capacity = max(16, n * 2)
+    left = np.empty(capacity, dtype=np.int64)
+    right = np.empty(capacity, dtype=np.int64)
+    k = 0
+    for band in range(bands):
+        column = keys[:, band].copy()
+        order = np.argsort(column, kind="mergesort")  # stable: rows ascend in a bucket
+        for i in range(n):
+            here = column[order[i]]
+            for step in range(1, window + 1):
+                j = i + step
+                if j >= n or column[order[j]] != here:
+                    break
+                if k == capacity:
+                    capacity *= 2
+                    grown_left = np.empty(capacity, dtype=np.int64)
+                    grown_right = np.empty(capacity, dtype=np.int64)
+                    grown_left[:k] = left[:k]
+                    grown_right[:k] = right[:k]
+                    left, right = grown_left, grown_right
+                left[k] = order[i]
+                right[k] = order[j]
+                k += 1
+    packed = np.unique(left[:k] * np.int64(n) + right[:k])
+    return packed // max(n, 1), packed % max(n, 1)
+
+
+def candidate_pairs(keys: I64, window: int) -> tuple[I64, I64]:
+    """`lsh.candidate_pairs`, compiled: distinct (left < right) pairs, sorted."""
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
+    n = keys.shape[0]
+    if n < 2:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    return _candidate_pairs(np.ascontiguousarray(keys, dtype=np.int64), window)

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
 from dedup.core.blockhash import BlockHashes, hash_blocks
-from dedup.core.fastops import unique_rows, word_shingle_rows
+from dedup.core.fastops import jaccard_sorted, unique_rows, word_shingle_rows
 from dedup.core.graph import components
 from dedup.core.groups import group_names
 from dedup.core.kernel import signatures_kernel as signatures
@@ -35,7 +35,7 @@ from dedup.core.labels import (
     tile_spans,
 )
 from dedup.core.minhash import permutations
-from dedup.core.sets import gather, jaccard
+from dedup.core.sets import gather
 from dedup.core.similar import similar_groups
 from dedup.core.text import wrapped_words
 from dedup.errors import DuplicateIdError
@@ -143,7 +143,7 @@ def analyze(
     cluster = keys[representative][content] if len(content) else content
     content_score = np.ones(len(keys))
     differs = np.flatnonzero(representative != np.arange(len(keys)))
-    content_score[differs] = jaccard(values, offsets, differs, representative[differs])
+    content_score[differs] = jaccard_sorted(values, offsets, differs, representative[differs])
 
     doc_group = _near_duplicates(blocks, cluster, len(sorted_ids), cfg)
     cluster_size = np.bincount(doc_group, minlength=len(sorted_ids))[doc_group]

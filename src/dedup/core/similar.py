@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from dedup.core.fastops import band_keys
+from dedup.core.fastops import band_keys, candidate_pairs, jaccard_sorted
 from dedup.core.graph import components
-from dedup.core.lsh import candidate_pairs
-from dedup.core.sets import jaccard
+from dedup.core.lsh import WINDOW
 
 I64 = NDArray[np.int64]
 
@@ -24,7 +23,7 @@ def similar_groups(
     """Connected components of rows whose exact Jaccard reaches `threshold`.
 
     Args:
-        values, offsets: CSR rows of distinct uint32 shingle hashes (sets).
+        values, offsets: CSR rows of sorted distinct uint32 shingle hashes.
         sigs: uint32[n, k] MinHash signatures of the same rows.
         threshold: verification cut on exact Jaccard similarity.
         bands, rows: LSH banding (see `lsh.optimal_params`).
@@ -38,8 +37,8 @@ def similar_groups(
     """
     n = sigs.shape[0]
     keys = band_keys(sigs, bands, rows)
-    left, right = candidate_pairs(keys)
+    left, right = candidate_pairs(keys, WINDOW)
     if len(left):
-        keep = jaccard(values, offsets, left, right) >= threshold
+        keep = jaccard_sorted(values, offsets, left, right) >= threshold
         left, right = left[keep], right[keep]
     return components(n, left, right), left, right
