@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from dedup.core.fastops import band_keys, candidate_pairs, jaccard_sorted
+from dedup.core.fastops import band_keys, jaccard_sorted
 from dedup.core.graph import components
-from dedup.core.lsh import WINDOW
+from dedup.core.lsh import candidate_pairs
 
 I64 = NDArray[np.int64]
 
@@ -37,7 +37,7 @@ def similar_groups(
     """
     n = sigs.shape[0]
     keys = band_keys(sigs, bands, rows)
-    left, right = candidate_pairs(keys, WINDOW)
+    left, right = candidate_pairs(keys)
     if len(left):
         keep = jaccard_sorted(values, offsets, left, right) >= threshold
         left, right = left[keep], right[keep]
