@@ -14,18 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup.config import NormalizeConfig, ScanConfig
-from dedup.core.kernel import (
-    KernelBlocks,
-    fold_table,
-    is_space,
-    line_blocks,
-    signatures_kernel,
-    xxh32,
-    xxh64,
-)
+from dedup.core.kernel import KernelBlocks, is_space, line_blocks, signatures_kernel
 from dedup.core.minhash import permutations, signatures
 from dedup.core.shingles import content_key, shingle_strings
 from dedup.core.text import split_lines, tokens
+from dedup.core.unicode_fold import build_fold_table, fold_table
+from dedup.core.xxh import xxh32, xxh64
 from dedup.errors import ConfigError
 
 # --- reference: the Python path, block by block --------------------------------------
@@ -409,3 +403,11 @@ def test_signatures_kernel_empty_row_and_no_rows() -> None:
     none = signatures_kernel(np.empty(0, dtype=np.uint32), np.zeros(1, dtype=np.int64), a, b)
     assert none.shape == (0, 8)
     assert none.dtype == np.uint32
+
+
+def test_cached_fold_table_equals_a_fresh_build() -> None:
+    fold, word = fold_table()
+    fresh_fold, fresh_word = build_fold_table()
+    np.testing.assert_array_equal(fold, fresh_fold)
+    np.testing.assert_array_equal(word, fresh_word)
+    assert not fold.flags.writeable and not word.flags.writeable

@@ -17,15 +17,7 @@ compiled.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import os
-import re
-import sys
-import unicodedata
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, TypeVar, cast
+from collections.abc import Sequence
 
 import numba  # type: ignore[import-untyped, unused-ignore]
 import numpy as np
@@ -35,168 +27,14 @@ from dedup.config import ScanConfig
 from dedup.core.blockhash import BlockHashes, rows_csr
 from dedup.core.shingles import content_key, shingle_hash, shingle_strings
 from dedup.core.text import tokens
+from dedup.core.unicode_fold import fold_table
+from dedup.core.xxh import _M32, _TOP64, _compiled, _compiled_parallel, _xxh32, _xxh64
 from dedup.errors import ConfigError
 
 U8 = NDArray[np.uint8]
 U32 = NDArray[np.uint32]
 U64 = NDArray[np.uint64]
 I64 = NDArray[np.int64]
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-_WORD = re.compile(r"\w")
-_DIGIT = re.compile(r"\d")
-
-
-def _compiled(fn: _F) -> _F:
-    """`numba.njit`, cached on disk, releasing the GIL; keeps `fn`'s type for mypy."""
-    return cast(_F, numba.njit(cache=True, nogil=True)(fn))
-
-
-def _compiled_parallel(fn: _F) -> _F:
-    return cast(_F, numba.njit(cache=True, nogil=True, parallel=True)(fn))
-
-
-_M32 = np.uint64(0xFFFFFFFF)
-_P32_1 = np.uint64(0x9E3779B1)
-_P32_2 = np.uint64(0x85EBCA77)
-_P32_3 = np.uint64(0xC2B2AE3D)
-_P32_4 = np.uint64(0x27D4EB2F)
-_P32_5 = np.uint64(0x165667B1)
-_P64_1 = np.uint64(0x9E3779B185EBCA87)
-_P64_2 = np.uint64(0xC2B2AE3D27D4EB4F)
-_P64_3 = np.uint64(0x165667B19E3779F9)
-_P64_4 = np.uint64(0x85EBCA77C2B2AE63)
-_P64_5 = np.uint64(0x27D4EB2F165667C5)
-_TOP64 = np.uint64(0x8000000000000000)
-
-
-# --- xxHash (seed 0) over buf[start:end] -------------------------------------
-# 32-bit lanes are held in uint64 and masked after every add and multiply.
-
-
-@_compiled
-def _rotl32(x: np.uint64, r: int) -> np.uint64:
-    return ((x << np.uint64(r)) | (x >> np.uint64(32 - r))) & _M32
-
-
-@_compiled
-def _rotl64(x: np.uint64, r: int) -> np.uint64:
-    return (x << np.uint64(r)) | (x >> np.uint64(64 - r))
-
-
-@_compiled
-def _read32(buf: U8, p: int) -> np.uint64:
-    return (
-        np.uint64(buf[p])
-        | (np.uint64(buf[p + 1]) << np.uint64(8))
-        | (np.uint64(buf[p + 2]) << np.uint64(16))
-        | (np.uint64(buf[p + 3]) << np.uint64(24))
-    )
-
-
-@_compiled
-def _round32(acc: np.uint64, lane: np.uint64) -> np.uint64:
-    acc = (acc + lane * _P32_2) & _M32
-    return (_rotl32(acc, 13) * _P32_1) & _M32
-
-
-@_compiled
-def _xxh32(buf: U8, start: int, end: int) -> np.uint64:
-    p = start
-    if end - start >= 16:
-        v1 = (_P32_1 + _P32_2) & _M32
-        v2 = _P32_2
-        v3 = np.uint64(0)
-        v4 = (np.uint64(0x100000000) - _P32_1) & _M32
-        while p + 16 <= end:
-            v1 = _round32(v1, _read32(buf, p))
-            v2 = _round32(v2, _read32(buf, p + 4))
-            v3 = _round32(v3, _read32(buf, p + 8))
-            v4 = _round32(v4, _read32(buf, p + 12))
-            p += 16
-        h = (_rotl32(v1, 1) + _rotl32(v2, 7) + _rotl32(v3, 12) + _rotl32(v4, 18)) & _M32
-    else:
-        h = _P32_5
-    h = (h + np.uint64(end - start)) & _M32
-    while p + 4 <= end:
-        h = (h + _read32(buf, p) * _P32_3) & _M32
-        h = (_rotl32(h, 17) * _P32_4) & _M32
-        p += 4
-    while p < end:
-        h = (h + np.uint64(buf[p]) * _P32_5) & _M32
-        h = (_rotl32(h, 11) * _P32_1) & _M32
-        p += 1
-    h ^= h >> np.uint64(15)
-    h = (h * _P32_2) & _M32
-    h ^= h >> np.uint64(13)
-    h = (h * _P32_3) & _M32
-    h ^= h >> np.uint64(16)
-    return h
-
-
-@_compiled
-def _round64(acc: np.uint64, lane: np.uint64) -> np.uint64:
-    acc = acc + lane * _P64_2
-    return _rotl64(acc, 31) * _P64_1
-
-
-@_compiled
-def _merge64(acc: np.uint64, v: np.uint64) -> np.uint64:
-    acc ^= _round64(np.uint64(0), v)
-    return acc * _P64_1 + _P64_4
-
-
-@_compiled
-def _xxh64(buf: U8, start: int, end: int) -> np.uint64:
-    p = start
-    if end - start >= 32:
-        v1 = _P64_1 + _P64_2
-        v2 = _P64_2
-        v3 = np.uint64(0)
-        v4 = np.uint64(0) - _P64_1
-        while p + 32 <= end:
-            v1 = _round64(v1, _read32(buf, p) | (_read32(buf, p + 4) << np.uint64(32)))
-            v2 = _round64(v2, _read32(buf, p + 8) | (_read32(buf, p + 12) << np.uint64(32)))
-            v3 = _round64(v3, _read32(buf, p + 16) | (_read32(buf, p + 20) << np.uint64(32)))
-            v4 = _round64(v4, _read32(buf, p + 24) | (_read32(buf, p + 28) << np.uint64(32)))
-            p += 32
-        h = _rotl64(v1, 1) + _rotl64(v2, 7) + _rotl64(v3, 12) + _rotl64(v4, 18)
-        h = _merge64(_merge64(_merge64(_merge64(h, v1), v2), v3), v4)
-    else:
-        h = _P64_5
-    h += np.uint64(end - start)
-    while p + 8 <= end:
-        lane = _read32(buf, p) | (_read32(buf, p + 4) << np.uint64(32))
-        h ^= _round64(np.uint64(0), lane)
-        h = _rotl64(h, 27) * _P64_1 + _P64_4
-        p += 8
-    if p + 4 <= end:
-        h ^= _read32(buf, p) * _P64_1
-        h = _rotl64(h, 23) * _P64_2 + _P64_3
-        p += 4
-    while p < end:
-        h ^= np.uint64(buf[p]) * _P64_5
-        h = _rotl64(h, 11) * _P64_1
-        p += 1
-    h ^= h >> np.uint64(33)
-    h *= _P64_2
-    h ^= h >> np.uint64(29)
-    h *= _P64_3
-    h ^= h >> np.uint64(32)
-    return h
-
-
-def xxh32(data: U8) -> int:
-    """`xxhash.xxh32_intdigest(data.tobytes())` (seed 0), compiled."""
-    buf = np.ascontiguousarray(data, dtype=np.uint8)
-    return int(_xxh32(buf, 0, len(buf)))
-
-
-def xxh64(data: U8) -> int:
-    """`xxhash.xxh64_intdigest(data.tobytes())` (seed 0), compiled."""
-    buf = np.ascontiguousarray(data, dtype=np.uint8)
-    return int(_xxh64(buf, 0, len(buf)))
-
 
 # --- blocks and shingles ------------------------------------------------------
 
@@ -483,83 +321,6 @@ def _splice(
             vals = values
         out[out_offsets[i] : out_offsets[i + 1]] = vals[src:src_end]
     return out, out_offsets
-
-
-def _fold_cache_path() -> Path:
-    # Next to numba's own cache; the table depends on the Unicode database
-    # and on `re`'s idea of \\w, so both versions name the file.
-    version = f"{unicodedata.unidata_version}-py{sys.version_info[0]}{sys.version_info[1]}"
-    return Path(__file__).parent / "__pycache__" / f"dedup-fold-{version}.npz"
-
-
-@functools.lru_cache(maxsize=1)
-def fold_table() -> tuple[U32, NDArray[np.bool_]]:
-    """`build_fold_table()`, read from a cache file when one was written before.
-
-    Building it walks every code point in Python (about a second); the cache
-    makes a scan's start-up cheap. An unwritable cache folder only costs the
-    rebuild.
-    """
-    path = _fold_cache_path()
-    try:
-        with np.load(path) as cached:
-            fold, word = cached["fold"], cached["word"]
-    except (OSError, KeyError, ValueError):
-        fold, word = build_fold_table()
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-        try:
-            path.parent.mkdir(exist_ok=True)
-            np.savez(tmp, fold=fold, word=word)
-            os.replace(tmp, path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-    fold.setflags(write=False)
-    word.setflags(write=False)
-    return fold, word
-
-
-def build_fold_table() -> tuple[U32, NDArray[np.bool_]]:
-    """The non-ASCII code points that `line_blocks` normalises in compiled code.
-
-    Returns (fold, word), both of length 0x10000 and read-only. fold[c] is
-    `chr(c).casefold()` for each c such that, in any block made of ASCII and
-    such code points, NFKC changes nothing: c has canonical combining class 0,
-    NFKC(c) == c and c is never the second half of a canonical composition
-    (so NFKC's quick check says yes), and case folding gives one code point,
-    not ASCII, of c's own `\\w` class; neither c nor its folding is white
-    space or a `\\d` digit. fold[c] is 0 for every other c: such blocks go
-    to Python. word[c] says whether `re` counts c as `\\w`. Derived from the
-    running Python's `unicodedata`, the same tables the Python path uses.
-    """
-    # Second halves of canonical compositions: from decompositions of two code
-    # points, plus the Hangul vowel and trailing-consonant jamo (algorithmic).
-    second = {*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)}
-    for c in range(0x110000):
-        parts = unicodedata.decomposition(chr(c)).split()
-        if len(parts) == 2 and not parts[0].startswith("<"):
-            second.add(int(parts[1], 16))
-    fold = np.zeros(0x10000, dtype=np.uint32)
-    word = np.zeros(0x10000, dtype=np.bool_)
-    for c in range(0x80, 0x10000):
-        char = chr(c)
-        if 0xD800 <= c <= 0xDFFF or c in second or unicodedata.combining(char):
-            continue
-        folded = char.casefold()
-        if (
-            unicodedata.normalize("NFKC", char) != char
-            or len(folded) != 1
-            or folded.isascii()
-            or char.isspace()
-            or folded.isspace()
-            or _DIGIT.match(char)
-            or _DIGIT.match(folded)
-            or bool(_WORD.match(char)) != bool(_WORD.match(folded))
-        ):
-            continue
-        fold[c] = ord(folded)
-        word[c] = bool(_WORD.match(char))
-    return fold, word
 
 
 # The kernel's result is the pipeline's block structure.
