@@ -35,10 +35,9 @@ from dedup.evaluate import (
 )
 from dedup.synth import SynthConfig, generate
 from dedup.synth_io import write_corpus
+from results_md import replace_section  # benchmarks/ is on sys.path when run
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
-BEGIN, END = "<!-- quality:begin -->", "<!-- quality:end -->"
 GENERATED = SynthConfig(seed=0, sites=30, pages_per_site=10, near_duplicates=40, quote_pairs=15)
 
 
@@ -219,22 +218,17 @@ def main() -> int:
                         0.0,
                     )
                 )
-            print(lines[-1], flush=True)
+                print(lines[-1], flush=True)
     table = "\n".join(lines)
     note_text = "".join(f"\n- {n}" for n in notes)
     command = "python benchmarks/quality.py --write"
     section = (
-        f"{BEGIN}\n{table}\n\nProduced by `{command}` (default config; `make corpora` builds "
-        f"the corpora of ../shared/corpora/*/make.sh into benchmarks/data first).{note_text}\n{END}"
+        f"{table}\n\nProduced by `{command}` (default config; `make corpora` builds "
+        f"the corpora of ../shared/corpora/*/make.sh into benchmarks/data first).{note_text}"
     )
     print("\n".join(notes))
     if args.write:
-        text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-        if BEGIN in text:
-            text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-        else:
-            text = text.rstrip() + "\n\n## Quality\n\n" + section + "\n"
-        RESULTS.write_text(text, encoding="utf-8")
+        replace_section("quality", "Quality", section)
     return 0
 
 

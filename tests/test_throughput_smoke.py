@@ -1,0 +1,45 @@
+"""The throughput benchmark runs end to end on a tiny corpus (no timing is checked)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "throughput.py"
+
+
+def test_throughput_smoke_prints_the_table() -> None:
+    # Generous timeout: a fresh machine compiles the numba kernels first.
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--smoke", "--skip-slow"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert re.search(r"^\| method \| input \| docs \| MB \|", out, re.MULTILINE)
+    floor = re.search(r"^\| floor [^|]*\| corpus \| (\d+) \|", out, re.MULTILINE)
+    assert floor and int(floor.group(1)) > 0, out
+    assert re.search(r"^\| dedup scan, 1 worker \| corpus \| \d+ \|", out, re.MULTILINE), out
+    assert "skipped (--skip-slow)" in out
+    assert "FAILED" not in out
+
+
+def test_results_sections_are_replaced_in_place(tmp_path: Path) -> None:
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        from results_md import replace_section
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    path = tmp_path / "RESULTS.md"
+    replace_section("quality", "Quality", "| a |", path)
+    replace_section("speed", "Speed", "| b |", path)
+    replace_section("quality", "Quality", "| c |\nnew", path)
+    text = path.read_text(encoding="utf-8")
+    assert text.count("## Quality") == 1 and text.count("## Speed") == 1
+    assert "| a |" not in text and "| c |\nnew" in text and "| b |" in text
+    assert text.index("| c |") < text.index("## Speed")
