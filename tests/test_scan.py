@@ -34,7 +34,7 @@ def _mask(length: int, spans: list[tuple[int, int]]) -> bytearray:
 def score(
     docs: Path, gold: dict[str, list[tuple[int, int]]], spans: Path
 ) -> tuple[float, float, int]:
-    """(F1, content_kept, missing documents), as /work/shared/eval/score_spans.py counts them.
+    """(F1, content_kept, missing documents), as ../shared/eval/score_spans.py counts them.
 
     Character level over the non-white-space characters of each gold document;
     content_kept is the share of gold non-boilerplate characters left unique.
