@@ -157,3 +157,18 @@ def test_default_config_bands_equal_minhash_lsh_with_its_weights(threshold: floa
     weights = (round(1.0 - cfg.lsh_fn_weight, 10), cfg.lsh_fn_weight)
     lsh = MinHashLSH(threshold=threshold, num_perm=cfg.num_perm, weights=weights)
     assert cfg.passage_lsh == cfg.doc_lsh == (lsh.b, lsh.r)
+
+
+@pytest.mark.parametrize(("num_perm", "seed"), [(128, 1), (64, 9)])
+def test_compiled_signatures_equal_datasketch_minhash(num_perm: int, seed: int) -> None:
+    # The scan computes signatures with the compiled kernel: compare it directly too.
+    from dedup.core.kernel import signatures_kernel
+
+    rng = random.Random(seed)
+    rows = [random_shingles(rng, size) for size in (1, 2, 50, 400)]
+    hashes = np.array([shingle_hash(s) for row in rows for s in row], dtype=np.uint32)
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([len(row) for row in rows], out=offsets[1:])
+    ours = signatures_kernel(hashes, offsets, *permutations(num_perm, seed))
+    for row, signature in zip(rows, ours, strict=True):
+        np.testing.assert_array_equal(signature, datasketch_signature(row, num_perm, seed))
