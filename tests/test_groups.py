@@ -11,12 +11,13 @@ from dedup.errors import ConfigError
 IDS = ["site/a.txt", "a.txt", "site__page1.txt", "dir/site__p.txt", "dir/sub/b.txt"]
 
 
-def test_none_puts_everything_in_one_group() -> None:
-    assert group_names(IDS, "none") == ["", "", "", "", ""]
+def test_none_means_not_grouped() -> None:
+    assert group_names(IDS, "none") is None
 
 
 def test_folder_is_the_first_folder() -> None:
-    assert group_names(IDS, "folder") == ["site", "", "", "dir", "dir"]
+    # A file at the top has no folder: it is a group of its own.
+    assert group_names(IDS, "folder") == ["site", "a.txt", "site__page1.txt", "dir", "dir"]
 
 
 def test_prefix_is_the_file_name_before_the_double_underscore() -> None:

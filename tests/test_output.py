@@ -284,3 +284,11 @@ def test_force_never_deletes_the_inputs(tmp_path: Path, seeds_dir: Path, level: 
     with contextlib.suppress(DedupError):
         scan([docs], out, ScanConfig(), force=True)
     assert {name: (docs / name).read_bytes() for name in inputs if (docs / name).exists()} == inputs
+
+
+def test_one_file_reached_through_two_paths_is_one_document(
+    tmp_path: Path, seeds_copy: Path
+) -> None:
+    first = sorted(seeds_copy.iterdir())[0]
+    summary = scan([seeds_copy, first], tmp_path / "out", ScanConfig())
+    assert summary.n_documents == 5

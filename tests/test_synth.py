@@ -198,10 +198,15 @@ def test_write_corpus_refuses_an_existing_folder(tmp_path: Path, corpus: Corpus)
 def test_write_corpus_replaces_with_force(tmp_path: Path, corpus: Corpus) -> None:
     out = tmp_path / "corpus"
     out.mkdir()
-    (out / "stale.txt").write_text("old", encoding="utf-8")
+    (out / "notes.txt").write_text("a user's file", encoding="utf-8")
+    # --force never deletes what dedup did not write.
+    with pytest.raises(OutputError, match=r"notes\.txt"):
+        write_corpus(corpus, out, force=True)
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    (out / "notes.txt").unlink()
     write_corpus(corpus, out, force=True)
-    assert not (out / "stale.txt").exists()
     assert len(list((out / "docs").iterdir())) == len(corpus.ids)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     smaller = generate(SynthConfig(seed=1, sites=2, pages_per_site=2, near_duplicates=0))
     write_corpus(smaller, out, force=True)
     assert sorted(p.name for p in (out / "docs").iterdir()) == smaller.ids

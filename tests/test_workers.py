@@ -51,3 +51,11 @@ def test_scan_tables_are_byte_identical_for_any_worker_count(tmp_path: Path) -> 
 def test_zero_workers_is_a_config_error(tmp_path: Path, seeds_dir: Path) -> None:
     with pytest.raises(ConfigError, match="--workers"):
         scan([seeds_dir], tmp_path / "out", ScanConfig(), workers=0)
+
+
+def test_scan_puts_numba_thread_count_back(tmp_path: Path, seeds_dir: Path) -> None:
+    import numba
+
+    before = numba.get_num_threads()
+    scan([seeds_dir], tmp_path / "out", ScanConfig(), workers=1)
+    assert numba.get_num_threads() == before

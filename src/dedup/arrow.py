@@ -1,8 +1,7 @@
 """The Arrow adapter: the only place where column names meet the core's arrays.
 
-`to_tables` turns an `Analysis` into the three Arrow tables of a scan;
-`documents_from_batch` turns a record batch of (id, text) into the lists the
-core takes. Runners and distributed engines both call these.
+`to_tables` turns an `Analysis` (and the inputs' problems) into the Arrow
+tables of a scan; runners call it, and a distributed engine will too.
 """
 
 from __future__ import annotations
@@ -15,15 +14,6 @@ from dedup.core.offsets import utf8_offsets
 from dedup.core.pipeline import Analysis, cluster_id
 from dedup.schemas import DOCUMENTS, ERRORS, PASSAGES, SPANS, with_metadata
 from dedup.sources import Problem
-
-
-def documents_from_batch(
-    batch: pa.RecordBatch, id_field: str = "id", text_field: str = "text"
-) -> tuple[list[str], list[str]]:
-    """(ids, texts) from a record batch holding string columns."""
-    ids = batch.column(id_field).to_pylist()
-    texts = batch.column(text_field).to_pylist()
-    return [str(i) for i in ids], ["" if t is None else str(t) for t in texts]
 
 
 def spans_table(result: Analysis, config_json: str) -> pa.Table:
@@ -83,8 +73,7 @@ def documents_table(result: Analysis, config_json: str) -> pa.Table:
             "near_dup_cluster": pa.array(cluster, pa.int64(), mask=~grouped),
             "is_representative": representative,
             "group": pa.array(
-                result.groups if any(result.groups) or n_docs == 0 else [None] * n_docs,
-                pa.string(),
+                result.groups if result.groups is not None else [None] * n_docs, pa.string()
             ),
         },
         schema=with_metadata(DOCUMENTS, "documents", config_json),

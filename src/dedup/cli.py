@@ -5,7 +5,6 @@ Typer is imported here and nowhere else.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -264,4 +263,3 @@ def generate_command(
 def main() -> None:
     """Console entry point."""
     app(prog_name="dedup")
-    sys.exit(0)

@@ -33,6 +33,38 @@ class NormalizeConfig:
     strip_punctuation: bool = True
     mask_digits: bool = True
 
+    def __post_init__(self) -> None:
+        _check_types(self)
+
+
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "int": int,
+    "float": (int, float),
+    "str": str,
+    "bool": bool,
+}
+
+
+def _check_types(cfg: object) -> None:
+    """ConfigError naming the first field whose value has the wrong type.
+
+    A config read from JSON could hold "5" for 5; catching that here keeps
+    the error at the edge, with the field's name, instead of deep in a stage.
+    """
+    for item in dataclasses.fields(cfg):  # type: ignore[arg-type]
+        value = getattr(cfg, item.name)
+        expected = _FIELD_TYPES.get(str(item.type))
+        if item.name == "normalize":
+            ok = isinstance(value, NormalizeConfig)
+        elif item.name == "block_mode":
+            ok = isinstance(value, str)
+        elif expected is None:
+            continue
+        else:
+            ok = isinstance(value, expected) and (expected is bool or not isinstance(value, bool))
+        if not ok:
+            raise ConfigError(f"config {item.name!r}: {value!r} is not a {item.type}")
+
 
 @dataclass(frozen=True)
 class ScanConfig:
@@ -90,6 +122,7 @@ class ScanConfig:
     lsh_fn_weight: float = 0.9
 
     def __post_init__(self) -> None:
+        _check_types(self)
         if self.block_mode not in BLOCK_MODES:
             raise ConfigError(
                 f"--block-mode must be one of {', '.join(BLOCK_MODES)}, got {self.block_mode!r}"

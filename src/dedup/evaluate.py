@@ -237,8 +237,9 @@ def evaluate_scan(
                 continue
             path = docs_dir / doc
             try:
-                text = path.read_bytes().decode("utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
+                # As scan's default: bytes that are not UTF-8 became U+FFFD.
+                text = path.read_bytes().decode("utf-8", errors="replace")
+            except OSError as exc:
                 raise InputError(f"{path}: cannot read the document ({exc})", str(path)) from exc
             documents += 1
             missing += doc not in seen

@@ -19,11 +19,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dedup.errors import OutputError
+from dedup.schemas import TABLES
 
 # What a dedup output folder may hold; --force replaces nothing else.
-TABLE_FILES = frozenset(
-    {"spans.parquet", "documents.parquet", "passages.parquet", "errors.parquet"}
-)
+TABLE_FILES = frozenset(f"{name}.parquet" for name in TABLES)
 
 
 def check_target(out: Path, force: bool, inputs: Sequence[str | Path] = ()) -> None:
@@ -79,7 +78,7 @@ def write_table(table: pa.Table, path: Path) -> None:
             tmp.unlink()
 
 
-def _swap(staging: Path, out: Path, old: Path) -> None:
+def swap_into_place(staging: Path, out: Path, old: Path) -> None:
     """Put `staging` in place of `out`; on failure the previous `out` comes back."""
     if not out.exists():
         os.rename(staging, out)
@@ -111,7 +110,7 @@ def write_output(out: Path, tables: Mapping[str, pa.Table], force: bool) -> None
         for name, table in tables.items():
             write_table(table, staging / f"{name}.parquet")
         _fsync_dir(staging)
-        _swap(staging, out, parent / f".{out.name}.old-{token}")
+        swap_into_place(staging, out, parent / f".{out.name}.old-{token}")
         _fsync_dir(parent)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)

@@ -86,10 +86,10 @@ def summarize(result: Analysis, out: Path, top: int = 5) -> ScanSummary:
 
 
 def use_workers(workers: int | None) -> int:
-    """Threads for the compiled stages: every core by default.
+    """Set the threads of the compiled stages (every core by default); return the old count.
 
     Numba's thread count is process-wide state, so it is set here, at the
-    edge, never inside the core.
+    edge, never inside the core, and `scan` puts the old value back.
     """
     import numba
 
@@ -97,9 +97,22 @@ def use_workers(workers: int | None) -> int:
     if count < 1:
         raise ConfigError(f"--workers must be at least 1, got {count}")
     most: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
-    count = min(count, most)
-    numba.set_num_threads(count)
+    previous = _numba_threads()
+    _set_numba_threads(min(count, most))
+    return previous
+
+
+def _numba_threads() -> int:
+    import numba
+
+    count: int = numba.get_num_threads()
     return count
+
+
+def _set_numba_threads(count: int) -> None:
+    import numba
+
+    numba.set_num_threads(count)
 
 
 def scan(
@@ -124,9 +137,13 @@ def scan(
     """
     target = Path(out)
     check_target(target, force, paths)
-    threads = use_workers(workers)
-    problems: list[Problem] = []
-    docs = list(read_documents(paths, [target], on_decode_error, problems))
-    result = analyze([d.id for d in docs], [d.text for d in docs], cfg, threads)
+    previous = use_workers(workers)
+    try:
+        problems: list[Problem] = []
+        docs = list(read_documents(paths, [target], on_decode_error, problems))
+        threads = _numba_threads()
+        result = analyze([d.id for d in docs], [d.text for d in docs], cfg, threads)
+    finally:
+        _set_numba_threads(previous)
     write_output(target, to_tables(result, cfg, problems), force)
     return replace(summarize(result, target), problems=problems)

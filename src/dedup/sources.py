@@ -88,6 +88,7 @@ def list_inputs(
     """
     skipped = {Path(p).resolve() for p in skip}
     found: dict[str, Path] = {}
+    seen: set[Path] = set()
     for given in paths:
         root = Path(os.path.normpath(given))
         if not root.exists():
@@ -98,8 +99,10 @@ def list_inputs(
             entries = [(root.name, root)]
         for doc_id, path in entries:
             _check_name(doc_id, path)
-            if found.get(doc_id) == path:
+            real = path.resolve()
+            if real in seen:
                 continue  # the same file reached through two given paths
+            seen.add(real)
             if doc_id in found:
                 raise DuplicateIdError(
                     f"{found[doc_id]} and {path} both have the id {doc_id!r}; "
@@ -111,18 +114,6 @@ def list_inputs(
         shown = ", ".join(str(p) for p in paths)
         raise InputError(f"{shown}: no files to scan", shown)
     return sorted(found.items())
-
-
-def decode(data: bytes, source: str) -> str:
-    """Strict UTF-8 decoding; the error names the file and the byte offset."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DecodeError(
-            f"{source}: not valid UTF-8 at byte {exc.start}; "
-            "convert the file to UTF-8 or leave it out of the scan",
-            source,
-        ) from exc
 
 
 def looks_binary(data: bytes) -> bool:

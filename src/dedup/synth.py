@@ -25,6 +25,8 @@ import random
 import textwrap
 from dataclasses import dataclass, field
 
+from dedup.errors import ConfigError
+
 Span = tuple[int, int]
 
 _SYLLABLES = (
@@ -51,6 +53,17 @@ class SynthConfig:
     glued_rate: float = 0.3
     menu_item_added_rate: float = 0.25
     typo_rate: float = 0.15
+
+    def __post_init__(self) -> None:
+        if self.sites < 2:
+            raise ConfigError(f"--sites must be at least 2, got {self.sites}")
+        if self.pages_per_site < 1:
+            raise ConfigError(f"--pages must be at least 1, got {self.pages_per_site}")
+        if self.near_duplicates < 0:
+            raise ConfigError(f"--near-duplicates must be at least 0, got {self.near_duplicates}")
+        lo, hi = self.paragraphs
+        if not 1 <= lo <= hi:
+            raise ConfigError(f"paragraphs must be 1 <= low <= high, got {self.paragraphs}")
 
 
 @dataclass

@@ -9,18 +9,35 @@ from __future__ import annotations
 
 import json
 import shutil
+import uuid
 from pathlib import Path
 
 from dedup.errors import OutputError
+from dedup.output import swap_into_place
 from dedup.synth import Corpus
+
+# What a generated corpus folder holds; --force replaces nothing else.
+CORPUS_ENTRIES = frozenset({"docs", "gold.jsonl", "pairs.jsonl"})
 
 
 def write_corpus(corpus: Corpus, out: Path, force: bool = False) -> None:
-    """Write `corpus` under `out` (replaced as a whole with `force`)."""
-    if out.exists() and not force:
-        raise OutputError(f"{out}: exists; pass --force to replace it")
-    staging = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
+    """Write `corpus` under `out`, replaced as a whole with `force`.
+
+    Raises:
+        OutputError: `out` exists without `force`, holds anything a generated
+            corpus does not, or cannot be written.
+    """
+    if out.exists():
+        if not force:
+            raise OutputError(f"{out}: exists; pass --force to replace it")
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in CORPUS_ENTRIES)
+        if not out.is_dir() or foreign:
+            raise OutputError(
+                f"{out}: holds files dedup generate did not write ({', '.join(foreign[:3])}); "
+                "remove them yourself or choose another folder"
+            )
+    token = uuid.uuid4().hex[:12]
+    staging = out.with_name(f".{out.name}.tmp-{token}")
     try:
         (staging / "docs").mkdir(parents=True)
         for doc_id, text in zip(corpus.ids, corpus.texts, strict=True):
@@ -31,9 +48,7 @@ def write_corpus(corpus: Corpus, out: Path, force: bool = False) -> None:
         with open(staging / "pairs.jsonl", "w", encoding="utf-8") as pairs:
             for a, b in corpus.near_duplicates:
                 pairs.write(json.dumps({"a": a, "b": b, "duplicate": True}) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
+        swap_into_place(staging, out, out.with_name(f".{out.name}.old-{token}"))
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise OutputError(f"{out}: cannot write the corpus ({exc.strerror or exc})") from exc

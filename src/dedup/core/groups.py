@@ -5,7 +5,8 @@ boilerplate; the same words in two groups (a quote in two sites' articles) is
 weak evidence. A group spec is a string:
 
     none               every document in one group
-    folder             the first folder of the id ("site/a.txt" -> "site")
+    folder             the first folder of the id ("site/a.txt" -> "site"); a
+                       file at the top has a group of its own (its id)
     prefix             the file name before "__" ("site__a.txt" -> "site")
     regex:<pattern>    the first capture group of <pattern> searched in the
                        id, or the whole match; no match: the id's own group
@@ -40,7 +41,7 @@ def group_of(doc_id: str, spec: str) -> str:
         return ""
     if spec == "folder":
         head, sep, _ = doc_id.partition("/")
-        return head if sep else ""
+        return head if sep else doc_id
     if spec == "prefix":
         name = doc_id.rsplit("/", 1)[-1]
         head, sep, _ = name.partition("__")
@@ -51,7 +52,9 @@ def group_of(doc_id: str, spec: str) -> str:
     return match.group(1) if match.groups() and match.group(1) is not None else match.group(0)
 
 
-def group_names(ids: Sequence[str], spec: str) -> list[str]:
-    """Group name of every id (empty string when ungrouped)."""
+def group_names(ids: Sequence[str], spec: str) -> list[str] | None:
+    """Group name of every id, or None when `spec` is "none" (not grouped)."""
     check_group_spec(spec)
+    if spec == "none":
+        return None
     return [group_of(i, spec) for i in ids]

@@ -11,17 +11,20 @@ from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.integrate import quad
 
 I64 = NDArray[np.int64]
 
 
 def _false_positive_area(threshold: float, b: int, r: int) -> float:
+    from scipy.integrate import quad  # here: importing scipy costs ~1 s at start-up
+
     area, _ = quad(lambda s: 1 - (1 - s ** float(r)) ** float(b), 0.0, threshold)
     return float(area)
 
 
 def _false_negative_area(threshold: float, b: int, r: int) -> float:
+    from scipy.integrate import quad
+
     area, _ = quad(lambda s: (1 - s ** float(r)) ** float(b), threshold, 1.0)
     return float(area)
 

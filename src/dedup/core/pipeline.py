@@ -83,7 +83,7 @@ class Analysis:
     spans: Spans
     span_score: NDArray[np.float64]
     passages: Passages
-    groups: list[str]
+    groups: list[str] | None
 
 
 def cluster_id(representative_id: str) -> int:
@@ -149,7 +149,7 @@ def analyze(
     cluster_size = np.bincount(doc_group, minlength=len(sorted_ids))[doc_group]
     groups = group_names(sorted_ids, cfg.group_by)
     user_group = None
-    if cfg.group_by != "none":
+    if groups is not None:
         user_group = np.unique(np.array(groups, dtype=object), return_inverse=True)[1]
         user_group = user_group.astype(np.int64)
 

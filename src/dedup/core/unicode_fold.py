@@ -22,10 +22,17 @@ _WORD = re.compile(r"\w")
 _DIGIT = re.compile(r"\d")
 
 
+# Bump when `build_fold_table` changes, so an old cache file is not used.
+_TABLE_VERSION = 1
+
+
 def _fold_cache_path() -> Path:
     # Next to numba's own cache; the table depends on the Unicode database
     # and on `re`'s idea of \\w, so both versions name the file.
-    version = f"{unicodedata.unidata_version}-py{sys.version_info[0]}{sys.version_info[1]}"
+    version = (
+        f"v{_TABLE_VERSION}-{unicodedata.unidata_version}"
+        f"-py{sys.version_info[0]}{sys.version_info[1]}"
+    )
     return Path(__file__).parent / "__pycache__" / f"dedup-fold-{version}.npz"
 
 
@@ -41,6 +48,9 @@ def fold_table() -> tuple[U32, NDArray[np.bool_]]:
     try:
         with np.load(path) as cached:
             fold, word = cached["fold"], cached["word"]
+        # The kernel indexes these without bounds checks: trust only the right shape.
+        if fold.shape != (0x10000,) or word.shape != (0x10000,):
+            raise ValueError(f"{path}: unexpected table shape")
     except (OSError, KeyError, ValueError):
         fold, word = build_fold_table()
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
