@@ -23,7 +23,8 @@ import numpy as np
 import xxhash
 
 from dedup.config import ScanConfig
-from dedup.core.kernel import line_blocks, signatures_kernel
+from dedup.core.fastops import signatures_kernel
+from dedup.core.kernel import line_blocks
 from dedup.core.minhash import permutations, signatures
 from dedup.core.shingles import content_key, shingle_strings
 from dedup.core.text import split_lines, tokens

@@ -33,7 +33,7 @@ and shingled by `shingles.shingle_strings` with `ScanConfig()`'s defaults
 - datatrove: its four MinHash stages (signature, buckets, cluster, filter to
   Parquet) with the local executor and one worker per core, whole files as
   documents, its own tokeniser and defaults (14 bands x 8 hashes);
-- dedup signatures: `blockhash.hash_blocks` then `kernel.signatures_kernel`,
+- dedup signatures: `blockhash.hash_blocks` then `fastops.signatures_kernel`,
   over every block and over distinct contents (as `core.pipeline` does),
   one thread;
 - dedup scan: `dedup.runner.scan` end to end (read -> Parquet) with 1 worker
@@ -205,7 +205,7 @@ def run_rensa_matrix(reader: Reader, _: dict[str, Any]) -> str:
 
 def run_signatures(reader: Reader, spec: dict[str, Any]) -> str:
     from dedup.core.blockhash import hash_blocks
-    from dedup.core.kernel import signatures_kernel
+    from dedup.core.fastops import signatures_kernel
     from dedup.core.minhash import permutations
 
     cfg = config()
@@ -306,7 +306,7 @@ def warm_up(kind: str, tmp: Path) -> None:
         scan([docs], tmp / "warm-out", config(), force=True)
     if kind == "signatures":
         from dedup.core.blockhash import hash_blocks
-        from dedup.core.kernel import signatures_kernel
+        from dedup.core.fastops import signatures_kernel
         from dedup.core.minhash import permutations
         from dedup.core.pipeline import _contents
 

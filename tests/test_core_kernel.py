@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup.config import NormalizeConfig, ScanConfig
-from dedup.core.kernel import KernelBlocks, is_space, line_blocks, signatures_kernel
+from dedup.core.fastops import signatures_kernel
+from dedup.core.kernel import KernelBlocks, is_space, line_blocks
 from dedup.core.minhash import permutations, signatures
 from dedup.core.shingles import content_key, shingle_strings
 from dedup.core.text import split_lines, tokens

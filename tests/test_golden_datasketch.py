@@ -162,7 +162,7 @@ def test_default_config_bands_equal_minhash_lsh_with_its_weights(threshold: floa
 @pytest.mark.parametrize(("num_perm", "seed"), [(128, 1), (64, 9)])
 def test_compiled_signatures_equal_datasketch_minhash(num_perm: int, seed: int) -> None:
     # The scan computes signatures with the compiled kernel: compare it directly too.
-    from dedup.core.kernel import signatures_kernel
+    from dedup.core.fastops import signatures_kernel
 
     rng = random.Random(seed)
     rows = [random_shingles(rng, size) for size in (1, 2, 50, 400)]

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numba  # type: ignore[import-untyped, unused-ignore]
 import numpy as np
 from numpy.typing import NDArray
 
@@ -28,7 +27,7 @@ from dedup.core.blockhash import BlockHashes, rows_csr
 from dedup.core.shingles import content_key, shingle_hash, shingle_strings
 from dedup.core.text import tokens
 from dedup.core.unicode_fold import fold_table
-from dedup.core.xxh import _M32, _TOP64, _compiled, _compiled_parallel, _xxh32, _xxh64
+from dedup.core.xxh import _TOP64, _compiled, _xxh32, _xxh64
 from dedup.errors import ConfigError
 
 U8 = NDArray[np.uint8]
@@ -377,74 +376,3 @@ def line_blocks(texts: Sequence[str], cfg: ScanConfig) -> BlockHashes:
         values, offsets = _splice(values, offsets, rows, *rows_csr(row_hashes))
         words, word_offsets = _splice(words, word_offsets, rows, *rows_csr(row_words))
     return BlockHashes(doc, start, end, signed, values, offsets, words, word_offsets, first, last)
-
-
-# --- MinHash --------------------------------------------------------------------
-
-
-@_compiled
-def _signature_rows(hashes: U32, offsets: I64, a: U64, b: U64, out: U32, lo: int, hi: int) -> None:
-    """out[i] = MinHash of row i, for rows lo <= i < hi."""
-    k = len(a)
-    row = np.empty(k, dtype=np.uint64)
-    for i in range(lo, hi):
-        row[:] = _M32
-        for p in range(offsets[i], offsets[i + 1]):
-            # fmix32, then a * h + b mod 2**32 per permutation.
-            h = np.uint64(hashes[p])
-            h ^= h >> np.uint64(16)
-            h = (h * np.uint64(0x85EBCA6B)) & _M32
-            h ^= h >> np.uint64(13)
-            h = (h * np.uint64(0xC2B2AE35)) & _M32
-            h ^= h >> np.uint64(16)
-            for j in range(k):
-                row[j] = min(row[j], (a[j] * h + b[j]) & _M32)
-        for j in range(k):
-            out[i, j] = np.uint32(row[j])
-
-
-@_compiled_parallel
-def _signatures_parallel(
-    hashes: U32, offsets: I64, a: U64, b: U64, out: U32, n_chunks: int
-) -> None:
-    # Fixed chunks, each row computed whole by one thread: results never
-    # depend on the number of threads.
-    n = len(offsets) - 1
-    for c in numba.prange(n_chunks):
-        _signature_rows(hashes, offsets, a, b, out, c * n // n_chunks, (c + 1) * n // n_chunks)
-
-
-# Below this many (hash, permutation) pairs, waking threads costs more than it saves.
-_PARALLEL_WORK = 1 << 22
-
-
-def signatures_kernel(hashes: U32, offsets: I64, a: U32, b: U32) -> U32:
-    """MinHash signatures of many sets: same contract and values as `minhash.signatures`.
-
-    Args:
-        hashes: uint32 shingle hashes of all rows, concatenated.
-        offsets: int64[n + 1]; row i is `hashes[offsets[i]:offsets[i + 1]]`.
-            Every row must be non-empty.
-        a, b: permutation parameters from `minhash.permutations`.
-
-    Returns:
-        uint32[n, len(a)]: row i is the signature of row i's set.
-
-    Raises:
-        ValueError: a row is empty (its signature would be undefined).
-    """
-    offs = np.ascontiguousarray(offsets, dtype=np.int64)
-    n = len(offs) - 1
-    if n <= 0:
-        return np.full((max(n, 0), len(a)), np.iinfo(np.uint32).max, dtype=np.uint32)
-    if np.any(np.diff(offs) <= 0):
-        raise ValueError("every row needs at least one hash")
-    values = np.ascontiguousarray(hashes, dtype=np.uint32)
-    a64 = np.asarray(a, dtype=np.uint32).astype(np.uint64)
-    b64 = np.asarray(b, dtype=np.uint32).astype(np.uint64)
-    out = np.empty((n, len(a64)), dtype=np.uint32)
-    if (offs[-1] - offs[0]) * len(a64) < _PARALLEL_WORK:
-        _signature_rows(values, offs, a64, b64, out, 0, n)
-    else:
-        _signatures_parallel(values, offs, a64, b64, out, min(n, 64))
-    return out

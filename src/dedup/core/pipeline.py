@@ -21,9 +21,9 @@ from numpy.typing import NDArray
 from dedup.config import ScanConfig
 from dedup.core.blockhash import BlockHashes, hash_blocks
 from dedup.core.fastops import jaccard_sorted, unique_rows, word_shingle_rows
+from dedup.core.fastops import signatures_kernel as signatures
 from dedup.core.graph import components
 from dedup.core.groups import group_names
-from dedup.core.kernel import signatures_kernel as signatures
 from dedup.core.labels import (
     Passages,
     Runs,

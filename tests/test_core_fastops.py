@@ -1,0 +1,73 @@
+"""Each compiled helper equals its plain counterpart, on random and edge inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dedup.core import fastops, lsh, sets
+from dedup.core.blockhash import word_shingles
+from dedup.core.minhash import permutations, signatures
+
+
+def random_csr(rng: np.random.Generator, rows: int, top: int) -> tuple[np.ndarray, np.ndarray]:
+    lengths = rng.integers(0, 40, rows)
+    lengths[::7] = 0  # empty rows too
+    offsets = np.zeros(rows + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    values = rng.integers(0, top, int(offsets[-1]), dtype=np.uint64).astype(np.uint32)
+    return values, offsets
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_band_keys_equal_numpy(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    sigs = rng.integers(0, 2**32, (500, 128), dtype=np.uint64).astype(np.uint32)
+    for bands, rows in ((20, 6), (14, 9), (1, 128)):
+        np.testing.assert_array_equal(
+            fastops.band_keys(sigs, bands, rows), lsh.band_keys(sigs, bands, rows)
+        )
+    with pytest.raises(ValueError, match="exceed"):
+        fastops.band_keys(sigs, 20, 7)
+
+
+@pytest.mark.parametrize("top", [5, 2**32])
+def test_unique_rows_equal_numpy(top: int) -> None:
+    values, offsets = random_csr(np.random.default_rng(top % 97), 300, top)
+    ours = fastops.unique_rows(values, offsets)
+    plain = sets.unique_rows(values, offsets)
+    np.testing.assert_array_equal(ours[0], plain[0])
+    np.testing.assert_array_equal(ours[1], plain[1])
+
+
+@pytest.mark.parametrize("n", [1, 3, 5])
+def test_word_shingle_rows_equal_word_shingles(n: int) -> None:
+    values, offsets = random_csr(np.random.default_rng(n), 200, 30)
+    out, out_offsets = fastops.word_shingle_rows(values, offsets, n)
+    for i in range(len(offsets) - 1):
+        row = values[offsets[i] : offsets[i + 1]]
+        np.testing.assert_array_equal(
+            out[out_offsets[i] : out_offsets[i + 1]], word_shingles(row, n)
+        )
+
+
+def test_jaccard_sorted_equals_numpy() -> None:
+    rng = np.random.default_rng(4)
+    values, offsets = fastops.unique_rows(*random_csr(rng, 200, 25))
+    left = rng.integers(0, 200, 3000).astype(np.int64)
+    right = rng.integers(0, 200, 3000).astype(np.int64)
+    np.testing.assert_allclose(
+        fastops.jaccard_sorted(values, offsets, left, right),
+        sets.jaccard(values, offsets, left, right),
+    )
+
+
+def test_signatures_kernel_equals_numpy() -> None:
+    rng = np.random.default_rng(5)
+    values, offsets = random_csr(rng, 100, 2**32)
+    nonempty = np.flatnonzero(np.diff(offsets) > 0)
+    values, offsets = sets.gather(values, offsets, nonempty)
+    a, b = permutations(64, 3)
+    np.testing.assert_array_equal(
+        fastops.signatures_kernel(values, offsets, a, b), signatures(values, offsets, a, b)
+    )
