@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from dedup.config import ScanConfig
 from dedup.core.offsets import utf8_offsets
-from dedup.core.pipeline import Analysis, cluster_id
+from dedup.core.pipeline import Analysis, cluster_id, passage_texts
 from dedup.schemas import DOCUMENTS, ERRORS, PASSAGES, SPANS, with_metadata
 from dedup.sources import Problem
 
@@ -82,16 +82,7 @@ def documents_table(result: Analysis, config_json: str) -> pa.Table:
 
 def passages_table(result: Analysis, config_json: str) -> pa.Table:
     table = result.passages
-    runs, blocks = result.runs, result.blocks
-    first = runs.first[table.run]
-    last = first + runs.length[table.run] - 1
-    docs = blocks.doc[first]
-    starts = blocks.start[first]
-    ends = blocks.end[last]
-    texts = [
-        result.texts[d][s:e]
-        for d, s, e in zip(docs.tolist(), starts.tolist(), ends.tolist(), strict=True)
-    ]
+    docs, starts, ends, texts = passage_texts(result, np.arange(len(table.passage)))
     return pa.table(
         {
             "passage_id": table.passage,

@@ -88,10 +88,7 @@ def read_gold(path: str | Path, field: str | None = None) -> dict[str, list[Span
     for number, line in _lines(path):
         try:
             row = json.loads(line)
-            if "doc" in row:
-                doc = str(row["doc"])
-            else:
-                doc = Path(row["file"]).relative_to("docs").as_posix()
+            doc = str(row["doc"]) if "doc" in row else _doc_name(row["file"])
             key = field or ("boilerplate" if "boilerplate" in row else "boilerplate_spans")
             spans = row.get(key)
             gold[doc] = None if spans is None else [(int(s), int(e)) for s, e in spans]

@@ -14,7 +14,7 @@ import numpy as np
 
 from dedup.arrow import to_tables
 from dedup.config import ScanConfig
-from dedup.core.pipeline import Analysis, analyze
+from dedup.core.pipeline import Analysis, analyze, passage_texts
 from dedup.errors import ConfigError
 from dedup.output import check_target, write_output
 from dedup.sources import Problem, read_documents
@@ -59,17 +59,12 @@ def summarize(result: Analysis, out: Path, top: int = 5) -> ScanSummary:
     spans = result.spans
     boiler = int(np.sum(np.where(spans.run >= 0, spans.end - spans.start, 0)))
     in_clusters = result.doc_cluster_size > 1
-    passages = result.passages
-    runs, blocks = result.runs, result.blocks
-    shown: list[TopPassage] = []
-    for i in range(min(top, len(passages.passage))):
-        run = int(passages.run[i])
-        first = int(runs.first[run])
-        last = first + int(runs.length[run]) - 1
-        text = result.texts[int(blocks.doc[first])][
-            int(blocks.start[first]) : int(blocks.end[last])
-        ]
-        shown.append(TopPassage(int(passages.passage[i]), int(passages.doc_count[i]), text))
+    passages, blocks = result.passages, result.blocks
+    shown_rows = np.arange(min(top, len(passages.passage)))
+    shown = [
+        TopPassage(int(passages.passage[i]), int(passages.doc_count[i]), text)
+        for i, text in zip(shown_rows.tolist(), passage_texts(result, shown_rows)[3], strict=True)
+    ]
     return ScanSummary(
         out=out,
         n_documents=len(result.ids),

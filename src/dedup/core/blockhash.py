@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
-from dedup.core.lsh import fmix64
+from dedup.core.lsh import GOLDEN, fmix64
 from dedup.core.shingles import content_key, shingle_hash, shingle_strings
 from dedup.core.text import split_blocks, tokens
 
@@ -165,9 +165,6 @@ def concat_blocks(parts: Sequence[BlockHashes], first_doc: Sequence[int]) -> Blo
     )
 
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
 def word_shingles(words: U32, n: int) -> U32:
     """Sorted distinct hashes of the n-grams of a word-hash sequence.
 
@@ -180,8 +177,8 @@ def word_shingles(words: U32, n: int) -> U32:
         return np.empty(0, dtype=np.uint32)
     width = min(n, m)
     count = m - width + 1
-    mixed = fmix64(words.astype(np.uint64) + _GOLDEN)
+    mixed = fmix64(words.astype(np.uint64) + GOLDEN)
     acc = np.zeros(count, dtype=np.uint64)
     for j in range(width):
-        acc = fmix64(acc ^ mixed[j : j + count]) + _GOLDEN
+        acc = fmix64(acc ^ mixed[j : j + count]) + GOLDEN
     return np.unique((acc >> np.uint64(32)).astype(np.uint32))

@@ -9,13 +9,13 @@ import numba  # type: ignore[import-untyped, unused-ignore]
 import numpy as np
 from numpy.typing import NDArray
 
+from dedup.core.lsh import GOLDEN
 from dedup.core.xxh import _M32, _compiled, _compiled_parallel
 
 I64 = NDArray[np.int64]
 U32 = NDArray[np.uint32]
 U64 = NDArray[np.uint64]
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)
 _S33 = np.uint64(33)
@@ -34,9 +34,9 @@ def _fmix64(h: np.uint64) -> np.uint64:
 def _band_keys(sigs: U32, bands: int, rows: int, out: U64) -> None:
     for i in range(sigs.shape[0]):
         for band in range(bands):
-            h = np.uint64(band + 1) * _GOLDEN
+            h = np.uint64(band + 1) * GOLDEN
             for col in range(band * rows, (band + 1) * rows):
-                h = _fmix64(h ^ np.uint64(sigs[i, col])) + _GOLDEN
+                h = _fmix64(h ^ np.uint64(sigs[i, col])) + GOLDEN
             out[i, band] = h
 
 
@@ -88,7 +88,7 @@ def _word_shingle_rows(words: U32, offsets: I64, n: int) -> tuple[U32, I64]:
         for i in range(count):
             acc = np.uint64(0)
             for j in range(width):
-                acc = _fmix64(acc ^ _fmix64(np.uint64(words[lo + i + j]) + _GOLDEN)) + _GOLDEN
+                acc = _fmix64(acc ^ _fmix64(np.uint64(words[lo + i + j]) + GOLDEN)) + GOLDEN
             out[k] = np.uint32(acc >> np.uint64(32))
             k += 1
         row = np.sort(out[start:k])

@@ -23,13 +23,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
-from dedup.core.lsh import fmix64
+from dedup.core.lsh import GOLDEN, fmix64
 
 I64 = NDArray[np.int64]
 I32 = NDArray[np.int32]
 U64 = NDArray[np.uint64]
 Bools = NDArray[np.bool_]
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 @dataclass(frozen=True)
@@ -96,7 +95,7 @@ def count_distinct(key: I64, member: I64) -> tuple[I64, U64]:
     uk, um = k[distinct], m[distinct]
     starts = np.flatnonzero(group_starts(uk))
     counts = np.diff(np.append(starts, len(uk)))
-    hashes = np.add.reduceat(fmix64(um.astype(np.uint64) + _GOLDEN), starts)
+    hashes = np.add.reduceat(fmix64(um.astype(np.uint64) + GOLDEN), starts)
     which = np.searchsorted(uk[starts], key)
     return counts[which].astype(np.int64), hashes[which]
 
@@ -120,9 +119,9 @@ def _run_keys(block_run: I64, cluster: I64) -> tuple[I64, I64, I64]:
     first = blocks[heads]
     length = np.diff(np.append(heads, len(blocks)))
     pos = (blocks - np.repeat(first, length)).astype(np.uint64)
-    terms = fmix64(cluster[blocks].view(np.uint64) ^ fmix64((pos + np.uint64(1)) * _GOLDEN))
+    terms = fmix64(cluster[blocks].view(np.uint64) ^ fmix64((pos + np.uint64(1)) * GOLDEN))
     sums = np.add.reduceat(terms, heads)
-    keys = fmix64(sums + length.astype(np.uint64) * _GOLDEN).view(np.int64)
+    keys = fmix64(sums + length.astype(np.uint64) * GOLDEN).view(np.int64)
     return first, length, keys
 
 
@@ -179,9 +178,9 @@ def accept_blocks(
     grouped = user_group is not None
     if user_group is not None:
         users = user_group[doc]
-        local_key = fmix64(
-            cluster.view(np.uint64) ^ fmix64(users.astype(np.uint64) + _GOLDEN)
-        ).view(np.int64)
+        local_key = fmix64(cluster.view(np.uint64) ^ fmix64(users.astype(np.uint64) + GOLDEN)).view(
+            np.int64
+        )
         local, _ = count_distinct(local_key, near)
         group_size = _distinct_per_group(users, near)[users] if len(doc) else local
     else:

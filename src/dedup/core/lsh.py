@@ -61,7 +61,9 @@ def fmix64(h: NDArray[np.uint64]) -> NDArray[np.uint64]:
     return h ^ (h >> np.uint64(33))
 
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+# The golden-ratio constant: an odd 64-bit seed/increment for the hash mixes
+# used by banding, passage keys and document shingles.
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MASK64 = (1 << 64) - 1
 
 
@@ -77,9 +79,9 @@ def band_keys(sigs: NDArray[np.uint32], bands: int, rows: int) -> I64:
     keys = np.empty((n, bands), dtype=np.uint64)
     wide = sigs.astype(np.uint64)
     for band in range(bands):
-        h = np.full(n, ((band + 1) * int(_GOLDEN)) & _MASK64, dtype=np.uint64)
+        h = np.full(n, ((band + 1) * int(GOLDEN)) & _MASK64, dtype=np.uint64)
         for col in range(band * rows, (band + 1) * rows):
-            h = fmix64(h ^ wide[:, col]) + _GOLDEN
+            h = fmix64(h ^ wide[:, col]) + GOLDEN
         keys[:, band] = h
     return keys.view(np.int64)
 

@@ -86,6 +86,23 @@ class Analysis:
     groups: list[str] | None
 
 
+def passage_texts(result: Analysis, rows: I64) -> tuple[I64, I64, I64, list[str]]:
+    """Document, start, end and text of the representative occurrence of passage rows.
+
+    `rows` index `result.passages`; an occurrence spans its run's first block
+    start to its last block end (no surrounding white space).
+    """
+    runs, blocks = result.runs, result.blocks
+    first = runs.first[result.passages.run[rows]]
+    last = first + runs.length[result.passages.run[rows]] - 1
+    docs, starts, ends = blocks.doc[first], blocks.start[first], blocks.end[last]
+    texts = [
+        result.texts[d][s:e]
+        for d, s, e in zip(docs.tolist(), starts.tolist(), ends.tolist(), strict=True)
+    ]
+    return docs, starts, ends, texts
+
+
 def cluster_id(representative_id: str) -> int:
     """Stable int64 id of a near-duplicate cluster, from its representative's id."""
     return xxhash.xxh64_intdigest(representative_id.encode("utf-8")) - (1 << 63)
