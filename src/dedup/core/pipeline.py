@@ -21,7 +21,6 @@ from numpy.typing import NDArray
 from dedup.config import ScanConfig
 from dedup.core.blockhash import BlockHashes, hash_blocks
 from dedup.core.fastops import jaccard_sorted, unique_rows, word_shingle_rows
-from dedup.core.fastops import signatures_kernel as signatures
 from dedup.core.graph import components
 from dedup.core.groups import group_names
 from dedup.core.labels import (
@@ -36,7 +35,7 @@ from dedup.core.labels import (
 )
 from dedup.core.minhash import permutations
 from dedup.core.sets import gather
-from dedup.core.similar import similar_groups
+from dedup.core.similar import groups_from_keys, set_band_keys
 from dedup.core.text import wrapped_words
 from dedup.errors import DuplicateIdError
 
@@ -151,11 +150,10 @@ def analyze(
         if cfg.block_mode == "line"
         else words
     )
-    perm_a, perm_b = permutations(cfg.num_perm, cfg.seed)
-    sigs = signatures(values, offsets, perm_a, perm_b)
-
+    perms = permutations(cfg.num_perm, cfg.seed)
     bands, rows = cfg.passage_lsh
-    group, _, _ = similar_groups(values, offsets, sigs, cfg.passage_threshold, bands, rows)
+    band_keys = set_band_keys(values, offsets, perms, bands, rows)
+    group, _, _ = groups_from_keys(values, offsets, band_keys, cfg.passage_threshold)
     representative = _representatives(group, keys)
     cluster = keys[representative][content] if len(content) else content
     content_score = np.ones(len(keys))
@@ -255,8 +253,7 @@ def _near_duplicates(blocks: BlockHashes, cluster: I64, n_docs: int, cfg: ScanCo
 
 def _similar_pairs(values: U32, offsets: I64, cfg: ScanConfig) -> tuple[I64, I64]:
     """Verified pairs of document shingle sets (CSR rows) at `doc_threshold`."""
-    perm_a, perm_b = permutations(cfg.num_perm, cfg.seed)
-    sigs = signatures(values, offsets, perm_a, perm_b)
     bands, band_rows = cfg.doc_lsh
-    _, left, right = similar_groups(values, offsets, sigs, cfg.doc_threshold, bands, band_rows)
+    keys = set_band_keys(values, offsets, permutations(cfg.num_perm, cfg.seed), bands, band_rows)
+    _, left, right = groups_from_keys(values, offsets, keys, cfg.doc_threshold)
     return left, right

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from dedup.core.fastops import band_keys, jaccard_sorted
+from dedup.core.fastops import band_keys, jaccard_sorted, signatures_kernel
 from dedup.core.graph import components
 from dedup.core.lsh import candidate_pairs
 
@@ -35,10 +35,42 @@ def similar_groups(
     LSH only proposes pairs; every pair is checked on the exact sets, so a
     false positive of the banding never merges unrelated rows.
     """
-    n = sigs.shape[0]
-    keys = band_keys(sigs, bands, rows)
+    return groups_from_keys(values, offsets, band_keys(sigs, bands, rows), threshold)
+
+
+def groups_from_keys(
+    values: NDArray[np.uint32], offsets: I64, keys: I64, threshold: float
+) -> tuple[I64, I64, I64]:
+    """`similar_groups` from band keys already computed (`set_band_keys`)."""
+    n = keys.shape[0]
     left, right = candidate_pairs(keys)
     if len(left):
         keep = jaccard_sorted(values, offsets, left, right) >= threshold
         left, right = left[keep], right[keep]
     return components(n, left, right), left, right
+
+
+# Rows whose MinHash signatures exist at once: 65,536 x 128 x 4 B = 32 MiB.
+_SKETCH_ROWS = 1 << 16
+
+
+def set_band_keys(
+    values: NDArray[np.uint32],
+    offsets: I64,
+    perms: tuple[NDArray[np.uint32], NDArray[np.uint32]],
+    bands: int,
+    rows: int,
+) -> I64:
+    """int64[n, bands] band keys of CSR sets, without keeping their signatures.
+
+    Signatures serve only to band (candidates are verified on the exact
+    sets), so they are computed a chunk of rows at a time and dropped: memory
+    holds bands x 8 bytes per row instead of num_perm x 4.
+    """
+    n = len(offsets) - 1
+    keys = np.empty((n, bands), dtype=np.int64)
+    for lo in range(0, n, _SKETCH_ROWS):
+        hi = min(n, lo + _SKETCH_ROWS)
+        sigs = signatures_kernel(values, offsets[lo : hi + 1], *perms)
+        keys[lo:hi] = band_keys(sigs, bands, rows)
+    return keys
