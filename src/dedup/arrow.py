@@ -17,6 +17,7 @@ from dedup.sources import Problem
 
 
 def spans_table(result: Analysis, config_json: str) -> pa.Table:
+    """spans.parquet: every span of every document, with code-point and UTF-8 byte offsets."""
     spans, runs = result.spans, result.runs
     n = len(spans.doc)
     start_byte = np.empty(n, dtype=np.int64)
@@ -54,6 +55,7 @@ def spans_table(result: Analysis, config_json: str) -> pa.Table:
 
 
 def documents_table(result: Analysis, config_json: str) -> pa.Table:
+    """documents.parquet: one row per document, boilerplate share and near-duplicate cluster."""
     spans = result.spans
     n_docs = len(result.ids)
     lengths = np.where(spans.run >= 0, spans.end - spans.start, 0)
@@ -81,6 +83,7 @@ def documents_table(result: Analysis, config_json: str) -> pa.Table:
 
 
 def passages_table(result: Analysis, config_json: str) -> pa.Table:
+    """passages.parquet: one row per passage, most shared first, with a representative text."""
     table = result.passages
     docs, starts, ends, texts = passage_texts(result, np.arange(len(table.passage)))
     return pa.table(
@@ -99,6 +102,7 @@ def passages_table(result: Analysis, config_json: str) -> pa.Table:
 
 
 def errors_table(problems: list[Problem], config_json: str) -> pa.Table:
+    """errors.parquet: the inputs that were skipped or altered, sorted by id."""
     rows = sorted(problems, key=lambda p: (p.id, p.path))
     return pa.table(
         {

@@ -172,6 +172,7 @@ class ScanConfig:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain values, nested normalize section included."""
         return dataclasses.asdict(self)
 
     def to_json(self) -> str:
@@ -180,6 +181,7 @@ class ScanConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ScanConfig:
+        """Inverse of `to_dict`; ConfigError names unknown keys and wrong values."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -194,6 +196,7 @@ class ScanConfig:
 
     @classmethod
     def from_json(cls, text: str) -> ScanConfig:
+        """Inverse of `to_json`; ConfigError when the text is not a JSON object."""
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

@@ -22,6 +22,8 @@ from dedup.sources import Problem, read_documents
 
 @dataclass(frozen=True)
 class TopPassage:
+    """A passage as the summary shows it: id, documents sharing it, text."""
+
     passage_id: int
     doc_count: int
     text: str
@@ -56,6 +58,7 @@ class ScanSummary:
 
 
 def summarize(result: Analysis, out: Path, top: int = 5) -> ScanSummary:
+    """Counts and the `top` most shared passages of an analysis written to `out`."""
     spans = result.spans
     boiler = int(np.sum(np.where(spans.run >= 0, spans.end - spans.start, 0)))
     in_clusters = result.doc_cluster_size > 1
