@@ -20,14 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import xxhash
 
 from dedup.config import ScanConfig
+from dedup.core.blockhash import python_blocks
 from dedup.core.fastops import signatures_kernel
 from dedup.core.kernel import line_blocks
 from dedup.core.minhash import permutations, signatures
-from dedup.core.shingles import content_key, shingle_strings
-from dedup.core.text import split_lines, tokens
 
 
 def generate(megabytes: float, non_ascii: float = 0.0, seed: int = 0) -> list[str]:
@@ -79,18 +77,8 @@ def non_ascii_lines(texts: Sequence[str]) -> float:
 
 
 def python_path(texts: Sequence[str], cfg: ScanConfig) -> int:
-    """split_lines + tokens + content_key + xxh32 of every shingle, block by block."""
-    n_hashes = 0
-    for text in texts:
-        starts, ends = split_lines(text)
-        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-            words = tokens(text[a:b], cfg.normalize)
-            content_key(words)
-            hashes = [
-                xxhash.xxh32_intdigest(s.encode("utf-8")) for s in shingle_strings(words, cfg.ngram)
-            ]
-            n_hashes += len(hashes)
-    return n_hashes
+    """The Python reference of `line_blocks`, block by block (`blockhash.python_blocks`)."""
+    return len(python_blocks(texts, cfg).hashes)
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:

@@ -30,7 +30,6 @@ from dedup.evaluate import (
     Evaluation,
     evaluate_scan,
     read_gold,
-    read_pairs,
     score_document,
 )
 from dedup.synth import SynthConfig, generate
@@ -159,19 +158,14 @@ def row(case: Case, result: Evaluation, seconds: float, extra: str = "") -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def twins(case: Case, scan_dir: Path) -> str:
+def twins(case: Case, result: Evaluation) -> str:
     """Positives in one cluster, and hard negatives merged, as the issue counts them."""
-    import pyarrow.parquet as pq
-
-    assert case.pairs is not None
-    positives, negatives = read_pairs(case.pairs)
-    table = pq.read_table(scan_dir / "documents.parquet", columns=["id", "near_dup_cluster"])
-    cluster = {r["id"]: r["near_dup_cluster"] or r["id"] for r in table.to_pylist()}
-    together = sum(cluster[a] == cluster[b] for a, b in positives)
-    merged = sum(cluster[a] == cluster[b] for a, b in negatives)
+    pairs = result.pairs
+    if pairs is None:
+        return ""
     return (
-        f"twins together {together}/{len(positives)}, "
-        f"hard negatives merged {merged}/{len(negatives)}"
+        f"twins together {pairs.correct}/{pairs.gold}, "
+        f"hard negatives merged {pairs.negatives_merged}/{pairs.negatives}"
     )
 
 
@@ -206,7 +200,7 @@ def main() -> int:
             scan([case.docs], out, ScanConfig(group_by=case.group_by))
             result = evaluate_scan(out, case.docs, case.gold, case.field, case.pairs)
             seconds = time.perf_counter() - started
-            extra = twins(case, out) if case.pairs and "twins" in case.name else ""
+            extra = twins(case, result) if "twins" in case.name else ""
             lines.append(row(case, result, seconds, extra))
             print(lines[-1], flush=True)
             if case.gold is not None and case.group_by == "none" and case.name.startswith("web"):
