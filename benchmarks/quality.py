@@ -136,8 +136,8 @@ def naive_counts(case: Case) -> CharCounts:
     return total
 
 
-def _fmt(value: float | None) -> str:
-    return "" if value is None else f"{value:.3f}"
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
 
 
 def row(case: Case, result: Evaluation, seconds: float, extra: str = "") -> str:
@@ -148,7 +148,8 @@ def row(case: Case, result: Evaluation, seconds: float, extra: str = "") -> str:
         _fmt(c.precision if c else None),
         _fmt(c.recall if c else None),
         _fmt(c.f1 if c else None),
-        _fmt(c.content_kept if c else None),
+        # Four digits: targets such as 0.997 sit within a rounding step.
+        _fmt(c.content_kept if c else None, 4),
         _fmt(p.precision if p else None),
         _fmt(p.recall if p else None),
         _fmt(p.f1 if p else None),

@@ -219,12 +219,22 @@ def test_prose_shared_by_prose_min_docs_documents_is_boilerplate() -> None:
 
 
 def test_prose_in_a_run_with_a_short_shared_line_is_boilerplate() -> None:
-    # A newsletter box: a short title line and a long description, in two documents.
+    # A newsletter box: a short title line and a long description, in three documents.
+    doc = i64(0, 0, 0, 1, 1, 1, 2, 2, 2)
+    cluster = i64(1, 7, 8, 2, 7, 8, 3, 7, 8)
+    words = i64(3, 5, 30, 3, 5, 30, 3, 5, 30)
+    runs = find_runs(doc, cluster, i64(0, 1, 2), words=words)
+    assert runs.block_run.tolist() == [-1, 0, 0, -1, 1, 1, -1, 2, 2]
+
+
+def test_prose_in_a_run_of_two_documents_stays_unique() -> None:
+    # Two articles of one story share a caption line and the quote after it:
+    # the caption counts, the quote needs a third document.
     doc = i64(0, 0, 0, 1, 1, 1)
     cluster = i64(1, 7, 8, 2, 7, 8)
     words = i64(3, 5, 30, 3, 5, 30)
     runs = find_runs(doc, cluster, i64(0, 1), words=words)
-    assert runs.block_run.tolist() == [-1, 0, 0, -1, 1, 1]
+    assert runs.block_run.tolist() == [-1, 0, -1, -1, 1, -1]
 
 
 def test_short_line_across_groups_counts_but_prose_needs_its_group() -> None:

@@ -128,3 +128,65 @@ def test_a_near_duplicate_article_does_not_turn_into_boilerplate() -> None:
     result = analyze(["a", "b"], docs, ScanConfig())
     assert result.doc_group.tolist() == [0, 0]
     assert not any("bridge" in t for t in boilerplate_text(result, "a"))
+
+
+BANNER = "The Valley Gazette: independent news from the northern valleys since 1921"
+
+
+def test_a_template_line_with_a_typo_is_still_boilerplate() -> None:
+    # One letter changed breaks every word 5-gram of the word "independent";
+    # on characters the line is still the banner, with a lower score.
+    banners = [BANNER] * 4 + [BANNER.replace("independent", "indepandent")]
+    docs = [f"Home\nNews\nSports\n{b}\n\n{a}\n" for b, a in zip(banners, ARTICLES, strict=True)]
+    result = analyze([f"p{i}" for i in range(5)], docs, ScanConfig())
+    found = boilerplate_text(result, "p4")
+    assert found == ["Home\nNews\nSports\n" + banners[4]], found
+    d = result.ids.index("p4")
+    scores = result.span_score[(result.spans.doc == d) & (result.spans.run >= 0)]
+    assert 0.5 < scores.min() < 1.0
+
+
+def test_a_line_with_a_different_page_title_stays_unique_when_too_different() -> None:
+    # Same shape, other words: character similarity is low, nothing joins the template.
+    titles = [f"Valley Gazette | {a[:40]}" for a in ARTICLES]
+    docs = [f"Home\nNews\nSports\n{t}\n\n{a}\n" for t, a in zip(titles, ARTICLES, strict=True)]
+    result = analyze([f"p{i}" for i in range(5)], docs, ScanConfig())
+    for i in range(5):
+        assert boilerplate_text(result, f"p{i}") == ["Home\nNews\nSports"]
+
+
+GLUED = "Subscribe to the Valley Gazette for the morning news in your inbox."
+
+
+def test_a_sentence_glued_to_a_paragraph_is_cut_at_its_first_word() -> None:
+    docs = [f"Home\nNews\nSports\n\n{a} {GLUED}\n\nValley Gazette, all rights.\n" for a in ARTICLES]
+    result = analyze([f"p{i}" for i in range(5)], docs, ScanConfig())
+    for i in range(5):
+        found = boilerplate_text(result, f"p{i}")
+        # The glued sentence joins the footer after it: both are in every page.
+        assert f"{GLUED}\n\nValley Gazette, all rights." in found, found
+        assert not any(ARTICLES[i] in t for t in found)
+        d = result.ids.index(f"p{i}")
+        text = result.texts[d]
+        unique = [
+            text[s:e].strip()
+            for doc, s, e, run in zip(
+                result.spans.doc,
+                result.spans.start,
+                result.spans.end,
+                result.spans.run,
+                strict=True,
+            )
+            if doc == d and run < 0
+        ]
+        assert unique == [ARTICLES[i]]
+
+
+def test_a_glued_sentence_in_two_articles_of_two_sites_needs_no_site() -> None:
+    # Ungrouped, two documents are enough for a short glued sentence; a long
+    # shared tail (over --prose-words) is a quote and needs --prose-min-docs.
+    tail = " ".join(ARTICLES[2].split() * 2)
+    docs = [f"Home\nNews\n\n{a} {tail}\n\nThe end.\n" for a in ARTICLES[:2]]
+    result = analyze(["a", "b"], docs, ScanConfig())
+    for doc_id in ("a", "b"):
+        assert not any("library" in t for t in boilerplate_text(result, doc_id))

@@ -140,6 +140,20 @@ def scan_command(
             "is boilerplate (0: off)."
         ),
     ] = _DEFAULT.absorb_words,
+    variant_threshold: Annotated[
+        float,
+        typer.Option(
+            help="A short unique line next to boilerplate whose character 4-grams reach this "
+            "Jaccard similarity with a boilerplate line is that line with a variable part."
+        ),
+    ] = _DEFAULT.variant_threshold,
+    glue_words: Annotated[
+        int,
+        typer.Option(
+            help="A repeated run of at least this many words at the start or end of a unique "
+            "line next to boilerplate is a glued passage (0: off)."
+        ),
+    ] = _DEFAULT.glue_words,
     lsh_fn_weight: Annotated[
         float,
         typer.Option(
@@ -171,6 +185,8 @@ def scan_command(
             prose_min_docs=prose_min_docs,
             common_fraction=common_fraction,
             absorb_words=absorb_words,
+            variant_threshold=variant_threshold,
+            glue_words=glue_words,
             lsh_fn_weight=lsh_fn_weight,
             normalize=NormalizeConfig(
                 unicode_nfkc=nfkc,

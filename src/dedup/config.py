@@ -99,6 +99,14 @@ class ScanConfig:
         absorb_words: a unique block of at most this many words between two
             boilerplate blocks (a menu with one item added) is boilerplate;
             0 turns this off.
+        variant_threshold: a short unique line next to boilerplate whose
+            character 4-grams reach this Jaccard similarity with a
+            boilerplate line of its group is that line with a variable
+            part (a typo, a title, a date); 1.0 keeps only exact variants.
+        glue_words: a repeated run of at least this many words at the start
+            or end of a unique block next to boilerplate is a glued passage
+            ("... end of article. Subscribe to our newsletter."); 0 turns
+            this off.
         lsh_fn_weight: weight of false negatives when choosing LSH bands and
             rows, as datasketch's `MinHashLSH(weights=(1 - w, w))`. Every
             candidate is verified on exact Jaccard similarity, so a false
@@ -118,8 +126,10 @@ class ScanConfig:
     prose_words: int = 20
     prose_min_docs: int = 4
     common_fraction: float = 0.1
-    absorb_words: int = 8
+    absorb_words: int = 10
     lsh_fn_weight: float = 0.9
+    variant_threshold: float = 0.5
+    glue_words: int = 8
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -151,6 +161,12 @@ class ScanConfig:
             raise ConfigError(f"--common-fraction must be in (0, 1], got {self.common_fraction}")
         if self.absorb_words < 0:
             raise ConfigError(f"--absorb-words must be at least 0, got {self.absorb_words}")
+        if not 0.0 < self.variant_threshold <= 1.0:
+            raise ConfigError(
+                f"--variant-threshold must be in (0, 1], got {self.variant_threshold}"
+            )
+        if self.glue_words < 0:
+            raise ConfigError(f"--glue-words must be at least 0, got {self.glue_words}")
         if not 0.0 < self.lsh_fn_weight < 1.0:
             raise ConfigError(
                 f"--lsh-fn-weight must be strictly between 0 and 1, got {self.lsh_fn_weight}"

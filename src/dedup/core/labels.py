@@ -167,7 +167,8 @@ def accept_blocks(
       sites is a quote or a wire story, a short line shared by them is a menu
       item or a button;
     - a candidate that does not count alone counts when a neighbour in its
-      run (consecutive candidates with the same support) does;
+      run (consecutive candidates with the same support) does, prose only
+      from `min_docs` + 1 groups;
     - a candidate standing alone among unique blocks, not first or last in
       its document, that occurs in at least `common_fraction` of the
       documents of its group (and in at least `prose_min_docs`) is
@@ -197,6 +198,9 @@ def accept_blocks(
         run_ok = np.zeros(int(run.max()) + 1, dtype=bool)
         np.logical_or.at(run_ok, run[candidate], ok[candidate])
         accepted = candidate & run_ok[np.maximum(run, 0)]
+        # Through its run, prose needs one document more than a short line:
+        # two articles sharing a quote and a caption are not a template.
+        accepted &= ok | short | (count > cfg.min_docs)
     else:
         accepted = candidate
 

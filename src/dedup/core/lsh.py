@@ -122,3 +122,37 @@ def candidate_pairs(keys: I64, window: int = WINDOW) -> tuple[I64, I64]:
     right = np.concatenate(rights)
     packed = np.unique(left * np.int64(n) + right)
     return packed // n, packed % n
+
+
+def query_pairs(index_keys: I64, query_keys: I64, cap: int = WINDOW) -> tuple[I64, I64]:
+    """Distinct (query row, index row) pairs that share a key in some band.
+
+    The one-sided counterpart of `candidate_pairs`, for looking rows up in an
+    index rather than pairing rows among themselves. Per band, a query row
+    meets at most `cap` index rows of its bucket (the smallest rows), so a
+    crowded bucket costs at most `cap` pairs per query.
+    """
+    if cap < 1:
+        raise ValueError(f"cap must be at least 1, got {cap}")
+    n_index, bands = index_keys.shape
+    n_query = query_keys.shape[0]
+    queries: list[I64] = []
+    hits: list[I64] = []
+    for band in range(bands):
+        order = np.argsort(index_keys[:, band], kind="stable")
+        sorted_keys = index_keys[order, band]
+        lo = np.searchsorted(sorted_keys, query_keys[:, band], side="left")
+        hi = np.searchsorted(sorted_keys, query_keys[:, band], side="right")
+        count = np.minimum(hi - lo, cap)
+        total = int(count.sum())
+        if not total:
+            continue
+        query = np.repeat(np.arange(n_query, dtype=np.int64), count)
+        step = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
+        queries.append(query)
+        hits.append(order[np.repeat(lo, count) + step].astype(np.int64))
+    if not queries:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    packed = np.unique(np.concatenate(queries) * np.int64(max(n_index, 1)) + np.concatenate(hits))
+    return packed // max(n_index, 1), packed % max(n_index, 1)

@@ -1,0 +1,277 @@
+"""The edges of boilerplate runs: variants of template lines, and glued passages.
+
+Block matching decides on whole blocks and word shingles. Two kinds of
+boilerplate escape it, and both sit right next to a run of boilerplate:
+
+- **a short template line with a variable part** (a typo, a page title in a
+  banner, one word changed). One changed word breaks up to `ngram` word
+  shingles, which on a 12-word line leaves it far below any useful
+  threshold, yet its characters still match a boilerplate line.
+  `variant_pairs` compares such lines with the boilerplate lines on
+  character n-grams.
+- **a boilerplate sentence glued to a unique paragraph** ("... end of the
+  article. Subscribe to our newsletter."). The block as a whole is unique;
+  its tail (or head) repeats across documents. `glued_cuts` finds, word by
+  word, repeated prefixes and suffixes and where they start and end.
+
+Only unique blocks next to a boilerplate block are looked at (`edge_blocks`),
+so the cost follows the number of template edges, not the size of the corpus.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import xxhash
+from numpy.typing import NDArray
+
+from dedup.config import NormalizeConfig, ScanConfig
+from dedup.core.fastops import jaccard_sorted, unique_rows
+from dedup.core.labels import count_distinct
+from dedup.core.lsh import GOLDEN, fmix64, optimal_params, query_pairs
+from dedup.core.minhash import permutations
+from dedup.core.similar import set_band_keys
+from dedup.core.text import normalize
+
+I64 = NDArray[np.int64]
+U32 = NDArray[np.uint32]
+U64 = NDArray[np.uint64]
+F64 = NDArray[np.float64]
+Bools = NDArray[np.bool_]
+
+# Character n-grams of 4: a one-letter typo changes at most 4 of a line's
+# ~70, while two different lines of one site's menu share few.
+VARIANT_NGRAM = 4
+# Lines shorter than this (normalised) are not compared on characters:
+# "Home" and "Hope" are different links, not one with a typo.
+VARIANT_MIN_CHARS = 16
+# A word for cutting glued passages: what normalisation keeps as a word
+# (`text.normalize` turns everything else, `_` included, into white space).
+_WORD = re.compile(r"[^\W_]+")
+# Salt of glued passage keys, apart from block content keys ("glued").
+_GLUED = np.uint64(0x676C756564)
+# Index rows compared per query row and LSH band.
+_QUERY_CAP = 8
+
+
+def edge_blocks(doc: I64, boiler: Bools) -> I64:
+    """Blocks that are not boilerplate but follow or precede one in their document."""
+    n = len(doc)
+    near = np.zeros(n, dtype=bool)
+    if n > 1:
+        same = doc[1:] == doc[:-1]
+        near[1:] |= boiler[:-1] & same
+        near[:-1] |= boiler[1:] & same
+    return np.flatnonzero(~boiler & near)
+
+
+def char_shingles(texts: Sequence[str], n: int) -> tuple[U32, I64]:
+    """Sorted distinct 32-bit hashes of every text's character n-grams, as CSR rows.
+
+    A text shorter than n has no n-gram and gives an empty row.
+    """
+    lengths = np.array([len(t) for t in texts], dtype=np.int64)
+    counts = np.maximum(lengths - n + 1, 0)
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    if not offsets[-1]:
+        return np.empty(0, np.uint32), offsets
+    code_points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    text_start = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    row = np.repeat(np.arange(len(texts)), counts)
+    at = text_start[row] + (np.arange(offsets[-1]) - offsets[row])
+    acc = np.zeros(len(at), dtype=np.uint64)
+    for j in range(n):
+        acc = fmix64(acc ^ fmix64(code_points[at + j].astype(np.uint64) + GOLDEN)) + GOLDEN
+    return unique_rows((acc >> np.uint64(32)).astype(np.uint32), offsets)
+
+
+def variant_text(block: str, cfg: NormalizeConfig) -> str:
+    """What lines are compared on: normalised, white space collapsed."""
+    return " ".join(normalize(block, cfg).split())
+
+
+def variant_pairs(
+    queries: Sequence[str], index: Sequence[str], threshold: float, num_perm: int, seed: int
+) -> tuple[I64, I64, F64]:
+    """(query row, index row, similarity) of every pair at or above `threshold`.
+
+    Similarity is the exact Jaccard similarity of character n-gram sets
+    (`VARIANT_NGRAM`); texts shorter than `VARIANT_MIN_CHARS` match nothing.
+    MinHash LSH proposes pairs, each one verified on the exact sets.
+    """
+    empty = np.empty(0, np.int64)
+    index_rows = np.array([i for i, t in enumerate(index) if len(t) >= VARIANT_MIN_CHARS], np.int64)
+    query_rows = np.array(
+        [i for i, t in enumerate(queries) if len(t) >= VARIANT_MIN_CHARS], np.int64
+    )
+    if not len(query_rows) or not len(index_rows):
+        return empty, empty, np.empty(0)
+    texts = [index[i] for i in index_rows] + [queries[i] for i in query_rows]
+    values, offsets = char_shingles(texts, VARIANT_NGRAM)
+    bands, rows = optimal_params(threshold, num_perm, 0.1, 0.9)
+    keys = set_band_keys(values, offsets, permutations(num_perm, seed), bands, rows)
+    n_index = len(index_rows)
+    query, hit = query_pairs(keys[:n_index], keys[n_index:], _QUERY_CAP)
+    similarity = jaccard_sorted(values, offsets, n_index + query, hit)
+    keep = similarity >= threshold
+    return query_rows[query[keep]], index_rows[hit[keep]], similarity[keep]
+
+
+def best_variant(
+    block: I64, candidate: I64, similarity: F64, candidate_key: I64, n_blocks: int
+) -> tuple[I64, F64]:
+    """For each block, the most similar candidate (smallest key on ties), or -1.
+
+    `block`, `candidate`, `similarity` and `candidate_key` are parallel arrays
+    of allowed (block, candidate) pairs.
+    """
+    best = np.full(n_blocks, -1, dtype=np.int64)
+    score = np.zeros(n_blocks)
+    if len(block):
+        order = np.lexsort((candidate_key, -similarity, block))
+        heads = order[np.r_[True, block[order][1:] != block[order][:-1]]]
+        best[block[heads]] = candidate[heads]
+        score[block[heads]] = similarity[heads]
+    return best, score
+
+
+@dataclass(frozen=True)
+class Cuts:
+    """Glued passages: block `block[i]` holds boilerplate `start[i]:end[i]`.
+
+    `key` identifies the passage (a hash of its words), `words` counts them.
+    Offsets are relative to the block text.
+    """
+
+    block: I64
+    start: I64
+    end: I64
+    key: I64
+    words: I64
+
+
+def _words(texts: Sequence[str], cfg: NormalizeConfig) -> tuple[U64, I64, I64, I64]:
+    """Hashes, starts and ends of the words of every text, with CSR offsets."""
+    hashes: list[int] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    offsets = [0]
+    for text in texts:
+        for match in _WORD.finditer(text):
+            word = "".join(normalize(match.group(), cfg).split())
+            hashes.append(xxhash.xxh64_intdigest(word.encode("utf-8", "surrogatepass")))
+            starts.append(match.start())
+            ends.append(match.end())
+        offsets.append(len(hashes))
+    return (
+        np.array(hashes, dtype=np.uint64),
+        np.array(starts, dtype=np.int64),
+        np.array(ends, dtype=np.int64),
+        np.array(offsets, dtype=np.int64),
+    )
+
+
+def _extend(text: str, start: int, end: int) -> tuple[int, int]:
+    """The cut widened over the punctuation glued to its first and last word."""
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return start, end
+
+
+def glued_cuts(texts: Sequence[str], member: I64, scope: I64, cfg: ScanConfig) -> Cuts:
+    """Repeated prefixes and suffixes of blocks that are unique as a whole.
+
+    Args:
+        texts: the blocks' texts.
+        member: int64 near-duplicate group of each block's document; a word
+            n-gram repeats when it occurs in `min_docs` groups.
+        scope: int64 counting scope of each block (the user's group, or 0):
+            n-grams are counted within a scope.
+        cfg: ngram, min_docs, glue_words, prose_words, prose_min_docs.
+
+    A prefix (suffix) is the longest run of repeated word n-grams from the
+    block's first (to its last) word. It is a glued passage when it covers at
+    least `glue_words` words but not the whole block (whole blocks were
+    judged already), and, when longer than `prose_words`, repeats in
+    `prose_min_docs` groups. The cut follows word boundaries, widened over
+    punctuation attached to the first and last word.
+    """
+    k = cfg.ngram
+    empty = np.empty(0, np.int64)
+    none = Cuts(empty, empty, empty, empty, empty)
+    if cfg.glue_words <= 0 or not len(texts):
+        return none
+    hashes, word_start, word_end, offsets = _words(texts, cfg.normalize)
+    n_words = np.diff(offsets)
+    n_grams = np.maximum(n_words - k + 1, 0)
+    gram_offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(n_grams, out=gram_offsets[1:])
+    if not gram_offsets[-1]:
+        return none
+    row = np.repeat(np.arange(len(texts)), n_grams)
+    index = np.arange(gram_offsets[-1]) - gram_offsets[row]
+    first_word = offsets[row] + index
+    acc = fmix64(scope[row].astype(np.uint64) + GOLDEN)
+    for j in range(k):
+        acc = fmix64(acc ^ fmix64(hashes[first_word + j] + GOLDEN)) + GOLDEN
+    count, _ = count_distinct(acc.view(np.int64), member[row])
+    common = count >= cfg.min_docs
+
+    rows = len(texts)
+    first_rare = np.full(rows, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_rare, row[~common], index[~common])
+    prefix = np.minimum(first_rare, n_grams)
+    last_rare = np.full(rows, -1, dtype=np.int64)
+    np.maximum.at(last_rare, row[~common], index[~common])
+    suffix = n_grams - 1 - last_rare
+
+    in_prefix = index < prefix[row]
+    in_suffix = index > last_rare[row]
+    big = np.iinfo(np.int64).max
+    prefix_min = np.full(rows, big, dtype=np.int64)
+    np.minimum.at(prefix_min, row[in_prefix], count[in_prefix])
+    suffix_min = np.full(rows, big, dtype=np.int64)
+    np.minimum.at(suffix_min, row[in_suffix], count[in_suffix])
+
+    def accepted(runs: I64, least: I64) -> Bools:
+        covered = np.where(runs > 0, runs + k - 1, 0)
+        return (
+            (covered >= cfg.glue_words)
+            & (covered < n_words)
+            & ((covered <= cfg.prose_words) | (least >= cfg.prose_min_docs))
+        )
+
+    head = accepted(prefix, prefix_min)
+    tail = accepted(suffix, suffix_min)
+    head_words = np.where(head, prefix + k - 1, 0)
+    tail_words = np.where(tail, suffix + k - 1, 0)
+    # Overlapping head and tail: the whole block repeats in pieces; keep the longer.
+    clash = head & tail & (head_words + tail_words > n_words)
+    head &= ~clash | (head_words >= tail_words)
+    tail &= ~clash | (tail_words > head_words)
+
+    row_ids = np.arange(rows, dtype=np.int64)
+    block = np.concatenate((row_ids[head], row_ids[tail]))
+    covered = np.concatenate((head_words[head], tail_words[tail]))
+    lo = np.concatenate((offsets[:-1][head], (offsets[1:] - tail_words)[tail]))
+    order = np.lexsort((lo, block))
+    block, covered, lo = block[order], covered[order], lo[order]
+    # The key hashes the words position by position, as `labels` keys runs.
+    owner = np.repeat(np.arange(len(block)), covered)
+    at = np.arange(int(covered.sum())) - np.repeat(np.cumsum(covered) - covered, covered)
+    terms = fmix64(hashes[lo[owner] + at] ^ fmix64((at + 1).astype(np.uint64) * GOLDEN))
+    totals = np.zeros(len(block), dtype=np.uint64)
+    np.add.at(totals, owner, terms)
+    keys = fmix64(totals ^ (covered.astype(np.uint64) * GOLDEN + _GLUED)).view(np.int64)
+    starts = np.empty(len(block), dtype=np.int64)
+    ends = np.empty(len(block), dtype=np.int64)
+    cuts = zip(block.tolist(), lo.tolist(), covered.tolist(), strict=True)
+    for i, (r, first, n) in enumerate(cuts):
+        starts[i], ends[i] = _extend(texts[r], int(word_start[first]), int(word_end[first + n - 1]))
+    return Cuts(block, starts, ends, keys, covered)

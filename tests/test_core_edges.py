@@ -1,0 +1,130 @@
+"""Template-line variants and glued passages on hand-made inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dedup.config import ScanConfig
+from dedup.core.edges import (
+    VARIANT_MIN_CHARS,
+    best_variant,
+    char_shingles,
+    edge_blocks,
+    glued_cuts,
+    variant_pairs,
+)
+from dedup.core.lsh import query_pairs
+
+
+def i64(*values: int) -> np.ndarray:
+    return np.array(values, dtype=np.int64)
+
+
+def test_edge_blocks_are_unique_blocks_next_to_boilerplate_in_the_same_document() -> None:
+    doc = i64(0, 0, 0, 0, 1, 1)
+    boiler = np.array([True, False, False, True, False, False])
+    # Block 4 follows boilerplate block 3, but in another document.
+    assert edge_blocks(doc, boiler).tolist() == [1, 2]
+
+
+def test_char_shingles_are_per_text_sorted_and_distinct() -> None:
+    values, offsets = char_shingles(["abcabc", "abc", "ab"], 3)
+    rows = [values[offsets[i] : offsets[i + 1]].tolist() for i in range(3)]
+    assert len(rows[0]) == 3  # abc, bca, cab
+    assert rows[0] == sorted(rows[0])
+    assert set(rows[1]) <= set(rows[0]) and len(rows[1]) == 1
+    assert rows[2] == []
+
+
+def test_query_pairs_finds_shared_buckets_and_caps_each_band() -> None:
+    index = np.array([[1, 9], [1, 8], [2, 7], [1, 6]], dtype=np.int64)
+    queries = np.array([[1, 7], [5, 5]], dtype=np.int64)
+    query, hit = query_pairs(index, queries, cap=8)
+    assert list(zip(query.tolist(), hit.tolist(), strict=True)) == [(0, 0), (0, 1), (0, 2), (0, 3)]
+    query, hit = query_pairs(index, queries, cap=1)
+    assert list(zip(query.tolist(), hit.tolist(), strict=True)) == [(0, 0), (0, 2)]
+    with pytest.raises(ValueError):
+        query_pairs(index, queries, cap=0)
+
+
+BANNER = "the valley gazette independent news from the northern valleys"
+
+
+def test_a_typo_is_a_variant_and_another_line_is_not() -> None:
+    queries = [
+        BANNER.replace("independent", "indepandent"),
+        "weather for the coming week in the hills",
+    ]
+    query, hit, similarity = variant_pairs(queries, [BANNER, "sports"], 0.5, 128, 1)
+    assert query.tolist() == [0] and hit.tolist() == [0]
+    assert 0.8 < similarity[0] < 1.0
+
+
+def test_short_lines_are_never_variants() -> None:
+    short = "home page"
+    assert len(short) < VARIANT_MIN_CHARS
+    query, _, _ = variant_pairs([short], [short], 0.5, 128, 1)
+    assert not len(query)
+
+
+def test_best_variant_prefers_similarity_then_the_smaller_key() -> None:
+    block = i64(0, 0, 0, 2)
+    candidate = i64(5, 6, 7, 5)
+    similarity = np.array([0.6, 0.9, 0.9, 0.7])
+    key = i64(50, 60, 40, 50)
+    best, score = best_variant(block, candidate, similarity, key, 3)
+    assert best.tolist() == [7, -1, 5]
+    assert score.tolist() == [0.9, 0.0, 0.7]
+
+
+GLUED = "Subscribe to our newsletter for the morning news."
+
+
+def cuts_of(texts: list[str], member: list[int], **cfg: int) -> list[tuple[int, str]]:
+    found = glued_cuts(texts, i64(*member), np.zeros(len(texts), np.int64), ScanConfig(**cfg))  # type: ignore[arg-type]
+    return [
+        (b, texts[b][s:e])
+        for b, s, e in zip(
+            found.block.tolist(), found.start.tolist(), found.end.tolist(), strict=True
+        )
+    ]
+
+
+def test_a_glued_suffix_is_cut_with_its_punctuation() -> None:
+    texts = [
+        f"The bridge opens in May. {GLUED}",
+        f"Farmers moved their herds uphill. {GLUED}",
+    ]
+    assert cuts_of(texts, [0, 1]) == [(0, GLUED), (1, GLUED)]
+
+
+def test_a_glued_prefix_is_cut_too() -> None:
+    texts = [f"{GLUED} The bridge opens in May.", f"{GLUED} Farmers moved their herds uphill."]
+    assert cuts_of(texts, [0, 1]) == [(0, GLUED), (1, GLUED)]
+
+
+def test_glued_passages_repeat_across_near_duplicate_groups() -> None:
+    texts = [f"The bridge opens in May. {GLUED}", f"Farmers moved uphill. {GLUED}"]
+    # Both documents in one near-duplicate group: one repetition only.
+    assert cuts_of(texts, [3, 3]) == []
+
+
+def test_short_repeats_and_whole_blocks_are_not_cut() -> None:
+    texts = [
+        "The bridge opens in May. Read more here right now.",
+        "Farmers moved. Read more here right now.",
+    ]
+    assert cuts_of(texts, [0, 1]) == []  # 5 words, under --glue-words
+    tail = "Read more here right now."
+    assert cuts_of(texts, [0, 1], glue_words=5) == [(0, tail), (1, tail)]
+    assert cuts_of([GLUED, GLUED], [0, 1]) == []
+    assert cuts_of(texts, [0, 1], glue_words=0) == []
+
+
+def test_a_long_shared_tail_is_prose_and_needs_more_documents() -> None:
+    tail = " ".join([f"word{i}" for i in range(30)])
+    texts = [f"First article starts here. {tail}", f"Second article is other. {tail}"]
+    assert cuts_of(texts, [0, 1]) == []
+    many = [f"Article {n} begins with its own words. {tail}" for n in "abcd"]
+    assert [b for b, _ in cuts_of(many, [0, 1, 2, 3])] == [0, 1, 2, 3]
