@@ -20,14 +20,7 @@ from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
 from dedup.core.blockhash import BlockHashes, hash_blocks
-from dedup.core.edges import (
-    Cuts,
-    best_variant,
-    edge_blocks,
-    glued_cuts,
-    variant_pairs,
-    variant_text,
-)
+from dedup.core.edges import edge_blocks, glued_cuts, join_variants, split_glued
 from dedup.core.fastops import jaccard_sorted, unique_rows, word_shingle_rows
 from dedup.core.graph import components
 from dedup.core.groups import group_names
@@ -180,7 +173,7 @@ def analyze(
     scope = user_group if user_group is not None else np.zeros(len(sorted_ids), np.int64)
     runs = find_runs(doc, cluster, prose, doc_group, user_group, cfg)
     match = content_score[content] if len(doc) else content_score[:0]
-    cluster, match = _variant_lines(
+    cluster, match = join_variants(
         sorted_texts,
         doc,
         start,
@@ -208,7 +201,7 @@ def analyze(
         cfg,
     )
     if len(cuts.block):
-        doc, start, end, content, cluster, words, prose, match = _split_glued(
+        doc, start, end, content, cluster, words, prose, match = split_glued(
             sorted_texts, edges, cuts, doc, start, end, content, cluster, words, prose, match
         )
         runs = find_runs(doc, cluster, prose, doc_group, user_group, cfg)
@@ -228,137 +221,6 @@ def analyze(
         passages=passage_table(runs, doc),
         groups=groups,
     )
-
-
-def _variant_lines(
-    texts: Sequence[str],
-    doc: I64,
-    start: I64,
-    end: I64,
-    words: I64,
-    content: I64,
-    content_cluster: I64,
-    cluster: I64,
-    match: F64,
-    runs: Runs,
-    scope: I64,
-    cfg: ScanConfig,
-) -> tuple[I64, F64]:
-    """Clusters and scores with short edge lines joined to the boilerplate line they vary.
-
-    A unique line of at most `prose_words` words next to boilerplate joins the
-    cluster of the most similar boilerplate line of its scope (`edges`); its
-    score becomes that similarity.
-    """
-    short = words <= cfg.prose_words
-    queries = edge_blocks(doc, runs.span_run >= 0)
-    queries = queries[short[queries]]
-    targets = np.flatnonzero((runs.block_run >= 0) & short)
-    if not len(queries) or not len(targets):
-        return cluster, match
-    # Each distinct content is compared once: a template line repeats on every page.
-    n_scopes = np.int64(int(scope.max()) + 1)
-    target_scoped = np.unique(content[targets] * n_scopes + scope[doc[targets]])
-    index_content, index_first = np.unique(content[targets], return_index=True)
-    _, query_first, query_row = np.unique(content[queries], return_index=True, return_inverse=True)
-
-    def text_of(blocks: I64) -> list[str]:
-        return [
-            variant_text(texts[d][s:e], cfg.normalize)
-            for d, s, e in zip(
-                doc[blocks].tolist(), start[blocks].tolist(), end[blocks].tolist(), strict=True
-            )
-        ]
-
-    pair_query, pair_index, similarity = variant_pairs(
-        text_of(queries[query_first]),
-        text_of(targets[index_first]),
-        cfg.variant_threshold,
-        cfg.num_perm,
-        cfg.seed,
-    )
-    # From distinct contents back to query blocks, keeping targets of the block's scope.
-    order = np.argsort(pair_query, kind="stable")
-    pair_query, pair_index, similarity = pair_query[order], pair_index[order], similarity[order]
-    lo = np.searchsorted(pair_query, query_row, side="left")
-    count = np.searchsorted(pair_query, query_row, side="right") - lo
-    block = np.repeat(np.arange(len(queries)), count)
-    pair = np.repeat(lo, count) + (
-        np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
-    )
-    target = index_content[pair_index[pair]]
-    allowed = np.isin(target * n_scopes + scope[doc[queries[block]]], target_scoped)
-    block, target, sim = block[allowed], target[allowed], similarity[pair][allowed]
-    best, score = best_variant(block, target, sim, content_cluster[target], len(queries))
-    found = best >= 0
-    changed = queries[found]
-    cluster = cluster.copy()
-    match = match.copy()
-    cluster[changed] = content_cluster[best[found]]
-    match[changed] = score[found]
-    return cluster, match
-
-
-def _split_glued(
-    texts: Sequence[str],
-    edges: I64,
-    cuts: Cuts,
-    doc: I64,
-    start: I64,
-    end: I64,
-    *columns: NDArray[np.generic],
-) -> tuple[I64, I64, I64, I64, I64, I64, I64, F64]:
-    """Block arrays with every cut block split into its glued passages and unique rest.
-
-    `columns` are (content, cluster, words, prose, match); a glued passage
-    gets content -1, its key as cluster, its word count as words and prose,
-    and match 1.0 (it repeats exactly); the rest keeps the block's values.
-    """
-    content, cluster, words, prose, match = columns
-    cut_blocks = edges[cuts.block]
-    keep = np.ones(len(doc), dtype=bool)
-    keep[cut_blocks] = False
-    rows: list[tuple[int, int, int, int, int, int, int, float]] = []
-    for i, b in enumerate(cut_blocks.tolist()):
-        d, base = int(doc[b]), int(start[b])
-        lo, hi = base + int(cuts.start[i]), base + int(cuts.end[i])
-        n = int(cuts.words[i])
-        rows.append((d, lo, hi, -1, int(cuts.key[i]), n, n, 1.0))
-    # The unique rest: the block minus its cuts, trimmed of white space.
-    for b in np.unique(cut_blocks).tolist():
-        d, pos = int(doc[b]), int(start[b])
-        mine = np.flatnonzero(cut_blocks == b)
-        bounds = [
-            (int(start[b]) + int(cuts.start[i]), int(start[b]) + int(cuts.end[i])) for i in mine
-        ]
-        for lo, hi in [*sorted(bounds), (int(end[b]), int(end[b]))]:
-            piece = texts[d][pos:lo]
-            stripped = piece.strip()
-            if stripped:
-                first = pos + (len(piece) - len(piece.lstrip()))
-                rows.append(
-                    (
-                        d,
-                        first,
-                        first + len(stripped),
-                        int(content[b]),
-                        int(cluster[b]),
-                        int(words[b]),
-                        int(prose[b]),
-                        float(match[b]),
-                    )
-                )
-            pos = hi
-    extra = list(zip(*rows, strict=True))
-    merged = [
-        np.concatenate((col[keep], np.array(new, dtype=col.dtype)))
-        for col, new in zip(
-            (doc, start, end, content, cluster, words, prose, match), extra, strict=True
-        )
-    ]
-    order = np.lexsort((merged[1], merged[0]))
-    out = [col[order] for col in merged]
-    return out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7].astype(np.float64)
 
 
 def _representatives(group: I64, keys: I64) -> I64:
