@@ -143,8 +143,8 @@ def scan_command(
     variant_threshold: Annotated[
         float,
         typer.Option(
-            help="A short unique line next to boilerplate whose character 4-grams reach this "
-            "Jaccard similarity with a boilerplate line is that line with a variable part."
+            help="A short unique line next to boilerplate whose words reach this Jaccard "
+            "similarity with a boilerplate line's words is that line with a variable part."
         ),
     ] = _DEFAULT.variant_threshold,
     glue_words: Annotated[

@@ -100,9 +100,10 @@ class ScanConfig:
             boilerplate blocks (a menu with one item added) is boilerplate;
             0 turns this off.
         variant_threshold: a short unique line next to boilerplate whose
-            character 4-grams reach this Jaccard similarity with a
+            set of words reaches this Jaccard similarity with a
             boilerplate line of its group is that line with a variable
-            part (a typo, a title, a date); 1.0 keeps only exact variants.
+            part (a typo, a title, a changed word); lines of fewer than 4
+            words are never variants; 1.0 keeps only reordered lines.
         glue_words: a repeated run of at least this many words at the start
             or end of a unique block next to boilerplate is a glued passage
             ("... end of article. Subscribe to our newsletter."); 0 turns

@@ -6,13 +6,14 @@ boilerplate escape it, and both sit right next to a run of boilerplate:
 - **a short template line with a variable part** (a typo, a page title in a
   banner, one word changed). One changed word breaks up to `ngram` word
   shingles, which on a 12-word line leaves it far below any useful
-  threshold, yet its characters still match a boilerplate line.
-  `variant_pairs` compares such lines with the boilerplate lines on
-  character n-grams.
+  threshold, yet most of its words are a boilerplate line's words.
+  `variant_pairs` compares such lines with the boilerplate lines on their
+  sets of words.
 - **a boilerplate sentence glued to a unique paragraph** ("... end of the
   article. Subscribe to our newsletter."). The block as a whole is unique;
-  its tail (or head) repeats across documents. `glued_cuts` finds, word by
-  word, repeated prefixes and suffixes and where they start and end.
+  its tail (or head) repeats across documents. `glued_runs` finds, word by
+  word, repeated prefixes and suffixes, and `glued_cuts` where they start
+  and end.
 
 Only unique blocks next to a boilerplate block are looked at (`edge_blocks`),
 so the cost follows the number of template edges, not the size of the corpus.
@@ -25,16 +26,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import xxhash
 from numpy.typing import NDArray
 
-from dedup.config import NormalizeConfig, ScanConfig
+from dedup.config import ScanConfig
 from dedup.core.fastops import jaccard_sorted, unique_rows
 from dedup.core.labels import Runs, count_distinct
 from dedup.core.lsh import GOLDEN, fmix64, optimal_params, query_pairs
 from dedup.core.minhash import permutations
+from dedup.core.sets import gather
 from dedup.core.similar import set_band_keys
-from dedup.core.text import normalize
 
 I64 = NDArray[np.int64]
 U32 = NDArray[np.uint32]
@@ -42,13 +42,10 @@ U64 = NDArray[np.uint64]
 F64 = NDArray[np.float64]
 Bools = NDArray[np.bool_]
 
-# Character n-grams of 4: a one-letter typo changes at most 4 of a line's
-# ~70, while two different lines of one site's menu share few.
-VARIANT_NGRAM = 4
-# Lines shorter than this (normalised) are not compared on characters:
-# "Home" and "Hope" are different links, not one with a typo.
-VARIANT_MIN_CHARS = 16
-# A word for cutting glued passages: what normalisation keeps as a word
+# Lines of fewer words are not compared as variants: in "Posted by Ann"
+# against "Posted by Bob" one word is the whole content.
+VARIANT_MIN_WORDS = 4
+# A word for locating cuts in the text: what normalisation keeps as a word
 # (`text.normalize` turns everything else, `_` included, into white space).
 _WORD = re.compile(r"[^\W_]+")
 # Salt of glued passage keys, apart from block content keys ("glued").
@@ -68,57 +65,31 @@ def edge_blocks(doc: I64, boiler: Bools) -> I64:
     return np.flatnonzero(~boiler & near)
 
 
-def char_shingles(texts: Sequence[str], n: int) -> tuple[U32, I64]:
-    """Sorted distinct 32-bit hashes of every text's character n-grams, as CSR rows.
-
-    A text shorter than n has no n-gram and gives an empty row.
-    """
-    lengths = np.array([len(t) for t in texts], dtype=np.int64)
-    counts = np.maximum(lengths - n + 1, 0)
-    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    if not offsets[-1]:
-        return np.empty(0, np.uint32), offsets
-    code_points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
-    text_start = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    row = np.repeat(np.arange(len(texts)), counts)
-    at = text_start[row] + (np.arange(offsets[-1]) - offsets[row])
-    acc = np.zeros(len(at), dtype=np.uint64)
-    for j in range(n):
-        acc = fmix64(acc ^ fmix64(code_points[at + j].astype(np.uint64) + GOLDEN)) + GOLDEN
-    return unique_rows((acc >> np.uint64(32)).astype(np.uint32), offsets)
-
-
-def variant_text(block: str, cfg: NormalizeConfig) -> str:
-    """What lines are compared on: normalised, white space collapsed."""
-    return " ".join(normalize(block, cfg).split())
-
-
 def variant_pairs(
-    queries: Sequence[str], index: Sequence[str], threshold: float, num_perm: int, seed: int
+    queries: tuple[U32, I64], index: tuple[U32, I64], threshold: float, num_perm: int, seed: int
 ) -> tuple[I64, I64, F64]:
     """(query row, index row, similarity) of every pair at or above `threshold`.
 
-    Similarity is the exact Jaccard similarity of character n-gram sets
-    (`VARIANT_NGRAM`); texts shorter than `VARIANT_MIN_CHARS` match nothing.
-    MinHash LSH proposes pairs, each one verified on the exact sets.
+    `queries` and `index` are CSR rows of sorted distinct word hashes; the
+    similarity is their exact Jaccard similarity. Rows of fewer than
+    `VARIANT_MIN_WORDS` words match nothing. MinHash LSH proposes the pairs.
     """
     empty = np.empty(0, np.int64)
-    index_rows = np.array([i for i, t in enumerate(index) if len(t) >= VARIANT_MIN_CHARS], np.int64)
-    query_rows = np.array(
-        [i for i, t in enumerate(queries) if len(t) >= VARIANT_MIN_CHARS], np.int64
-    )
-    if not len(query_rows) or not len(index_rows):
+    q_rows = np.flatnonzero(np.diff(queries[1]) >= VARIANT_MIN_WORDS)
+    i_rows = np.flatnonzero(np.diff(index[1]) >= VARIANT_MIN_WORDS)
+    if not len(q_rows) or not len(i_rows):
         return empty, empty, np.empty(0)
-    texts = [index[i] for i in index_rows] + [queries[i] for i in query_rows]
-    values, offsets = char_shingles(texts, VARIANT_NGRAM)
+    q_values, q_offsets = gather(*queries, q_rows)
+    i_values, i_offsets = gather(*index, i_rows)
+    values = np.concatenate((i_values, q_values))
+    offsets = np.concatenate((i_offsets, q_offsets[1:] + i_offsets[-1]))
     bands, rows = optimal_params(threshold, num_perm, 0.1, 0.9)
     keys = set_band_keys(values, offsets, permutations(num_perm, seed), bands, rows)
-    n_index = len(index_rows)
+    n_index = len(i_rows)
     query, hit = query_pairs(keys[:n_index], keys[n_index:], _QUERY_CAP)
     similarity = jaccard_sorted(values, offsets, n_index + query, hit)
     keep = similarity >= threshold
-    return query_rows[query[keep]], index_rows[hit[keep]], similarity[keep]
+    return q_rows[query[keep]], i_rows[hit[keep]], similarity[keep]
 
 
 def best_variant(
@@ -154,27 +125,6 @@ class Cuts:
     words: I64
 
 
-def _words(texts: Sequence[str], cfg: NormalizeConfig) -> tuple[U64, I64, I64, I64]:
-    """Hashes, starts and ends of the words of every text, with CSR offsets."""
-    hashes: list[int] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    offsets = [0]
-    for text in texts:
-        for match in _WORD.finditer(text):
-            word = "".join(normalize(match.group(), cfg).split())
-            hashes.append(xxhash.xxh64_intdigest(word.encode("utf-8", "surrogatepass")))
-            starts.append(match.start())
-            ends.append(match.end())
-        offsets.append(len(hashes))
-    return (
-        np.array(hashes, dtype=np.uint64),
-        np.array(starts, dtype=np.int64),
-        np.array(ends, dtype=np.int64),
-        np.array(offsets, dtype=np.int64),
-    )
-
-
 def _extend(text: str, start: int, end: int) -> tuple[int, int]:
     """The cut widened over the punctuation glued to its first and last word."""
     while start > 0 and not text[start - 1].isspace():
@@ -184,11 +134,22 @@ def _extend(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def glued_cuts(texts: Sequence[str], member: I64, scope: I64, cfg: ScanConfig) -> Cuts:
+@dataclass(frozen=True)
+class GluedRuns:
+    """Glued passages in words: block `block[i]`'s words `first[i]` to `first[i] + words[i]`."""
+
+    block: I64
+    first: I64
+    words: I64
+    key: I64
+
+
+def glued_runs(words: tuple[U32, I64], member: I64, scope: I64, cfg: ScanConfig) -> GluedRuns:
     """Repeated prefixes and suffixes of blocks that are unique as a whole.
 
     Args:
-        texts: the blocks' texts.
+        words: CSR rows of the hashes of each block's normalised words, in
+            order (`BlockHashes.words`).
         member: int64 near-duplicate group of each block's document; a word
             n-gram repeats when it occurs in `min_docs` groups.
         scope: int64 counting scope of each block (the user's group, or 0):
@@ -199,43 +160,42 @@ def glued_cuts(texts: Sequence[str], member: I64, scope: I64, cfg: ScanConfig) -
     block's first (to its last) word. It is a glued passage when it covers at
     least `glue_words` words but not the whole block (whole blocks were
     judged already), and, when longer than `prose_words`, repeats in
-    `prose_min_docs` groups. The cut follows word boundaries, widened over
-    punctuation attached to the first and last word.
+    `prose_min_docs` groups. `glued_cuts` turns the runs into offsets.
     """
     k = cfg.ngram
     empty = np.empty(0, np.int64)
-    none = Cuts(empty, empty, empty, empty, empty)
-    if cfg.glue_words <= 0 or not len(texts):
+    none = GluedRuns(empty, empty, empty, empty)
+    hashes, offsets = words
+    rows = len(offsets) - 1
+    if cfg.glue_words <= 0 or not rows:
         return none
-    hashes, word_start, word_end, offsets = _words(texts, cfg.normalize)
     n_words = np.diff(offsets)
     n_grams = np.maximum(n_words - k + 1, 0)
-    gram_offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    gram_offsets = np.zeros(rows + 1, dtype=np.int64)
     np.cumsum(n_grams, out=gram_offsets[1:])
     if not gram_offsets[-1]:
         return none
-    row = np.repeat(np.arange(len(texts)), n_grams)
+    row = np.repeat(np.arange(rows), n_grams)
     index = np.arange(gram_offsets[-1]) - gram_offsets[row]
     first_word = offsets[row] + index
     acc = fmix64(scope[row].astype(np.uint64) + GOLDEN)
     for j in range(k):
-        acc = fmix64(acc ^ fmix64(hashes[first_word + j] + GOLDEN)) + GOLDEN
+        acc = fmix64(acc ^ fmix64(hashes[first_word + j].astype(np.uint64) + GOLDEN)) + GOLDEN
     count, _ = count_distinct(acc.view(np.int64), member[row])
-    common = count >= cfg.min_docs
+    rare = count < cfg.min_docs
 
-    rows = len(texts)
     first_rare = np.full(rows, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first_rare, row[~common], index[~common])
+    np.minimum.at(first_rare, row[rare], index[rare])
     prefix = np.minimum(first_rare, n_grams)
     last_rare = np.full(rows, -1, dtype=np.int64)
-    np.maximum.at(last_rare, row[~common], index[~common])
+    np.maximum.at(last_rare, row[rare], index[rare])
     suffix = n_grams - 1 - last_rare
 
-    in_prefix = index < prefix[row]
-    in_suffix = index > last_rare[row]
     big = np.iinfo(np.int64).max
+    in_prefix = index < prefix[row]
     prefix_min = np.full(rows, big, dtype=np.int64)
     np.minimum.at(prefix_min, row[in_prefix], count[in_prefix])
+    in_suffix = index > last_rare[row]
     suffix_min = np.full(rows, big, dtype=np.int64)
     np.minimum.at(suffix_min, row[in_suffix], count[in_suffix])
 
@@ -259,30 +219,46 @@ def glued_cuts(texts: Sequence[str], member: I64, scope: I64, cfg: ScanConfig) -
     row_ids = np.arange(rows, dtype=np.int64)
     block = np.concatenate((row_ids[head], row_ids[tail]))
     covered = np.concatenate((head_words[head], tail_words[tail]))
-    lo = np.concatenate((offsets[:-1][head], (offsets[1:] - tail_words)[tail]))
-    order = np.lexsort((lo, block))
-    block, covered, lo = block[order], covered[order], lo[order]
+    skip = np.concatenate((np.zeros(int(head.sum()), np.int64), (n_words - tail_words)[tail]))
+    order = np.lexsort((skip, block))
+    block, covered, skip = block[order], covered[order], skip[order]
     # The key hashes the words position by position, as `labels` keys runs.
     owner = np.repeat(np.arange(len(block)), covered)
     at = np.arange(int(covered.sum())) - np.repeat(np.cumsum(covered) - covered, covered)
-    terms = fmix64(hashes[lo[owner] + at] ^ fmix64((at + 1).astype(np.uint64) * GOLDEN))
+    word = hashes[offsets[block][owner] + skip[owner] + at].astype(np.uint64)
+    terms = fmix64(word ^ fmix64((at + 1).astype(np.uint64) * GOLDEN))
     totals = np.zeros(len(block), dtype=np.uint64)
     np.add.at(totals, owner, terms)
     keys = fmix64(totals ^ (covered.astype(np.uint64) * GOLDEN + _GLUED)).view(np.int64)
-    starts = np.empty(len(block), dtype=np.int64)
-    ends = np.empty(len(block), dtype=np.int64)
-    cuts = zip(block.tolist(), lo.tolist(), covered.tolist(), strict=True)
-    for i, (r, first, n) in enumerate(cuts):
-        starts[i], ends[i] = _extend(texts[r], int(word_start[first]), int(word_end[first + n - 1]))
-    return Cuts(block, starts, ends, keys, covered)
+
+    return GluedRuns(block, skip, covered, keys)
+
+
+def glued_cuts(texts: Sequence[str], runs: GluedRuns, n_words: I64) -> Cuts:
+    """Code-point offsets of glued runs, within the texts of their blocks.
+
+    `texts[i]` and `n_words[i]` are the text and hashed word count of block
+    `runs.block[i]`. The cut follows word boundaries, widened over
+    punctuation attached to its first and last word.
+    """
+    starts = np.full(len(runs.block), -1, dtype=np.int64)
+    ends = np.full(len(runs.block), -1, dtype=np.int64)
+    for i, (text, first, n) in enumerate(
+        zip(texts, runs.first.tolist(), runs.words.tolist(), strict=True)
+    ):
+        found = [m.span() for m in _WORD.finditer(text)]
+        # Rarely (a block of only punctuation, NFKC splitting a character),
+        # the text's words are not the hashed words: no cut rather than a wrong one.
+        if len(found) == n_words[i]:
+            starts[i], ends[i] = _extend(text, found[first][0], found[first + n - 1][1])
+    ok = starts >= 0
+    return Cuts(runs.block[ok], starts[ok], ends[ok], runs.key[ok], runs.words[ok])
 
 
 def join_variants(
-    texts: Sequence[str],
     doc: I64,
-    start: I64,
-    end: I64,
-    words: I64,
+    words: tuple[U32, I64],
+    line_words: I64,
     content: I64,
     content_cluster: I64,
     cluster: I64,
@@ -294,10 +270,11 @@ def join_variants(
     """Clusters and scores with short edge lines joined to the boilerplate line they vary.
 
     A unique line of at most `prose_words` words next to boilerplate joins the
-    cluster of the most similar boilerplate line of its scope (`edges`); its
-    score becomes that similarity.
+    cluster of the boilerplate line of its scope whose word set is most
+    similar, at `variant_threshold` or above (`variant_pairs`); its score
+    becomes that similarity. `words` are the CSR word hashes of every block.
     """
-    short = words <= cfg.prose_words
+    short = line_words <= cfg.prose_words
     queries = edge_blocks(doc, runs.span_run >= 0)
     queries = queries[short[queries]]
     targets = np.flatnonzero((runs.block_run >= 0) & short)
@@ -308,18 +285,9 @@ def join_variants(
     target_scoped = np.unique(content[targets] * n_scopes + scope[doc[targets]])
     index_content, index_first = np.unique(content[targets], return_index=True)
     _, query_first, query_row = np.unique(content[queries], return_index=True, return_inverse=True)
-
-    def text_of(blocks: I64) -> list[str]:
-        return [
-            variant_text(texts[d][s:e], cfg.normalize)
-            for d, s, e in zip(
-                doc[blocks].tolist(), start[blocks].tolist(), end[blocks].tolist(), strict=True
-            )
-        ]
-
     pair_query, pair_index, similarity = variant_pairs(
-        text_of(queries[query_first]),
-        text_of(targets[index_first]),
+        unique_rows(*gather(*words, queries[query_first])),
+        unique_rows(*gather(*words, targets[index_first])),
         cfg.variant_threshold,
         cfg.num_perm,
         cfg.seed,

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
 from dedup.core.blockhash import BlockHashes, hash_blocks
-from dedup.core.edges import edge_blocks, glued_cuts, join_variants, split_glued
+from dedup.core.edges import edge_blocks, glued_cuts, glued_runs, join_variants, split_glued
 from dedup.core.fastops import jaccard_sorted, unique_rows, word_shingle_rows
 from dedup.core.graph import components
 from dedup.core.groups import group_names
@@ -173,32 +173,23 @@ def analyze(
     scope = user_group if user_group is not None else np.zeros(len(sorted_ids), np.int64)
     runs = find_runs(doc, cluster, prose, doc_group, user_group, cfg)
     match = content_score[content] if len(doc) else content_score[:0]
+    word_csr = (blocks.words, blocks.word_offsets)
     cluster, match = join_variants(
-        sorted_texts,
-        doc,
-        start,
-        end,
-        words,
-        content,
-        keys[representative],
-        cluster,
-        match,
-        runs,
-        scope,
-        cfg,
+        doc, word_csr, words, content, keys[representative], cluster, match, runs, scope, cfg
     )
     runs = find_runs(doc, cluster, prose, doc_group, user_group, cfg)
     edges = edge_blocks(doc, runs.span_run >= 0)
+    glued = glued_runs(gather(*word_csr, edges), doc_group[doc[edges]], scope[doc[edges]], cfg)
+    cut = edges[glued.block]
     cuts = glued_cuts(
         [
             sorted_texts[d][s:e]
             for d, s, e in zip(
-                doc[edges].tolist(), start[edges].tolist(), end[edges].tolist(), strict=True
+                doc[cut].tolist(), start[cut].tolist(), end[cut].tolist(), strict=True
             )
         ],
-        doc_group[doc[edges]],
-        scope[doc[edges]],
-        cfg,
+        glued,
+        words[cut],
     )
     if len(cuts.block):
         doc, start, end, content, cluster, words, prose, match = split_glued(
