@@ -12,6 +12,7 @@ import typer
 
 from dedup.config import NormalizeConfig, ScanConfig
 from dedup.errors import DedupError
+from dedup.progress import terminal_progress
 from dedup.runner import ScanSummary, scan
 
 app = typer.Typer(
@@ -155,6 +156,12 @@ def scan_command(
     digits: Annotated[
         bool, typer.Option("--mask-digits/--keep-digits", help="Treat all numbers alike.")
     ] = _NORM.mask_digits,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="No progress on stderr (shown only on a terminal anyway)."
+        ),
+    ] = False,
 ) -> None:
     """Label every character of every document as unique or boilerplate."""
     try:
@@ -179,9 +186,16 @@ def scan_command(
                 mask_digits=digits,
             ),
         )
-        summary = scan(
-            paths, out, cfg, force=force, on_decode_error=on_decode_error, workers=workers
-        )
+        with terminal_progress(quiet) as progress:
+            summary = scan(
+                paths,
+                out,
+                cfg,
+                force=force,
+                on_decode_error=on_decode_error,
+                workers=workers,
+                progress=progress,
+            )
     except DedupError as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
