@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import select
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -160,7 +161,13 @@ def test_scan_reports_each_step_and_writes_the_same_tables(
 
 
 def _dedup() -> str:
-    return str(Path(sysconfig.get_path("scripts")) / "dedup")
+    scripts = sysconfig.get_path("scripts")
+    found = shutil.which("dedup", path=scripts) or shutil.which(
+        "dedup", path=str(Path(sys.executable).parent)
+    )
+    if found is None:
+        pytest.fail(f"no dedup console script in {scripts}; run pip install -e .")
+    return found
 
 
 def _run_on_a_terminal(args: list[str]) -> tuple[int, str, str]:
