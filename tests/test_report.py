@@ -142,6 +142,8 @@ def test_clusters_largest_first_with_their_representative() -> None:
         (2, "b", ["e", "f"]),
         (1, "a", ["c"]),
     ]
+    unflagged = clusters(["x", "w"], np.array([3, 3]), np.array([True, True]), np.zeros(2, bool))
+    assert [(c.representative, c.members) for c in unflagged] == [("w", ["x"])]
 
 
 @pytest.mark.parametrize("field", ["max_docs", "max_chars", "doc_chars", "passages", "clusters"])

@@ -24,6 +24,8 @@ from dedup.report import (
 # Distinct highlight colours for the top passages; the rest share a grey.
 _COLOURS = 8
 _PREVIEW = 160
+# Links to documents shown per passage before the rest fold away.
+_LINKS = 5
 
 _CSS = """
 :root { --ink: #1d2430; --muted: #5b6575; --line: #d9dee7; --bg: #f7f8fa; }
@@ -56,6 +58,7 @@ td.count { font-weight: 700; font-size: 17px; }
 details summary { cursor: pointer; color: var(--muted); font-size: 13px; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0;
   font: 13px/1.5 ui-monospace, Menlo, Consolas, monospace; }
+.pid { font-size: 12px; }
 .links a { display: block; font: 12px ui-monospace, Menlo, Consolas, monospace; }
 .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 3px;
   margin-right: 6px; vertical-align: -1px; }
@@ -182,21 +185,32 @@ def _histogram(counts: list[int]) -> str:
 
 def _passage_row(row: PassageRow, anchors: dict[str, int], limit: int) -> str:
     p = row.passage
-    text = p.text if len(p.text) <= limit else p.text[:limit] + "…"
-    links = "".join(
-        f'<a href="#{_anchor(anchors[d])}">{_e(d)}</a>' for d in row.documents if d in anchors
-    )
+    links = [f'<a href="#{_anchor(anchors[d])}">{_e(d)}</a>' for d in row.documents if d in anchors]
+    shown = "".join(links[:_LINKS])
+    if len(links) > _LINKS:
+        # A passage of a big corpus sits in most of the sample: fold the rest away.
+        shown += (
+            f"<details><summary>{len(links) - _LINKS:,} more on this page</summary>"
+            f"{''.join(links[_LINKS:])}</details>"
+        )
     if row.n_not_shown > 0:
-        links += f'<span class="sub">+ {row.n_not_shown:,} not in the sample</span>'
+        shown += f'<span class="sub">+ {row.n_not_shown:,} not in the sample</span>'
+    preview = _preview(p.text)
+    full = ""
+    if preview != p.text:
+        text = p.text if len(p.text) <= limit else p.text[:limit] + "…"
+        full = (
+            f"<details><summary>full text ({len(p.text):,} characters)</summary>"
+            f"<pre>{_e(text)}</pre></details>"
+        )
     return (
         f'<tr class="passage" id="passage-{row.rank}" data-passage="{p.passage_id}" '
         f'data-doc-count="{p.doc_count}">'
         f'<td class="num"><span class="swatch {_colour(row.rank)}"></span>{row.rank}</td>'
         f'<td class="num count">{p.doc_count:,}</td><td class="num">{p.n_occurrences:,}</td>'
-        f'<td class="ptext"><div class="preview">{_e(_preview(p.text))}</div>'
-        f"<details><summary>full text ({len(p.text):,} characters; passage id "
-        f"{p.passage_id})</summary><pre>{_e(text)}</pre></details></td>"
-        f'<td class="links">{links}</td></tr>'
+        f'<td class="ptext"><div class="preview">{_e(preview)}</div>{full}'
+        f'<div class="sub pid">passage id {p.passage_id}</div></td>'
+        f'<td class="links">{shown}</td></tr>'
     )
 
 

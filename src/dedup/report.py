@@ -292,15 +292,20 @@ class Cluster:
 def clusters(
     ids: Sequence[str], cluster: np.ndarray, in_cluster: np.ndarray, is_representative: np.ndarray
 ) -> list[Cluster]:
-    """Every near-duplicate cluster, largest first, then by representative id."""
-    found: dict[int, tuple[list[str], list[str]]] = {}
+    """Every near-duplicate cluster, largest first, then by representative id.
+
+    Per-document arrays: cluster ids (meaningful where `in_cluster`) and the
+    scan's representative flags.
+    """
+    rows_of: dict[int, list[int]] = {}
     for row in np.flatnonzero(in_cluster).tolist():
-        reps, others = found.setdefault(int(cluster[row]), ([], []))
-        (reps if is_representative[row] else others).append(ids[row])
-    out = [
-        Cluster(key, reps[0] if reps else others[0], sorted(others if reps else others[1:]))
-        for key, (reps, others) in found.items()
-    ]
+        rows_of.setdefault(int(cluster[row]), []).append(row)
+    out = []
+    for key, rows in rows_of.items():
+        flagged = [r for r in rows if is_representative[r]]
+        # The scan flags the smallest id; a table without the flag gets the same.
+        rep = flagged[0] if flagged else min(rows, key=lambda r: ids[r])
+        out.append(Cluster(key, ids[rep], sorted(ids[r] for r in rows if r != rep)))
     out.sort(key=lambda c: (-len(c.members), c.representative))
     return out
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from dedup.errors import ConfigError, InputError, OutputError
 from dedup.html_report import render_html
 from dedup.report import (
+    Cluster,
     ClusterView,
     DocumentView,
     Passage,
@@ -78,6 +79,47 @@ def _views(
     return views
 
 
+def _pick(
+    folder: Path,
+    table: DocumentsTable,
+    top: list[Passage],
+    shown: list[Cluster],
+    limits: ReportLimits,
+) -> list[str]:
+    """The documents to show: those the diffs and passage links need first, then a sample."""
+    holders = read_passage_documents(folder, [p.passage_id for p in top], per_passage=3)
+    first = [c.representative for c in shown]
+    first += [c.members[0] for c in shown if c.members]
+    first += [doc for p in top for doc in holders.get(p.passage_id, [])]
+    return sample_documents(
+        table.ids,
+        table.n_chars.tolist(),
+        first,
+        limits.max_docs,
+        limits.max_chars,
+        limits.doc_chars,
+    )
+
+
+def _passage_rows(
+    top: list[Passage], picked: list[str], spans: dict[str, list[Span]]
+) -> list[PassageRow]:
+    rows = []
+    for rank, passage in enumerate(top, 1):
+        shown = [d for d in picked if any(s.passage_id == passage.passage_id for s in spans[d])]
+        rows.append(PassageRow(rank, passage, shown, passage.n_documents - len(shown)))
+    return rows
+
+
+def _cluster_view(cluster: Cluster, texts: dict[str, str], max_rows: int) -> ClusterView:
+    """A cluster with the diff of its first member, when both texts are in the sample."""
+    member = cluster.members[0] if cluster.members else None
+    if member is None or member not in texts or cluster.representative not in texts:
+        return ClusterView(cluster, member, [])
+    diff = line_diff(texts[cluster.representative], texts[member], max_rows=max_rows)
+    return ClusterView(cluster, member, diff)
+
+
 def build_report(
     scan_dir: str | Path, docs: Sequence[str | Path], limits: ReportLimits | None = None
 ) -> ReportData:
@@ -96,37 +138,12 @@ def build_report(
     table = read_documents_table(folder)
     _need_docs(folder, docs)
     top = read_top_passages(folder, limits.passages)
-    holders = read_passage_documents(folder, [p.passage_id for p in top], per_passage=3)
     found = clusters(table.ids, table.cluster, table.in_cluster, table.is_representative)
     shown_clusters = found[: limits.clusters]
-    first = [c.representative for c in shown_clusters]
-    first += [c.members[0] for c in shown_clusters if c.members]
-    first += [doc for p in top for doc in holders.get(p.passage_id, [])]
+    picked = _pick(folder, table, top, shown_clusters, limits)
     lengths = dict(zip(table.ids, table.n_chars.tolist(), strict=True))
-    picked = sample_documents(
-        table.ids,
-        table.n_chars.tolist(),
-        first,
-        limits.max_docs,
-        limits.max_chars,
-        limits.doc_chars,
-    )
     texts = read_texts(docs, {d: lengths[d] for d in picked}, top, skip=[folder])
     spans = read_spans(folder, picked)
-    passage_rows = []
-    for rank, passage in enumerate(top, 1):
-        shown = [d for d in picked if any(s.passage_id == passage.passage_id for s in spans[d])]
-        passage_rows.append(PassageRow(rank, passage, shown, passage.n_documents - len(shown)))
-    cluster_views = [
-        ClusterView(
-            c,
-            c.members[0] if c.members else None,
-            line_diff(texts[c.representative], texts[c.members[0]], max_rows=limits.diff_rows)
-            if c.members and c.representative in texts and c.members[0] in texts
-            else [],
-        )
-        for c in shown_clusters
-    ]
     return ReportData(
         title=f"dedup report: {_names(docs)}",
         headline=headline(
@@ -139,9 +156,9 @@ def build_report(
         ),
         config=read_config(folder),
         histogram=histogram(table.fraction),
-        passages=passage_rows,
+        passages=_passage_rows(top, picked, spans),
         documents=_views(table, texts, spans, limits.doc_chars),
-        clusters=cluster_views,
+        clusters=[_cluster_view(c, texts, limits.diff_rows) for c in shown_clusters],
         n_clusters=len(found),
         limits=limits,
     )
