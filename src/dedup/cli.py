@@ -285,7 +285,9 @@ _DOCS_HELP = (
 def report_command(
     scan_dir: Annotated[Path, typer.Argument(metavar="DIR", help="Output folder of a scan.")],
     html: Annotated[Path, typer.Option(help="HTML file to write (one self-contained page).")],
-    docs: Annotated[list[Path] | None, typer.Option(help=_DOCS_HELP, show_default=False)] = None,
+    docs: Annotated[
+        list[Path] | None, typer.Option(metavar="PATH", help=_DOCS_HELP, show_default=False)
+    ] = None,
     max_docs: Annotated[
         int, typer.Option(help="Documents shown; a larger corpus is sampled, and says so.")
     ] = _LIMITS.max_docs,
@@ -310,7 +312,9 @@ def report_command(
 def show_command(
     scan_dir: Annotated[Path, typer.Argument(metavar="DIR", help="Output folder of a scan.")],
     doc_id: Annotated[str, typer.Argument(metavar="ID", help="Document id (as in the tables).")],
-    docs: Annotated[list[Path] | None, typer.Option(help=_DOCS_HELP, show_default=False)] = None,
+    docs: Annotated[
+        list[Path] | None, typer.Option(metavar="PATH", help=_DOCS_HELP, show_default=False)
+    ] = None,
 ) -> None:
     """Print one document with its boilerplate highlighted, and its boilerplate spans."""
     from dedup.report_runner import show_document
