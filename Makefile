@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= out/seeds
 
-.PHONY: run test lint install install-test clean corpora quality
+.PHONY: run test lint install install-test clean corpora quality browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,20 @@ lint: install-test
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src
 
-test: lint
+# The report's browser test needs Debian's chromium: installed here when it is
+# missing and apt-get is usable (root, or sudo without a password); otherwise
+# this says so and the test skips with the reason. Quick when it is there.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then sudo=; \
+	  elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	  else echo "chromium missing and apt-get not usable: the browser test will skip"; exit 0; fi; \
+	  echo "installing chromium (Debian) for the report's browser test"; \
+	  { $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    $$sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
+	  || echo "could not install chromium: the browser test will skip"; }
+
+test: lint browser
 	$(BIN)/python -m pytest -q
 
 # Builds the corpora of ../shared/corpora/*/make.sh (downloads from PyPI) into benchmarks/data.

@@ -12,6 +12,8 @@ import typer
 
 from dedup.config import NormalizeConfig, ScanConfig
 from dedup.errors import DedupError
+from dedup.progress import terminal_progress
+from dedup.report import ReportLimits
 from dedup.runner import ScanSummary, scan
 
 app = typer.Typer(
@@ -25,6 +27,7 @@ app = typer.Typer(
 
 _DEFAULT = ScanConfig()
 _NORM = NormalizeConfig()
+_LIMITS = ReportLimits()
 
 
 @app.callback()
@@ -169,6 +172,12 @@ def scan_command(
     digits: Annotated[
         bool, typer.Option("--mask-digits/--keep-digits", help="Treat all numbers alike.")
     ] = _NORM.mask_digits,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="No progress on stderr (shown only on a terminal anyway)."
+        ),
+    ] = False,
 ) -> None:
     """Label every character of every document as unique or boilerplate."""
     try:
@@ -195,9 +204,16 @@ def scan_command(
                 mask_digits=digits,
             ),
         )
-        summary = scan(
-            paths, out, cfg, force=force, on_decode_error=on_decode_error, workers=workers
-        )
+        with terminal_progress(quiet) as progress:
+            summary = scan(
+                paths,
+                out,
+                cfg,
+                force=force,
+                on_decode_error=on_decode_error,
+                workers=workers,
+                progress=progress,
+            )
     except DedupError as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
@@ -274,6 +290,73 @@ def generate_command(
     except DedupError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"wrote {len(corpus.ids)} documents to {out}/docs, gold.jsonl, pairs.jsonl")
+
+
+_DOCS_HELP = (
+    "The files and folders given to dedup scan (the tables hold no text); repeat for several."
+)
+
+
+@app.command("report")
+def report_command(
+    scan_dir: Annotated[Path, typer.Argument(metavar="DIR", help="Output folder of a scan.")],
+    html: Annotated[Path, typer.Option(help="HTML file to write (one self-contained page).")],
+    docs: Annotated[
+        list[Path] | None, typer.Option(metavar="PATH", help=_DOCS_HELP, show_default=False)
+    ] = None,
+    max_docs: Annotated[
+        int, typer.Option(help="Documents shown; a larger corpus is sampled, and says so.")
+    ] = _LIMITS.max_docs,
+    max_chars: Annotated[
+        int, typer.Option(help="Characters of document text in the page, all documents together.")
+    ] = _LIMITS.max_chars,
+) -> None:
+    """Write an HTML report: figures, top passages, documents with boilerplate highlighted."""
+    from dedup.report_runner import write_report
+
+    try:
+        limits = ReportLimits(max_docs=max_docs, max_chars=max_chars)
+        data = write_report(scan_dir, docs or [], html, limits)
+    except DedupError as exc:
+        raise _fail(str(exc)) from None
+    shown = len(data.documents)
+    sample = " (a sample)" if data.sampled else ""
+    typer.echo(f"wrote {html}: {shown} of {data.headline.n_documents} documents shown{sample}")
+
+
+@app.command("show")
+def show_command(
+    scan_dir: Annotated[Path, typer.Argument(metavar="DIR", help="Output folder of a scan.")],
+    doc_id: Annotated[str, typer.Argument(metavar="ID", help="Document id (as in the tables).")],
+    docs: Annotated[
+        list[Path] | None, typer.Option(metavar="PATH", help=_DOCS_HELP, show_default=False)
+    ] = None,
+) -> None:
+    """Print one document with its boilerplate highlighted, and its boilerplate spans."""
+    from dedup.report_runner import show_document
+    from dedup.terminal import print_document
+
+    try:
+        view = show_document(scan_dir, doc_id, docs or [])
+    except DedupError as exc:
+        raise _fail(str(exc)) from None
+    print_document(view)
+
+
+@app.command("passages")
+def passages_command(
+    scan_dir: Annotated[Path, typer.Argument(metavar="DIR", help="Output folder of a scan.")],
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Passages to list.")] = 20,
+) -> None:
+    """List the most shared boilerplate passages: documents, occurrences, text."""
+    from dedup.report_runner import list_passages
+    from dedup.terminal import print_passages
+
+    try:
+        passages, total = list_passages(scan_dir, limit)
+    except DedupError as exc:
+        raise _fail(str(exc)) from None
+    print_passages(passages, total)
 
 
 def main() -> None:

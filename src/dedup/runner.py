@@ -5,6 +5,7 @@ It only wires; every algorithm lives in `dedup.core`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -17,7 +18,9 @@ from dedup.config import ScanConfig
 from dedup.core.pipeline import Analysis, analyze, passage_texts
 from dedup.errors import ConfigError
 from dedup.output import check_target, write_output
-from dedup.sources import Problem, read_documents
+from dedup.progress import ProgressFn, Tick, no_progress
+from dedup.schemas import TABLES
+from dedup.sources import Document, Problem, list_inputs, read_documents
 
 
 @dataclass(frozen=True)
@@ -120,13 +123,15 @@ def scan(
     force: bool = False,
     on_decode_error: str = "replace",
     workers: int | None = None,
+    progress: ProgressFn = no_progress,
 ) -> ScanSummary:
     """Scan files and folders; write spans, documents, passages and errors tables to `out`.
 
     Inputs that are binary, unreadable or (by `on_decode_error`) not UTF-8
     are skipped or altered and listed in `errors.parquet` and the summary.
     `workers` (default: every core) sets the threads of the compiled stages;
-    the tables do not depend on it.
+    the tables do not depend on it. `progress` is told of each step (read,
+    analyse, write); it does not change the tables.
 
     Raises:
         InputError: a path is missing or holds no file; DecodeError with
@@ -138,10 +143,49 @@ def scan(
     previous = use_workers(workers)
     try:
         problems: list[Problem] = []
-        docs = list(read_documents(paths, [target], on_decode_error, problems))
+        docs = read_inputs(paths, [target], on_decode_error, problems, progress)
         threads = _numba_threads()
+        # One long call: its ticks say when it starts and ends, time passes between.
+        progress(Tick("analyse", files_total=len(docs)))
         result = analyze([d.id for d in docs], [d.text for d in docs], cfg, threads)
+        progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
     finally:
         _set_numba_threads(previous)
+    progress(Tick("write", files_total=len(TABLES)))
     write_output(target, to_tables(result, cfg, problems), force)
+    progress(Tick("write", files_done=len(TABLES), files_total=len(TABLES), finished=True))
     return replace(summarize(result, target), problems=problems)
+
+
+def read_inputs(
+    paths: Sequence[str | Path],
+    skip: Sequence[str | Path],
+    on_decode_error: str,
+    problems: list[Problem],
+    progress: ProgressFn = no_progress,
+) -> list[Document]:
+    """Every usable document (as `read_documents`), telling `progress` of files and bytes read.
+
+    Totals need the inputs listed (and sized) before reading; that second walk
+    is only done when someone listens, never for the `no_progress` default.
+    """
+    docs = read_documents(paths, skip, on_decode_error, problems)
+    if progress is no_progress:
+        return list(docs)
+    listed = list_inputs(paths, skip)
+    done: dict[str, tuple[int, int]] = {}  # source -> (files, bytes) read up to it
+    nbytes = 0
+    for count, (_, path) in enumerate(listed, 1):
+        with contextlib.suppress(OSError):
+            nbytes += path.stat().st_size
+        done[str(path)] = (count, nbytes)
+    tick = Tick("read", files_total=len(listed), bytes_total=nbytes)
+    progress(tick)
+    found = []
+    for doc in docs:
+        found.append(doc)
+        files, read = done.get(doc.source, (tick.files_done, tick.bytes_done))
+        tick = replace(tick, files_done=files, bytes_done=read)
+        progress(tick)
+    progress(replace(tick, files_done=len(listed), bytes_done=nbytes, finished=True))
+    return found
