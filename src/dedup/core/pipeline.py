@@ -174,11 +174,14 @@ def analyze(
     runs = find_runs(doc, cluster, prose, doc_group, user_group, cfg)
     match = content_score[content] if len(doc) else content_score[:0]
     word_csr = (blocks.words, blocks.word_offsets)
-    cluster, match = join_variants(
+    joined, match = join_variants(
         doc, word_csr, words, content, keys[representative], cluster, match, runs, scope, cfg
     )
-    runs = find_runs(doc, cluster, prose, doc_group, user_group, cfg)
+    # Glued passages are looked for at the same edges, less the lines that
+    # just joined the template: one more labelling pass instead of two.
     edges = edge_blocks(doc, runs.span_run >= 0)
+    edges = edges[joined[edges] == cluster[edges]]
+    cluster = joined
     glued = glued_runs(gather(*word_csr, edges), doc_group[doc[edges]], scope[doc[edges]], cfg)
     cut = edges[glued.block]
     cuts = glued_cuts(
@@ -195,7 +198,7 @@ def analyze(
         doc, start, end, content, cluster, words, prose, match = split_glued(
             sorted_texts, edges, cuts, doc, start, end, content, cluster, words, prose, match
         )
-        runs = find_runs(doc, cluster, prose, doc_group, user_group, cfg)
+    runs = find_runs(doc, cluster, prose, doc_group, user_group, cfg)
     block_score = np.where(runs.block_run >= 0, match, 0.0) if len(doc) else match
     spans = tile_spans(doc, start, end, runs.span_run, doc_len)
     return Analysis(
