@@ -77,3 +77,25 @@ def test_scan_config_checks_the_spec() -> None:
         ScanConfig(group_by="bogus")
     with pytest.raises(ConfigError, match="invalid pattern"):
         ScanConfig(group_by="regex:(")
+
+
+def test_a_field_groups_by_its_value_and_a_missing_value_by_the_id() -> None:
+    values = ["news", None, "news", "blog", "blog"]
+    assert group_names(IDS, "field:site", values) == ["news", IDS[1], "news", "blog", "blog"]
+
+
+def test_a_field_spec_needs_values_and_a_name() -> None:
+    with pytest.raises(ConfigError, match="JSONL or Parquet"):
+        group_names(IDS, "field:site")
+    with pytest.raises(ConfigError, match="field name"):
+        check_group_spec("field:")
+
+
+def test_analyze_takes_field_values_in_input_order() -> None:
+    from dedup import analyze
+
+    texts = [f"Read our weekly letter\n\nstory number {n} about things" for n in ("a", "b", "c")]
+    cfg = ScanConfig(group_by="field:site")
+    result = analyze(["z", "x", "y"], texts, cfg, group_values=["s2", "s1", None])
+    assert result.ids == ["x", "y", "z"]
+    assert result.groups == ["s1", "y", "s2"]

@@ -121,7 +121,11 @@ def _contents(blocks: BlockHashes) -> tuple[I64, I64, U32, I64]:
 
 
 def analyze(
-    ids: Sequence[str], texts: Sequence[str], cfg: ScanConfig, workers: int = 1
+    ids: Sequence[str],
+    texts: Sequence[str],
+    cfg: ScanConfig,
+    workers: int = 1,
+    group_values: Sequence[str | None] | None = None,
 ) -> Analysis:
     """Label every character of every document as unique or boilerplate.
 
@@ -131,9 +135,12 @@ def analyze(
         texts: the documents, one string each.
         cfg: the scan configuration.
         workers: threads for hashing blocks; the result does not depend on it.
+        group_values: each document's value of the field that a
+            `group_by="field:<name>"` config counts by (None: no value).
 
     Raises:
         DuplicateIdError: two documents share an id.
+        ConfigError: a `field:` group spec without `group_values`.
     """
     order = sorted(range(len(ids)), key=lambda i: ids[i])
     sorted_ids = [ids[i] for i in order]
@@ -164,7 +171,8 @@ def analyze(
 
     doc_group = _near_duplicates(blocks, cluster, len(sorted_ids), cfg)
     cluster_size = np.bincount(doc_group, minlength=len(sorted_ids))[doc_group]
-    groups = group_names(sorted_ids, cfg.group_by)
+    sorted_values = None if group_values is None else [group_values[i] for i in order]
+    groups = group_names(sorted_ids, cfg.group_by, sorted_values)
     user_group = None
     if groups is not None:
         user_group = np.unique(np.array(groups, dtype=object), return_inverse=True)[1]
