@@ -256,3 +256,23 @@ def test_candidate_pairs_of_a_huge_bucket_are_a_window_not_all_pairs() -> None:
     # Each row meets the next WINDOW rows: linear in the bucket, not quadratic.
     assert len(left) == sum(n - step for step in range(1, WINDOW + 1))
     assert np.all(right - left >= 1) and np.all(right - left <= WINDOW)
+
+
+def test_blocks_hashed_by_shards_in_input_order_give_the_same_analysis() -> None:
+    # What a resumed scan does: hash shards of the input as found, join
+    # them, and let analyze put the documents in id order.
+    from dedup import ScanConfig, analyze
+    from dedup.core.blockhash import concat_blocks, hash_blocks
+
+    cfg = ScanConfig()
+    ids = ["c", "a", "d", "b", "e"]
+    texts = [f"Menu\nHome\n\nStory {i} of the day, told once.\n\nFooter line\n" for i in ids]
+    texts[3] = ""  # a document without blocks keeps its place
+    parts = [hash_blocks(texts[:2], cfg), hash_blocks(texts[2:], cfg)]
+    joined = concat_blocks(parts, [0, 2])
+    direct = analyze(ids, texts, cfg)
+    resumed = analyze(ids, texts, cfg, blocks=joined)
+    for field in ("doc", "start", "end", "run"):
+        assert np.array_equal(getattr(resumed.spans, field), getattr(direct.spans, field))
+    assert np.array_equal(resumed.blocks.cluster, direct.blocks.cluster)
+    assert np.array_equal(resumed.passages.passage, direct.passages.passage)

@@ -165,6 +165,37 @@ def concat_blocks(parts: Sequence[BlockHashes], first_doc: Sequence[int]) -> Blo
     )
 
 
+def select_docs(blocks: BlockHashes, order: Sequence[int], n_docs: int) -> BlockHashes:
+    """The blocks of documents `order[0], order[1], ...`, renumbered 0, 1, ...
+
+    `n_docs` is the number of documents in `blocks`. Hashing may run over
+    shards in input order (and be saved, to resume); the analysis wants
+    documents sorted by id.
+    """
+    from dedup.core.sets import gather
+
+    picked = np.asarray(order, dtype=np.int64)
+    per_doc = np.searchsorted(blocks.doc, np.arange(n_docs + 1))
+    counts = (per_doc[1:] - per_doc[:-1])[picked]
+    rows = np.repeat(per_doc[:-1][picked] - np.cumsum(counts) + counts, counts) + np.arange(
+        int(counts.sum())
+    )
+    hashes, offsets = gather(blocks.hashes, blocks.offsets, rows)
+    words, word_offsets = gather(blocks.words, blocks.word_offsets, rows)
+    return BlockHashes(
+        doc=np.repeat(np.arange(len(picked), dtype=np.int64), counts),
+        start=blocks.start[rows],
+        end=blocks.end[rows],
+        key=blocks.key[rows],
+        hashes=hashes,
+        offsets=offsets,
+        words=words,
+        word_offsets=word_offsets,
+        first_char=blocks.first_char[rows],
+        last_char=blocks.last_char[rows],
+    )
+
+
 def word_shingles(words: U32, n: int) -> U32:
     """Sorted distinct hashes of the n-grams of a word-hash sequence.
 

@@ -76,8 +76,7 @@ def group_names(
     if spec.startswith("field:"):
         if values is None:
             raise ConfigError(
-                f"--group-by {spec}: the documents have no fields; "
-                "it needs JSONL or Parquet input"
+                f"--group-by {spec}: the documents have no fields; it needs JSONL or Parquet input"
             )
         # A document without the field is a group of its own, as a regex miss is.
         return [doc_id if v is None else str(v) for doc_id, v in zip(ids, values, strict=True)]

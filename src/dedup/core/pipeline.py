@@ -19,7 +19,7 @@ import xxhash
 from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
-from dedup.core.blockhash import BlockHashes, hash_blocks
+from dedup.core.blockhash import BlockHashes, hash_blocks, select_docs
 from dedup.core.edges import edge_blocks, glued_cuts, glued_runs, join_variants, split_glued
 from dedup.core.fastops import jaccard_sorted, unique_rows, word_shingle_rows
 from dedup.core.graph import components
@@ -126,6 +126,7 @@ def analyze(
     cfg: ScanConfig,
     workers: int = 1,
     group_values: Sequence[str | None] | None = None,
+    blocks: BlockHashes | None = None,
 ) -> Analysis:
     """Label every character of every document as unique or boilerplate.
 
@@ -137,6 +138,8 @@ def analyze(
         workers: threads for hashing blocks; the result does not depend on it.
         group_values: each document's value of the field that a
             `group_by="field:<name>"` config counts by (None: no value).
+        blocks: `hash_blocks(texts, cfg)` computed already (by shards, say,
+            that a resumed run saved); hashed here when None.
 
     Raises:
         DuplicateIdError: two documents share an id.
@@ -150,7 +153,10 @@ def analyze(
     sorted_texts = [texts[i] for i in order]
     doc_len = np.array([len(t) for t in sorted_texts], dtype=np.int64)
 
-    blocks = hash_blocks(sorted_texts, cfg, workers)
+    if blocks is None:
+        blocks = hash_blocks(sorted_texts, cfg, workers)
+    else:
+        blocks = select_docs(blocks, order, len(ids))
     doc, start, end = blocks.doc, blocks.start, blocks.end
     content, keys, values, offsets = _contents(blocks)
     words = np.diff(blocks.word_offsets)
