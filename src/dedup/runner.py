@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from dedup.arrow import to_tables
-from dedup.config import ScanConfig
+from dedup.config import InputConfig, ScanConfig
 from dedup.core.pipeline import Analysis, analyze, passage_texts
 from dedup.errors import ConfigError
 from dedup.output import check_target, write_output
-from dedup.sources import Problem, read_documents
+from dedup.sources import Problem, Provenance, read_documents
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,22 @@ def _set_numba_threads(count: int) -> None:
     numba.set_num_threads(count)
 
 
+def input_config(inputs: InputConfig | None, on_decode_error: str) -> InputConfig:
+    """The reading config of a scan: `inputs`, or the default one with `on_decode_error`.
+
+    Raises:
+        ConfigError: both are given and disagree.
+    """
+    if inputs is None:
+        return InputConfig(on_decode_error=on_decode_error)
+    if on_decode_error not in ("replace", inputs.on_decode_error):
+        raise ConfigError(
+            f"on_decode_error={on_decode_error!r} disagrees with the InputConfig's "
+            f"{inputs.on_decode_error!r}; set it in the InputConfig only"
+        )
+    return inputs
+
+
 def scan(
     paths: Sequence[str | Path],
     out: str | Path,
@@ -120,28 +136,33 @@ def scan(
     force: bool = False,
     on_decode_error: str = "replace",
     workers: int | None = None,
+    inputs: InputConfig | None = None,
 ) -> ScanSummary:
     """Scan files and folders; write spans, documents, passages and errors tables to `out`.
 
-    Inputs that are binary, unreadable or (by `on_decode_error`) not UTF-8
-    are skipped or altered and listed in `errors.parquet` and the summary.
-    `workers` (default: every core) sets the threads of the compiled stages;
-    the tables do not depend on it.
+    `inputs` says how inputs are found and read (formats, fields, globs,
+    decode policy; default `InputConfig()`); `on_decode_error` is a shortcut
+    for its decode policy. Inputs that are binary, unreadable or (by the
+    decode policy) not UTF-8 are skipped or altered and listed in
+    `errors.parquet` and the summary. `workers` (default: every core) sets
+    the threads of the compiled stages; the tables do not depend on it.
 
     Raises:
-        InputError: a path is missing or holds no file; DecodeError with
-            `on_decode_error="fail"`.
+        InputError: a path is missing or holds no file; DuplicateIdError when
+            two documents share an id; DecodeError under the "fail" policy.
         OutputError: `out` exists without `force`, or cannot be written.
     """
+    reading = input_config(inputs, on_decode_error)
     target = Path(out)
     check_target(target, force, paths)
     previous = use_workers(workers)
     try:
         problems: list[Problem] = []
-        docs = list(read_documents(paths, [target], on_decode_error, problems))
+        docs = list(read_documents(paths, reading, [target], problems))
         threads = _numba_threads()
         result = analyze([d.id for d in docs], [d.text for d in docs], cfg, threads)
     finally:
         _set_numba_threads(previous)
-    write_output(target, to_tables(result, cfg, problems), force)
+    provenance = Provenance.of(paths, reading, docs)
+    write_output(target, to_tables(result, cfg, problems, provenance), force)
     return replace(summarize(result, target), problems=problems)
