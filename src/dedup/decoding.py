@@ -139,7 +139,7 @@ def compression_of(name: str) -> str | None:
 
 
 class _ReadsInto(Protocol):
-    def readinto(self, buffer: Any, /) -> int: ...
+    def readinto1(self, buffer: Any, /) -> int: ...
 
     def close(self) -> None: ...
 
@@ -161,14 +161,66 @@ class _Checked(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
+        # readinto1 returns what one decompression step gives: a truncated
+        # stream then fails after the lines before the cut were read, not
+        # while filling a whole buffer with them.
         try:
-            return self._inner.readinto(buffer)
+            return self._inner.readinto1(buffer)
         except self._errors as exc:
             raise OSError(f"corrupt or truncated {self._kind} data ({exc})") from exc
 
     def close(self) -> None:
         self._inner.close()
         super().close()
+
+
+class _ZstdFrames:
+    """The frames of a zstd file, decompressed one after another.
+
+    zstandard's own stream reader ends quietly at a truncated frame, which
+    would lose the rest of a shard without a word; this one raises EOFError.
+    """
+
+    def __init__(self, path: Path) -> None:
+        import zstandard  # imported on use: only .zst inputs need it
+
+        self._new = zstandard.ZstdDecompressor().decompressobj
+        self._obj = self._new()
+        self._file = io.FileIO(path, "rb")
+        self._pending = b""
+        self._offset = 0
+        self._in_frame = False
+        self._done = False
+
+    def readinto1(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        while self._offset == len(self._pending) and not self._done:
+            self._fill()
+        n = min(len(view), len(self._pending) - self._offset)
+        view[:n] = self._pending[self._offset : self._offset + n]
+        self._offset += n
+        return n
+
+    def _fill(self) -> None:
+        data = self._file.read(_BUFFER)
+        if not data:
+            if self._in_frame:
+                raise EOFError("the file ends inside a zstd frame")
+            self._done = True
+            return
+        out: list[bytes] = []
+        while data:
+            self._in_frame = True
+            out.append(self._obj.decompress(data))
+            if not self._obj.eof:
+                break
+            data = self._obj.unused_data
+            self._obj = self._new()
+            self._in_frame = False
+        self._pending, self._offset = b"".join(out), 0
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def open_stream(path: Path, compression: str | None) -> io.BufferedReader:
@@ -190,11 +242,9 @@ def open_stream(path: Path, compression: str | None) -> io.BufferedReader:
     elif compression == "xz":
         inner = lzma.LZMAFile(path, "rb")  # noqa: SIM115  # closed with the stream
     elif compression == "zstd":
-        import zstandard  # imported on use: only .zst inputs need it
+        import zstandard
 
-        inner = zstandard.ZstdDecompressor().stream_reader(
-            io.FileIO(path, "rb"), read_across_frames=True, closefd=True
-        )
+        inner = _ZstdFrames(path)
         errors = (*errors, zstandard.ZstdError)
     else:
         raise ValueError(f"unknown compression {compression!r}")

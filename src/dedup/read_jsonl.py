@@ -2,7 +2,7 @@
 
 Each non-blank line is a JSON object; its text field (`--text-field`) is the
 document and its id field (`--id-field`, a string or an integer) the id. A
-record without an id is named `<file id>:<line>`. Lines are read one at a
+record without an id (absent, null or "") is named `<file id>:<line>`. Lines are read one at a
 time from the (decompressed) stream, so memory holds one line, however long
 the file; a line is parsed in linear time, however long the line.
 
@@ -161,7 +161,7 @@ def _document(
 ) -> Document | None:
     """The document of one parsed record, or None (and a problem) when it cannot be one."""
     raw_id = record.get(cfg.id_field)
-    if raw_id is None:
+    if raw_id is None or raw_id == "":
         doc_id = fallback
     elif isinstance(raw_id, str):
         doc_id = raw_id

@@ -2,8 +2,8 @@
 
 The text column (`--text-field`) is a string column, or a binary one whose
 bytes are decoded under the decode policy; the id column (`--id-field`) is
-a string or integer column, and a file without one names its rows
-`<file id>:<row>` (rows counted from 0). Only those two columns are read
+a string or integer column; a file without one, or a null or empty id,
+names its rows `<file id>:<row>` (rows counted from 0). Only those two columns are read
 unless the other fields are carried (for `dedup clean`); the `key=value`
 folders of a partitioned dataset are carried as string fields then.
 
@@ -95,7 +95,7 @@ def read_parquet(
                 ids = batch.column(cfg.id_field).to_pylist() if has_id else [None] * len(texts)
                 records = batch.to_pylist() if carry else None
                 for i, (value, raw_id) in enumerate(zip(texts, ids, strict=True)):
-                    doc_id = f"{file_id}:{row}" if raw_id is None else str(raw_id)
+                    doc_id = f"{file_id}:{row}" if raw_id in (None, "") else str(raw_id)
                     record = None
                     if records is not None:
                         record = records[i] | {
