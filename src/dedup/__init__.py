@@ -12,7 +12,7 @@ import typing as _typing
 
 if _typing.TYPE_CHECKING:
     from dedup.arrow import to_tables
-    from dedup.clean import CleanSummary, clean
+    from dedup.cleaner import CleanSummary, clean
     from dedup.config import InputConfig, NormalizeConfig, ScanConfig
     from dedup.core.pipeline import Analysis, analyze
     from dedup.errors import (
@@ -29,7 +29,7 @@ if _typing.TYPE_CHECKING:
 _HOMES = {
     "SCHEMA_VERSION": "dedup.schemas",
     "Analysis": "dedup.core.pipeline",
-    "CleanSummary": "dedup.clean",
+    "CleanSummary": "dedup.cleaner",
     "ConfigError": "dedup.errors",
     "DecodeError": "dedup.errors",
     "DedupError": "dedup.errors",
@@ -41,7 +41,7 @@ _HOMES = {
     "ScanConfig": "dedup.config",
     "ScanSummary": "dedup.runner",
     "analyze": "dedup.core.pipeline",
-    "clean": "dedup.clean",
+    "clean": "dedup.cleaner",
     "scan": "dedup.runner",
     "to_tables": "dedup.arrow",
 }

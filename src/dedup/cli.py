@@ -260,7 +260,7 @@ def clean_command(
     force: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
 ) -> None:
     """Write the scanned corpus with boilerplate cut (or its labels as Dolma attributes)."""
-    from dedup.clean import clean
+    from dedup.cleaner import clean
 
     try:
         summary = clean(scan_dir, out, format, representatives_only, paths, force)

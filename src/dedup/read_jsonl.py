@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dedup.config import InputConfig
 from dedup.decoding import Document, Problem, check_text, decode_bytes, looks_binary, open_stream
@@ -67,87 +67,77 @@ def read_jsonl(
         problems.append(Problem(source, file_id, f"cannot read: {exc.strerror or exc}", "skipped"))
         return
     line = 0
-    seen_record = False
+    started = False  # a record of this file was accepted
     with stream:
         try:
             if looks_binary(stream.peek(_SNIFF)[:_SNIFF]):
-                problems.append(
-                    Problem(source, file_id, "binary file (NUL or control bytes)", "skipped")
-                )
+                reason = "binary file (NUL or control bytes)"
+                problems.append(Problem(source, file_id, reason, "skipped"))
                 return
             for raw in stream:
                 line += 1
                 if raw.isspace():
                     continue
                 fallback = f"{file_id}:{line}"
-                where = f"{source} line {line}"
-                decoded, problem = decode_bytes(raw, cfg.on_decode_error, where)
+                decoded, altered = decode_bytes(raw, cfg.on_decode_error, f"{source} line {line}")
                 if decoded is None:
-                    reason, action = problem or ("", "skipped")
+                    reason, action = altered or ("", "skipped")
                     problems.append(Problem(source, fallback, reason, action, line))
                     continue
-                try:
-                    record = json.loads(decoded)
-                except json.JSONDecodeError as exc:
-                    if not seen_record:
-                        problems.append(
-                            Problem(
-                                source,
-                                file_id,
-                                f"not JSON Lines: line {line} is not JSON ({exc.msg}); pass "
-                                "--input-format text to read the file as text",
-                                "skipped",
-                            )
-                        )
+                record = _parse(decoded, line, cfg, first=not started)
+                if isinstance(record, _Bad):
+                    if not started:
+                        problems.append(Problem(source, file_id, record.file_reason, "skipped"))
                         return
-                    problems.append(
-                        Problem(source, fallback, f"not valid JSON ({exc.msg})", "skipped", line)
-                    )
+                    problems.append(Problem(source, fallback, record.reason, "skipped", line))
                     continue
-                if not isinstance(record, dict):
-                    if not seen_record:
-                        problems.append(
-                            Problem(
-                                source,
-                                file_id,
-                                f"not JSON Lines: line {line} is {_kind(record)}, not an object",
-                                "skipped",
-                            )
-                        )
-                        return
-                    problems.append(
-                        Problem(
-                            source, fallback, f"{_kind(record)}, not an object", "skipped", line
-                        )
-                    )
-                    continue
-                if not seen_record and cfg.text_field not in record:
-                    problems.append(
-                        Problem(
-                            source,
-                            file_id,
-                            f"line {line} has no field {cfg.text_field!r} (fields: "
-                            f"{_fields(record)}); pass --text-field",
-                            "skipped",
-                        )
-                    )
-                    return
-                seen_record = True
+                started = True
                 doc = _document(record, source, line, fallback, cfg, problems, carry)
                 if doc is not None:
-                    if problem is not None:
-                        problems.append(Problem(source, doc.id, problem[0], problem[1], line))
+                    if altered is not None:
+                        problems.append(Problem(source, doc.id, *altered, line))
                     yield doc
         except OSError as exc:
-            problems.append(
-                Problem(
-                    source,
-                    file_id,
-                    f"cannot read after line {line}: {exc.strerror or exc}; the lines before "
-                    "were read",
-                    "skipped",
-                )
+            reason = (
+                f"cannot read after line {line}: {exc.strerror or exc}; the lines before were read"
             )
+            problems.append(Problem(source, file_id, reason, "skipped"))
+
+
+class _Bad(NamedTuple):
+    """Why a line is no record: `reason` for the line, `file_reason` when it is the first one."""
+
+    reason: str
+    file_reason: str
+
+
+def _parse(decoded: str, line: int, cfg: InputConfig, first: bool) -> dict[str, Any] | _Bad:
+    """The JSON object of a line, or why it is none.
+
+    A file whose first record is not an object, or lacks the text field, is
+    probably not JSON Lines, or read with a misspelt `--text-field`: the
+    first line's `file_reason` says so and skips the whole file.
+    """
+    try:
+        record = json.loads(decoded)
+    except json.JSONDecodeError as exc:
+        return _Bad(
+            f"not valid JSON ({exc.msg})",
+            f"not JSON Lines: line {line} is not JSON ({exc.msg}); pass --input-format text "
+            "to read the file as text",
+        )
+    if not isinstance(record, dict):
+        kind = _kind(record)
+        return _Bad(
+            f"{kind}, not an object", f"not JSON Lines: line {line} is {kind}, not an object"
+        )
+    if first and cfg.text_field not in record:
+        return _Bad(
+            f"no field {cfg.text_field!r}",
+            f"line {line} has no field {cfg.text_field!r} (fields: {_fields(record)}); pass "
+            "--text-field",
+        )
+    return record
 
 
 def _document(
