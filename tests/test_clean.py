@@ -239,6 +239,9 @@ def test_clean_refuses_bad_calls(tmp_path: Path, corpus: tuple[Path, Path]) -> N
     with pytest.raises(OutputError, match="--force"):
         clean(out, tmp_path / "c")
     clean(out, tmp_path / "c", force=True)
+    with pytest.raises(OutputError, match="would contain the input"):
+        clean(out, out, force=True)  # the scan folder is never replaced
+    assert (out / "spans.parquet").exists()
     with pytest.raises(OutputError, match="dedup did not write"):
         clean(out, tmp_path / "c", "jsonl", force=True)  # holds clean.parquet, not clean.jsonl
 

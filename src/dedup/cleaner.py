@@ -191,9 +191,8 @@ def clean(
     labels = load_labels(scan_path)
     roots: list[str | Path] = list(paths) if paths else list(labels.roots)
     name = CLEAN_FILES[fmt]
+    # The scan folder counts as an input: --force must never replace it.
     check_target(target, force, [*roots, scan_path], allowed={name})
-    if target.resolve() == scan_path.resolve():
-        raise ConfigError(f"{target}: --out must not be the scan folder")
     problems: list[Problem] = []
     skip = [target, scan_path]
     sources = list_sources(roots, labels.inputs, skip, [])

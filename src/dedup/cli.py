@@ -244,7 +244,7 @@ def clean_command(
             show_default=False,
         ),
     ] = None,
-    format: Annotated[
+    fmt: Annotated[
         str,
         typer.Option(
             "--format",
@@ -263,7 +263,7 @@ def clean_command(
     from dedup.cleaner import clean
 
     try:
-        summary = clean(scan_dir, out, format, representatives_only, paths, force)
+        summary = clean(scan_dir, out, fmt, representatives_only, paths, force)
     except DedupError as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
@@ -272,7 +272,7 @@ def clean_command(
     typer.echo(f"documents:        {summary.n_documents} read, {summary.n_written} written")
     if representatives_only:
         typer.echo(f"near-duplicates:  {summary.n_near_duplicates_dropped} left out")
-    if format != "dolma":
+    if fmt != "dolma":
         typer.echo(f"boilerplate cut:  {summary.chars_cut} of {summary.chars_in} characters")
     if summary.problems:
         typer.echo(
