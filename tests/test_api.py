@@ -22,16 +22,19 @@ import dedup.core
 EXPECTED_ALL = [
     "SCHEMA_VERSION",
     "Analysis",
+    "CleanSummary",
     "ConfigError",
     "DecodeError",
     "DedupError",
     "DuplicateIdError",
+    "InputConfig",
     "InputError",
     "NormalizeConfig",
     "OutputError",
     "ScanConfig",
     "ScanSummary",
     "analyze",
+    "clean",
     "scan",
     "to_tables",
 ]
@@ -75,6 +78,14 @@ def test_no_public_name_outside_all() -> None:
     assert dir(dedup) == sorted(dedup.__all__)
     with pytest.raises(AttributeError):
         _ = dedup.not_a_public_name
+
+
+def test_no_public_name_is_shadowed_by_a_submodule() -> None:
+    """Importing a submodule sets it on the package: `dedup.clean` must stay the function."""
+    for module in pkgutil.iter_modules(dedup.__path__, "dedup."):
+        importlib.import_module(module.name)
+    for name in dedup.__all__:
+        assert not isinstance(getattr(dedup, name), types.ModuleType), name
 
 
 def test_version_matches_the_distribution() -> None:

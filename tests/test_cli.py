@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 import dedup.cli
-from dedup import NormalizeConfig, ScanConfig
+from dedup import InputConfig, NormalizeConfig, ScanConfig
 from dedup.cli import app
 
 FILES = ["documents.parquet", "errors.parquet", "passages.parquet", "spans.parquet"]
@@ -71,13 +71,17 @@ def test_options_reach_the_config(tmp_path: Path, seeds_dir: Path) -> None:
 
 
 def _expected_defaults() -> dict[str, str]:
-    cfg, norm = ScanConfig(), NormalizeConfig()
+    cfg, norm, inputs = ScanConfig(), NormalizeConfig(), InputConfig()
 
     def flag(on: str, off: str, value: bool) -> str:
         return on if value else off
 
     return {
         "--force": "no-force",
+        "--input-format": inputs.input_format,
+        "--text-field": inputs.text_field,
+        "--id-field": inputs.id_field,
+        "--on-decode-error": inputs.on_decode_error,
         "--block-mode": cfg.block_mode,
         "--ngram": str(cfg.ngram),
         "--num-perm": str(cfg.num_perm),

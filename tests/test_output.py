@@ -16,7 +16,7 @@ import pytest
 
 import dedup.output
 from dedup import SCHEMA_VERSION, DedupError, NormalizeConfig, OutputError, ScanConfig, scan
-from dedup.schemas import META_CONFIG, META_TABLE, META_VERSION, TABLES
+from dedup.schemas import META_CONFIG, META_INPUTS, META_TABLE, META_VERSION, TABLES
 
 NAMES = ("spans", "documents", "passages", "errors")
 FILES = sorted(f"{name}.parquet" for name in NAMES)
@@ -145,17 +145,30 @@ def test_byte_offsets_cut_the_same_spans(seeds_dir: Path, seeds_out: Path) -> No
         assert raw[row["start_byte"] : row["end_byte"]].decode() == text[row["start"] : row["end"]]
 
 
+def _without_inputs(table: pa.Table) -> pa.Table:
+    meta = dict(table.schema.metadata)
+    meta.pop(META_INPUTS)
+    return table.replace_schema_metadata(meta)
+
+
 def test_output_is_byte_identical_across_runs(tmp_path: Path, seeds_copy: Path) -> None:
     cfg = ScanConfig()
     scan([seeds_copy], tmp_path / "a", cfg)
     scan([seeds_copy], tmp_path / "b", cfg)
-    # Files given one by one, in reverse order: same ids, same bytes.
-    files = sorted(seeds_copy.iterdir(), reverse=True)
+    # Files given one by one, in either order: same bytes.
+    files = sorted(seeds_copy.iterdir())
     scan(files, tmp_path / "c", cfg)
+    scan(files[::-1], tmp_path / "d", cfg)
     first = _bytes(tmp_path / "a")
     assert sorted(first) == FILES
     assert _bytes(tmp_path / "b") == first
-    assert _bytes(tmp_path / "c") == first
+    assert _bytes(tmp_path / "d") == _bytes(tmp_path / "c")
+    # The folder and its files give the same tables; only the recorded
+    # input paths (dedup.inputs) differ.
+    for name in FILES:
+        folder, one_by_one = (pq.read_table(tmp_path / x / name) for x in "ac")
+        assert _without_inputs(one_by_one).equals(_without_inputs(folder), check_metadata=True)
+        assert one_by_one.schema.metadata[META_INPUTS] != folder.schema.metadata[META_INPUTS]
 
 
 def _fail_after(monkeypatch: pytest.MonkeyPatch, calls: int, filename: str | None) -> None:

@@ -137,9 +137,16 @@ def test_near_duplicates_get_a_diff_against_their_representative(
     assert "A line only the copy has." in html
 
 
-def test_without_docs_the_report_says_to_pass_them(seeds_out: Path) -> None:
-    with pytest.raises(ConfigError, match="--docs"):
-        build_report(seeds_out, [])
+def test_without_docs_the_report_reads_the_recorded_inputs_or_says_they_moved(
+    tmp_path: Path, seeds_copy: Path
+) -> None:
+    out = tmp_path / "out"
+    scan([seeds_copy], out, ScanConfig())
+    assert len(build_report(out, []).documents) == 5
+    moved = seeds_copy.rename(tmp_path / "moved")
+    with pytest.raises(InputError, match="--docs"):
+        build_report(out, [])
+    assert len(build_report(out, [moved]).documents) == 5
 
 
 def test_a_changed_document_is_named(tmp_path: Path, seeds_copy: Path) -> None:

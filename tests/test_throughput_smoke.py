@@ -1,4 +1,4 @@
-"""The throughput benchmark runs end to end on a tiny corpus (no timing is checked)."""
+"""The throughput and long-line benchmarks run end to end on tiny inputs (no timing is checked)."""
 
 from __future__ import annotations
 
@@ -43,3 +43,18 @@ def test_results_sections_are_replaced_in_place(tmp_path: Path) -> None:
     assert text.count("## Quality") == 1 and text.count("## Speed") == 1
     assert "| a |" not in text and "| c |\nnew" in text and "| b |" in text
     assert text.index("| c |") < text.index("## Speed")
+
+
+def test_long_line_benchmark_smoke_prints_the_table() -> None:
+    """benchmarks/long_line.py runs; linear scaling itself is shown in RESULTS.md."""
+    script = SCRIPT.parent / "long_line.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = re.findall(r"^\| (text|jsonl\.gz) \| [\d.]+ \| [\d.]+ \|", done.stdout, re.MULTILINE)
+    assert rows == ["text", "text", "jsonl.gz", "jsonl.gz"], done.stdout

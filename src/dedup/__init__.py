@@ -12,7 +12,8 @@ import typing as _typing
 
 if _typing.TYPE_CHECKING:
     from dedup.arrow import to_tables
-    from dedup.config import NormalizeConfig, ScanConfig
+    from dedup.cleaner import CleanSummary, clean
+    from dedup.config import InputConfig, NormalizeConfig, ScanConfig
     from dedup.core.pipeline import Analysis, analyze
     from dedup.errors import (
         ConfigError,
@@ -28,16 +29,19 @@ if _typing.TYPE_CHECKING:
 _HOMES = {
     "SCHEMA_VERSION": "dedup.schemas",
     "Analysis": "dedup.core.pipeline",
+    "CleanSummary": "dedup.cleaner",
     "ConfigError": "dedup.errors",
     "DecodeError": "dedup.errors",
     "DedupError": "dedup.errors",
     "DuplicateIdError": "dedup.errors",
+    "InputConfig": "dedup.config",
     "InputError": "dedup.errors",
     "NormalizeConfig": "dedup.config",
     "OutputError": "dedup.errors",
     "ScanConfig": "dedup.config",
     "ScanSummary": "dedup.runner",
     "analyze": "dedup.core.pipeline",
+    "clean": "dedup.cleaner",
     "scan": "dedup.runner",
     "to_tables": "dedup.arrow",
 }
@@ -45,16 +49,19 @@ _HOMES = {
 __all__ = [
     "SCHEMA_VERSION",
     "Analysis",
+    "CleanSummary",
     "ConfigError",
     "DecodeError",
     "DedupError",
     "DuplicateIdError",
+    "InputConfig",
     "InputError",
     "NormalizeConfig",
     "OutputError",
     "ScanConfig",
     "ScanSummary",
     "analyze",
+    "clean",
     "scan",
     "to_tables",
 ]

@@ -10,13 +10,14 @@ import numpy as np
 import pyarrow as pa
 
 from dedup.config import ScanConfig
+from dedup.core.cleaning import text_hash
 from dedup.core.offsets import utf8_offsets
 from dedup.core.pipeline import Analysis, cluster_id, passage_texts
 from dedup.schemas import DOCUMENTS, ERRORS, PASSAGES, SPANS, with_metadata
-from dedup.sources import Problem
+from dedup.sources import Problem, Provenance
 
 
-def spans_table(result: Analysis, config_json: str) -> pa.Table:
+def spans_table(result: Analysis, config_json: str, inputs_json: str | None = None) -> pa.Table:
     """spans.parquet: every span of every document, with code-point and UTF-8 byte offsets."""
     spans, runs = result.spans, result.runs
     n = len(spans.doc)
@@ -37,7 +38,7 @@ def spans_table(result: Analysis, config_json: str) -> pa.Table:
     passage = runs.passage[run] if has_runs else np.zeros(n, np.int64)
     doc_count = runs.doc_count[run] if has_runs else np.zeros(n, np.int32)
     ids = np.array(result.ids, dtype=object)[spans.doc] if n else np.empty(0, object)
-    schema = with_metadata(SPANS, "spans", config_json)
+    schema = with_metadata(SPANS, "spans", config_json, inputs_json)
     return pa.table(
         {
             "id": pa.array(ids, pa.string()),
@@ -54,8 +55,13 @@ def spans_table(result: Analysis, config_json: str) -> pa.Table:
     )
 
 
-def documents_table(result: Analysis, config_json: str) -> pa.Table:
-    """documents.parquet: one row per document, boilerplate share and near-duplicate cluster."""
+def documents_table(
+    result: Analysis, config_json: str, provenance: Provenance | None = None
+) -> pa.Table:
+    """documents.parquet: one row per document, boilerplate share and near-duplicate cluster.
+
+    `source` and `row` come from `provenance`, and are null without it.
+    """
     spans = result.spans
     n_docs = len(result.ids)
     lengths = np.where(spans.run >= 0, spans.end - spans.start, 0)
@@ -66,6 +72,9 @@ def documents_table(result: Analysis, config_json: str) -> pa.Table:
         [cluster_id(result.ids[g]) for g in result.doc_group.tolist()], dtype=np.int64
     )
     representative = result.doc_group == np.arange(n_docs)
+    origins = provenance.origins if provenance is not None else {}
+    where = [origins.get(doc_id, (None, None)) for doc_id in result.ids]
+    inputs_json = provenance.to_json() if provenance is not None else None
     return pa.table(
         {
             "id": pa.array(result.ids, pa.string()),
@@ -77,12 +86,15 @@ def documents_table(result: Analysis, config_json: str) -> pa.Table:
             "group": pa.array(
                 result.groups if result.groups is not None else [None] * n_docs, pa.string()
             ),
+            "source": pa.array([w[0] for w in where], pa.string()),
+            "row": pa.array([w[1] for w in where], pa.int64()),
+            "text_hash": pa.array([text_hash(t) for t in result.texts], pa.int64()),
         },
-        schema=with_metadata(DOCUMENTS, "documents", config_json),
+        schema=with_metadata(DOCUMENTS, "documents", config_json, inputs_json),
     )
 
 
-def passages_table(result: Analysis, config_json: str) -> pa.Table:
+def passages_table(result: Analysis, config_json: str, inputs_json: str | None = None) -> pa.Table:
     """passages.parquet: one row per passage, most shared first, with a representative text."""
     table = result.passages
     docs, starts, ends, texts = passage_texts(result, np.arange(len(table.passage)))
@@ -97,35 +109,44 @@ def passages_table(result: Analysis, config_json: str) -> pa.Table:
             "start": starts,
             "end": ends,
         },
-        schema=with_metadata(PASSAGES, "passages", config_json),
+        schema=with_metadata(PASSAGES, "passages", config_json, inputs_json),
     )
 
 
-def errors_table(problems: list[Problem], config_json: str) -> pa.Table:
+def errors_table(
+    problems: list[Problem], config_json: str, inputs_json: str | None = None
+) -> pa.Table:
     """errors.parquet: the inputs that were skipped or altered, sorted by id."""
-    rows = sorted(problems, key=lambda p: (p.id, p.path))
+    rows = sorted(problems, key=lambda p: (p.id, p.path, -1 if p.row is None else p.row))
     return pa.table(
         {
             "path": pa.array([p.path for p in rows], pa.string()),
             "id": pa.array([p.id for p in rows], pa.string()),
             "reason": pa.array([p.reason for p in rows], pa.string()),
             "action": pa.array([p.action for p in rows], pa.string()),
+            "row": pa.array([p.row for p in rows], pa.int64()),
         },
-        schema=with_metadata(ERRORS, "errors", config_json),
+        schema=with_metadata(ERRORS, "errors", config_json, inputs_json),
     )
 
 
 def to_tables(
-    result: Analysis, cfg: ScanConfig, problems: list[Problem] | None = None
+    result: Analysis,
+    cfg: ScanConfig,
+    problems: list[Problem] | None = None,
+    provenance: Provenance | None = None,
 ) -> dict[str, pa.Table]:
     """The output tables of a scan, keyed by table name.
 
-    `errors` lists the inputs that were skipped or altered (empty when none).
+    `errors` lists the inputs that were skipped or altered (empty when none);
+    `provenance` (where the documents were read from) fills the documents'
+    `source` and `row` and the `dedup.inputs` metadata of every table.
     """
     config_json = cfg.to_json()
+    inputs_json = provenance.to_json() if provenance is not None else None
     return {
-        "spans": spans_table(result, config_json),
-        "documents": documents_table(result, config_json),
-        "passages": passages_table(result, config_json),
-        "errors": errors_table(problems or [], config_json),
+        "spans": spans_table(result, config_json, inputs_json),
+        "documents": documents_table(result, config_json, provenance),
+        "passages": passages_table(result, config_json, inputs_json),
+        "errors": errors_table(problems or [], config_json, inputs_json),
     }

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from dedup.config import NormalizeConfig, ScanConfig
+from dedup.config import InputConfig, NormalizeConfig, ScanConfig
 from dedup.errors import DedupError
 from dedup.progress import terminal_progress
 from dedup.report import ReportLimits
@@ -28,6 +28,7 @@ app = typer.Typer(
 _DEFAULT = ScanConfig()
 _NORM = NormalizeConfig()
 _LIMITS = ReportLimits()
+_INPUTS = InputConfig()
 
 
 @app.callback()
@@ -45,7 +46,8 @@ def _preview(text: str, width: int = 60) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-# Exit codes: 0 done; 1 error, nothing written; 2 usage; 3 done, some inputs skipped.
+# Exit codes (scan and clean): 0 done; 1 error, nothing written; 2 usage;
+# 3 done, but some inputs (files or records) were skipped; 130 interrupted.
 EXIT_SKIPPED = 3
 
 
@@ -94,6 +96,38 @@ def scan_command(
         int | None,
         typer.Option(
             help="Threads for the compiled stages (default: every core); same tables either way.",
+            show_default=False,
+        ),
+    ] = None,
+    input_format: Annotated[
+        str,
+        typer.Option(
+            help="auto (from each file name: .jsonl/.ndjson/.json, .parquet/.pq, else text; "
+            ".gz/.bz2/.xz/.zst decompressed), or text, jsonl, parquet for every file."
+        ),
+    ] = _INPUTS.input_format,
+    text_field: Annotated[
+        str, typer.Option(help="JSONL field or Parquet column holding the text.")
+    ] = _INPUTS.text_field,
+    id_field: Annotated[
+        str,
+        typer.Option(
+            help="JSONL field or Parquet column holding the id (without one: FILE:LINE or "
+            "FILE:ROW)."
+        ),
+    ] = _INPUTS.id_field,
+    include: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Read only files in folders matching this glob (repeatable; with '/' it "
+            "matches the path inside the folder, else the file name).",
+            show_default=False,
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Never read files in folders matching this glob (repeatable).",
             show_default=False,
         ),
     ] = None,
@@ -204,15 +238,17 @@ def scan_command(
                 mask_digits=digits,
             ),
         )
+        inputs = InputConfig(
+            input_format=input_format,
+            text_field=text_field,
+            id_field=id_field,
+            include=tuple(include or ()),
+            exclude=tuple(exclude or ()),
+            on_decode_error=on_decode_error,
+        )
         with terminal_progress(quiet) as progress:
             summary = scan(
-                paths,
-                out,
-                cfg,
-                force=force,
-                on_decode_error=on_decode_error,
-                workers=workers,
-                progress=progress,
+                paths, out, cfg, force=force, workers=workers, inputs=inputs, progress=progress
             )
     except DedupError as exc:
         raise _fail(str(exc)) from None
@@ -221,6 +257,59 @@ def scan_command(
     _report(summary)
     if summary.n_skipped:
         # Completed, but not every input is in the tables: scripts can tell.
+        raise typer.Exit(EXIT_SKIPPED)
+
+
+@app.command("clean")
+def clean_command(
+    scan_dir: Annotated[Path, typer.Argument(metavar="SCAN_DIR", help="Output folder of a scan.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the cleaned corpus.")],
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="[PATH]...",
+            help="The scanned inputs, if they moved (default: the paths the scan recorded).",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="parquet (clean.parquet), jsonl (clean.jsonl): the documents with boilerplate "
+            "cut and their other fields; dolma (attributes.jsonl): the spans as Dolma "
+            "attributes.",
+        ),
+    ] = "parquet",
+    representatives_only: Annotated[
+        bool,
+        typer.Option(help="Keep one document of each near-duplicate cluster (its representative)."),
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
+) -> None:
+    """Write the scanned corpus with boilerplate cut (or its labels as Dolma attributes)."""
+    from dedup.cleaner import clean
+
+    try:
+        summary = clean(scan_dir, out, fmt, representatives_only, paths, force)
+    except DedupError as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted; no output was written", 130) from None
+    typer.echo(f"wrote {summary.out}/{summary.file}")
+    typer.echo(f"documents:        {summary.n_documents} read, {summary.n_written} written")
+    if representatives_only:
+        typer.echo(f"near-duplicates:  {summary.n_near_duplicates_dropped} left out")
+    if fmt != "dolma":
+        typer.echo(f"boilerplate cut:  {summary.chars_cut} of {summary.chars_in} characters")
+    if summary.problems:
+        typer.echo(
+            f"input problems:   {summary.n_skipped} skipped, "
+            f"{len(summary.problems) - summary.n_skipped} with bytes replaced "
+            f"(as in {scan_dir}/errors.parquet)",
+            err=True,
+        )
+    if summary.n_skipped:
         raise typer.Exit(EXIT_SKIPPED)
 
 
@@ -293,7 +382,8 @@ def generate_command(
 
 
 _DOCS_HELP = (
-    "The files and folders given to dedup scan (the tables hold no text); repeat for several."
+    "Where the scanned documents are now, when they moved (default: the paths the scan "
+    "recorded; the tables hold no text); repeat for several."
 )
 
 

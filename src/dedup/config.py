@@ -18,6 +18,8 @@ from dedup.errors import ConfigError
 
 BlockMode = Literal["line", "paragraph"]
 BLOCK_MODES: tuple[str, ...] = ("line", "paragraph")
+INPUT_FORMATS: tuple[str, ...] = ("auto", "text", "jsonl", "parquet")
+DECODE_POLICIES: tuple[str, ...] = ("replace", "skip", "fail")
 
 
 @dataclass(frozen=True)
@@ -221,3 +223,79 @@ class ScanConfig:
         if not isinstance(data, dict):
             raise ConfigError("config JSON must be an object")
         return cls.from_dict(data)
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """How inputs are found and read; recorded with a scan so `clean` can re-read them alike.
+
+    Attributes:
+        input_format: "auto" (from each file's name: `.jsonl`/`.ndjson`/`.json`
+            are JSON Lines, `.parquet`/`.pq` Parquet, anything else text; a
+            compression suffix `.gz`, `.bz2`, `.xz` or `.zst` is looked
+            through), or "text", "jsonl", "parquet" for every file.
+        text_field: field (JSONL) or column (Parquet) holding the text.
+        id_field: field or column holding the document id; a record without
+            one is named `<file id>:<line or row>`.
+        include: glob patterns; when given, a file found in a folder is read
+            only if one matches. A pattern with `/` matches the path relative
+            to the folder, one without matches the file name.
+        exclude: glob patterns (same rules) of files in folders never read.
+        on_decode_error: bytes that are not UTF-8: "replace" them with U+FFFD
+            (recorded), "skip" the file or record (recorded), or "fail".
+    """
+
+    input_format: str = "auto"
+    text_field: str = "text"
+    id_field: str = "id"
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    on_decode_error: str = "replace"
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        if self.input_format not in INPUT_FORMATS:
+            raise ConfigError(
+                f"--input-format must be one of {', '.join(INPUT_FORMATS)}, "
+                f"got {self.input_format!r}"
+            )
+        if self.on_decode_error not in DECODE_POLICIES:
+            raise ConfigError(
+                f"--on-decode-error must be one of {', '.join(DECODE_POLICIES)}, "
+                f"got {self.on_decode_error!r}"
+            )
+        for name in ("text_field", "id_field"):
+            if not getattr(self, name):
+                raise ConfigError(f"--{name.replace('_', '-')} must not be empty")
+        if self.text_field == self.id_field:
+            raise ConfigError(
+                f"--text-field and --id-field must differ, both are {self.text_field!r}"
+            )
+        for name in ("include", "exclude"):
+            patterns = getattr(self, name)
+            if not isinstance(patterns, tuple) or not all(
+                isinstance(p, str) and p for p in patterns
+            ):
+                raise ConfigError(f"--{name} takes non-empty glob patterns, got {patterns!r}")
+
+    def to_json(self) -> str:
+        """Canonical JSON, as recorded in the tables' metadata."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> InputConfig:
+        """Inverse of `to_json`; ConfigError names what is wrong."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"input config is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError("input config JSON must be an object")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown input config keys: {', '.join(unknown)}")
+        for name in ("include", "exclude"):
+            if isinstance(data.get(name), list):
+                data[name] = tuple(data[name])
+        return cls(**data)

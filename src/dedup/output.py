@@ -12,7 +12,7 @@ import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -25,13 +25,20 @@ from dedup.schemas import TABLES
 TABLE_FILES = frozenset(f"{name}.parquet" for name in TABLES)
 
 
-def check_target(out: Path, force: bool, inputs: Sequence[str | Path] = ()) -> None:
+def check_target(
+    out: Path,
+    force: bool,
+    inputs: Sequence[str | Path] = (),
+    allowed: Collection[str] = TABLE_FILES,
+) -> None:
     """Fail early when `out` cannot be (re)placed.
+
+    `allowed` names the files that such an output folder holds.
 
     Raises:
         OutputError: `out` is a file, exists without `force`, holds files that
-            dedup did not write, or contains one of `inputs` (replacing it
-            would delete them).
+            dedup did not write (not in `allowed`), or contains one of
+            `inputs` (replacing it would delete them).
     """
     target = out.resolve()
     for given in inputs:
@@ -47,7 +54,7 @@ def check_target(out: Path, force: bool, inputs: Sequence[str | Path] = ()) -> N
         raise OutputError(f"{out}: exists and is not a folder; choose another --out")
     if not force:
         raise OutputError(f"{out}: output folder exists; pass --force to replace it")
-    foreign = sorted(p.name for p in out.iterdir() if p.name not in TABLE_FILES)
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in allowed)
     if foreign:
         raise OutputError(
             f"{out}: holds files dedup did not write ({', '.join(foreign[:3])}); "
@@ -92,23 +99,27 @@ def swap_into_place(staging: Path, out: Path, old: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_output(out: Path, tables: Mapping[str, pa.Table], force: bool) -> None:
-    """Write `tables` as `out/<name>.parquet`, replacing `out` as a whole.
+@contextlib.contextmanager
+def staged(out: Path, force: bool, allowed: Collection[str] = TABLE_FILES) -> Iterator[Path]:
+    """A hidden staging folder to write into; swapped into place as `out` when the block ends.
+
+    If the block raises, the staging folder is removed and `out` is left as
+    it was. Files written into the staging folder should be flushed to disk
+    (see `write_table`).
 
     Raises:
-        OutputError: `out` exists without `force`, or writing failed (the
-            message carries the system's reason; the previous output, if any,
-            is left untouched).
+        OutputError: `out` cannot be replaced (see `check_target`), or
+            writing failed (the message carries the system's reason; the
+            previous output, if any, is left untouched).
     """
-    check_target(out, force)
+    check_target(out, force, allowed=allowed)
     parent = out.parent
     token = uuid.uuid4().hex[:12]
     staging = parent / f".{out.name}.tmp-{token}"
     try:
         parent.mkdir(parents=True, exist_ok=True)
         staging.mkdir()
-        for name, table in tables.items():
-            write_table(table, staging / f"{name}.parquet")
+        yield staging
         _fsync_dir(staging)
         swap_into_place(staging, out, parent / f".{out.name}.old-{token}")
         _fsync_dir(parent)
@@ -121,3 +132,16 @@ def write_output(out: Path, tables: Mapping[str, pa.Table], force: bool) -> None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def write_output(out: Path, tables: Mapping[str, pa.Table], force: bool) -> None:
+    """Write `tables` as `out/<name>.parquet`, replacing `out` as a whole.
+
+    Raises:
+        OutputError: `out` exists without `force`, or writing failed (the
+            message carries the system's reason; the previous output, if any,
+            is left untouched).
+    """
+    with staged(out, force) as staging:
+        for name, table in tables.items():
+            write_table(table, staging / f"{name}.parquet")

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from dedup.config import InputConfig
 from dedup.errors import ConfigError, InputError, OutputError
 from dedup.html_report import render_html
 from dedup.report import (
@@ -39,19 +40,33 @@ from dedup.results import (
     read_spans,
     read_texts,
     read_top_passages,
+    recorded_inputs,
 )
 
 # How many ids `show` compares with a mistyped one to suggest a name.
 _SUGGEST_FROM = 100_000
 
 
-def _need_docs(scan_dir: Path, docs: Sequence[str | Path]) -> None:
-    if not docs:
-        # documents.parquet records ids, not where the files were.
+def _inputs(
+    scan_dir: Path, docs: Sequence[str | Path]
+) -> tuple[Sequence[str | Path], InputConfig | None]:
+    """Where to read the texts: `docs` when given, else the inputs the scan recorded."""
+    recorded = recorded_inputs(scan_dir)
+    if docs:
+        return docs, recorded[1] if recorded else None
+    if recorded is None:
         raise ConfigError(
             f"{scan_dir}: the tables hold no document text; pass --docs with the paths "
             "that were given to dedup scan"
         )
+    for path in recorded[0]:
+        if not Path(path).exists():
+            raise InputError(
+                f"{path}: the scan read its documents here, and they are gone; "
+                "pass --docs with where they are now",
+                path,
+            )
+    return recorded
 
 
 def _views(
@@ -129,23 +144,23 @@ def build_report(
     sampled first (see `sample_documents`).
 
     Raises:
-        ConfigError: no `docs` given.
+        ConfigError: no `docs` given and none recorded by the scan.
         InputError: a table is missing or unreadable, or a document is
             missing or changed since the scan.
     """
     folder = Path(scan_dir)
     limits = limits or ReportLimits()
     table = read_documents_table(folder)
-    _need_docs(folder, docs)
+    paths, reading = _inputs(folder, docs)
     top = read_top_passages(folder, limits.passages)
     found = clusters(table.ids, table.cluster, table.in_cluster, table.is_representative)
     shown_clusters = found[: limits.clusters]
     picked = _pick(folder, table, top, shown_clusters, limits)
     lengths = dict(zip(table.ids, table.n_chars.tolist(), strict=True))
-    texts = read_texts(docs, {d: lengths[d] for d in picked}, top, skip=[folder])
+    texts = read_texts(paths, {d: lengths[d] for d in picked}, top, skip=[folder], inputs=reading)
     spans = read_spans(folder, picked)
     return ReportData(
-        title=f"dedup report: {_names(docs)}",
+        title=f"dedup report: {_names(paths)}",
         headline=headline(
             table.n_chars,
             table.boilerplate_chars,
@@ -228,9 +243,9 @@ def show_document(scan_dir: str | Path, doc_id: str, docs: Sequence[str | Path])
             "ids are paths relative to the scanned folder",
             doc_id,
         )
-    _need_docs(folder, docs)
+    paths, reading = _inputs(folder, docs)
     length = int(table.n_chars[row])
-    texts = read_texts(docs, {doc_id: length}, skip=[folder])
+    texts = read_texts(paths, {doc_id: length}, skip=[folder], inputs=reading)
     return _views(table, texts, read_spans(folder, [doc_id]), max(length, 1))[0]
 
 

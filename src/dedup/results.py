@@ -25,10 +25,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from dedup.config import InputConfig
 from dedup.errors import InputError
 from dedup.report import Passage, Span
-from dedup.schemas import META_CONFIG, TABLES
-from dedup.sources import list_inputs
+from dedup.schemas import META_CONFIG, META_INPUTS, TABLES
+from dedup.sources import Provenance, read_documents
 
 
 @dataclass(frozen=True)
@@ -198,49 +199,55 @@ def read_passage_documents(
     return found
 
 
+def recorded_inputs(scan_dir: Path) -> tuple[list[str], InputConfig] | None:
+    """The input paths and reading options a scan recorded, or None (an older scan)."""
+    meta = pq.read_schema(scan_dir / "documents.parquet").metadata or {}
+    if META_INPUTS not in meta:
+        return None
+    return Provenance.parse(meta[META_INPUTS].decode())
+
+
 def read_texts(
     docs: Sequence[str | Path],
     lengths: Mapping[str, int],
     passages: Sequence[Passage] = (),
     skip: Sequence[str | Path] = (),
+    inputs: InputConfig | None = None,
 ) -> dict[str, str]:
     """Texts of the documents `lengths` names, read from the paths given to the scan.
 
-    Ids are found as the scan found them (paths relative to each folder in
-    `docs`) and bytes decoded as the scan's default did (UTF-8, invalid bytes
-    as U+FFFD). Each text must have the length the scan recorded, and a
-    passage's representative occurrence must still read the same, so that
-    highlighted offsets land on the characters they labelled. `skip`: folders
-    the scan left out (its output folder).
+    Documents are read as the scan read them (`inputs`: formats, fields,
+    decode policy; default `InputConfig()`). Each text must have the length
+    the scan recorded, and a passage's representative occurrence must still
+    read the same, so that highlighted offsets land on the characters they
+    labelled. `skip`: folders the scan left out (its output folder).
 
     Raises:
         InputError: a document is not under `docs`, cannot be read, or has
             changed since the scan (the message names the file).
     """
-    where = dict(list_inputs(docs, skip))
+    wanted = set(lengths)
     texts: dict[str, str] = {}
+    where: dict[str, str] = {}
+    for doc in read_documents(docs, inputs or InputConfig(), skip, []):
+        if doc.id in wanted:
+            texts[doc.id], where[doc.id] = doc.text, doc.source
     shown = ", ".join(str(d) for d in docs)
     for doc_id, length in sorted(lengths.items()):
-        path = where.get(doc_id)
-        if path is None:
+        if doc_id not in texts:
             raise InputError(
                 f"{doc_id}: no such document under {shown}; pass --docs with the same paths "
                 "that were given to dedup scan",
                 doc_id,
             )
-        try:
-            text = path.read_bytes().decode("utf-8", errors="replace")
-        except OSError as exc:
+        if len(texts[doc_id]) != length:
+            path = where[doc_id]
             raise InputError(
-                f"{path}: cannot read the document ({exc.strerror or exc})", str(path)
-            ) from exc
-        if len(text) != length:
-            raise InputError(
-                f"{path}: has {len(text)} characters, the scan recorded {length}; the file "
-                "changed since the scan: scan it again, or pass --docs with the files it scanned",
-                str(path),
+                f"{path}: has {len(texts[doc_id])} characters, the scan recorded {length}; the "
+                "file changed since the scan: scan it again, or pass --docs with the files it "
+                "scanned",
+                path,
             )
-        texts[doc_id] = text
     for passage in passages:
         held = texts.get(passage.id)
         if held is not None and held[passage.start : passage.end] != passage.text:

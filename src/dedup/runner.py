@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from dedup.arrow import to_tables
-from dedup.config import ScanConfig
+from dedup.config import InputConfig, ScanConfig
 from dedup.core.pipeline import Analysis, analyze, passage_texts
 from dedup.errors import ConfigError
 from dedup.output import check_target, write_output
 from dedup.progress import ProgressFn, Tick, no_progress
 from dedup.schemas import TABLES
-from dedup.sources import Document, Problem, list_inputs, read_documents
+from dedup.sources import Document, Problem, Provenance, list_sources, read_documents
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,22 @@ def _set_numba_threads(count: int) -> None:
     numba.set_num_threads(count)
 
 
+def input_config(inputs: InputConfig | None, on_decode_error: str) -> InputConfig:
+    """The reading config of a scan: `inputs`, or the default one with `on_decode_error`.
+
+    Raises:
+        ConfigError: both are given and disagree.
+    """
+    if inputs is None:
+        return InputConfig(on_decode_error=on_decode_error)
+    if on_decode_error not in ("replace", inputs.on_decode_error):
+        raise ConfigError(
+            f"on_decode_error={on_decode_error!r} disagrees with the InputConfig's "
+            f"{inputs.on_decode_error!r}; set it in the InputConfig only"
+        )
+    return inputs
+
+
 def scan(
     paths: Sequence[str | Path],
     out: str | Path,
@@ -123,27 +139,32 @@ def scan(
     force: bool = False,
     on_decode_error: str = "replace",
     workers: int | None = None,
+    inputs: InputConfig | None = None,
     progress: ProgressFn = no_progress,
 ) -> ScanSummary:
     """Scan files and folders; write spans, documents, passages and errors tables to `out`.
 
-    Inputs that are binary, unreadable or (by `on_decode_error`) not UTF-8
-    are skipped or altered and listed in `errors.parquet` and the summary.
-    `workers` (default: every core) sets the threads of the compiled stages;
-    the tables do not depend on it. `progress` is told of each step (read,
-    analyse, write); it does not change the tables.
+    `inputs` says how inputs are found and read (formats, fields, globs,
+    decode policy; default `InputConfig()`); `on_decode_error` is a shortcut
+    for its decode policy. Inputs that are binary, unreadable or (by the
+    decode policy) not UTF-8 are skipped or altered and listed in
+    `errors.parquet` and the summary. `workers` (default: every core) sets
+    the threads of the compiled stages; the tables do not depend on it.
+    `progress` is told of each step (read, analyse, write); it does not
+    change the tables.
 
     Raises:
-        InputError: a path is missing or holds no file; DecodeError with
-            `on_decode_error="fail"`.
+        InputError: a path is missing or holds no file; DuplicateIdError when
+            two documents share an id; DecodeError under the "fail" policy.
         OutputError: `out` exists without `force`, or cannot be written.
     """
+    reading = input_config(inputs, on_decode_error)
     target = Path(out)
     check_target(target, force, paths)
     previous = use_workers(workers)
     try:
         problems: list[Problem] = []
-        docs = read_inputs(paths, [target], on_decode_error, problems, progress)
+        docs = read_inputs(paths, reading, [target], problems, progress)
         threads = _numba_threads()
         # One long call: its ticks say when it starts and ends, time passes between.
         progress(Tick("analyse", files_total=len(docs)))
@@ -151,16 +172,17 @@ def scan(
         progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
     finally:
         _set_numba_threads(previous)
+    provenance = Provenance.of(paths, reading, docs)
     progress(Tick("write", files_total=len(TABLES)))
-    write_output(target, to_tables(result, cfg, problems), force)
+    write_output(target, to_tables(result, cfg, problems, provenance), force)
     progress(Tick("write", files_done=len(TABLES), files_total=len(TABLES), finished=True))
     return replace(summarize(result, target), problems=problems)
 
 
 def read_inputs(
     paths: Sequence[str | Path],
+    reading: InputConfig,
     skip: Sequence[str | Path],
-    on_decode_error: str,
     problems: list[Problem],
     progress: ProgressFn = no_progress,
 ) -> list[Document]:
@@ -169,16 +191,17 @@ def read_inputs(
     Totals need the inputs listed (and sized) before reading; that second walk
     is only done when someone listens, never for the `no_progress` default.
     """
-    docs = read_documents(paths, skip, on_decode_error, problems)
+    docs = read_documents(paths, reading, skip, problems)
     if progress is no_progress:
         return list(docs)
-    listed = list_inputs(paths, skip)
+    # A listing of its own, problems not recorded twice: read_documents records them.
+    listed = list_sources(paths, reading, skip, [])
     done: dict[str, tuple[int, int]] = {}  # source -> (files, bytes) read up to it
     nbytes = 0
-    for count, (_, path) in enumerate(listed, 1):
+    for count, source in enumerate(listed, 1):
         with contextlib.suppress(OSError):
-            nbytes += path.stat().st_size
-        done[str(path)] = (count, nbytes)
+            nbytes += source.path.stat().st_size
+        done[str(source.path)] = (count, nbytes)
     tick = Tick("read", files_total=len(listed), bytes_total=nbytes)
     progress(tick)
     found = []

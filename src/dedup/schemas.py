@@ -3,24 +3,31 @@
 Offsets are half-open code-point offsets (`text[start:end]` in Python) unless
 a field says bytes. Hashes and keys are int64: Spark and Java have no
 unsigned 64-bit type. Every file carries `dedup.schema_version` and
-`dedup.config` (the scan's config as JSON) in its schema metadata.
+`dedup.config` (the scan's config as JSON) in its schema metadata, and a
+scan's tables also `dedup.inputs`: the given paths and how they were read
+(`InputConfig`), which `dedup clean` uses to read the documents again.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 META_VERSION = b"dedup.schema_version"
 META_CONFIG = b"dedup.config"
 META_TABLE = b"dedup.table"
+META_INPUTS = b"dedup.inputs"
 
 
 def _field(name: str, type_: pa.DataType, doc: str, nullable: bool = False) -> pa.Field:
     return pa.field(name, type_, nullable=nullable, metadata={b"doc": doc.encode()})
 
 
-_ID = "document id: the path relative to the scanned folder, with / separators"
+_ID = (
+    "document id: a text file's path relative to the scanned folder, with / separators; "
+    "a JSONL or Parquet record's id field, or <file id>:<line or row> without one"
+)
+_ROW = "line of a JSONL record (from 1) or row of a Parquet record (from 0); null for a text file"
 
 SPANS = pa.schema(
     [
@@ -65,6 +72,20 @@ DOCUMENTS = pa.schema(
             "true for the smallest id of its cluster, and for documents without near-duplicates",
         ),
         _field("group", pa.string(), "the document's --group-by group, null when ungrouped", True),
+        _field(
+            "source",
+            pa.string(),
+            "absolute path of the file the document was read from (null when the tables were "
+            "made from texts in memory)",
+            nullable=True,
+        ),
+        _field("row", pa.int64(), _ROW, nullable=True),
+        _field(
+            "text_hash",
+            pa.int64(),
+            "xxh64 of the text's UTF-8 bytes as a signed int64; dedup clean checks that the "
+            "text it reads again is the one scanned",
+        ),
     ]
 )
 
@@ -87,12 +108,13 @@ PASSAGES = pa.schema(
 
 ERRORS = pa.schema(
     [
-        _field("path", pa.string(), "the input file as found on disk"),
+        _field("path", pa.string(), "absolute path of the input file (or folder)"),
         _field("id", pa.string(), _ID),
         _field("reason", pa.string(), "what is wrong with it"),
         _field(
             "action", pa.string(), "skipped (not in the other tables) or replaced (bytes altered)"
         ),
+        _field("row", pa.int64(), _ROW.replace("text file", "whole file"), nullable=True),
     ]
 )
 
@@ -104,12 +126,15 @@ TABLES: dict[str, pa.Schema] = {
 }
 
 
-def with_metadata(schema: pa.Schema, table: str, config_json: str) -> pa.Schema:
-    """The schema with the version, table name and config in its metadata."""
-    return schema.with_metadata(
-        {
-            META_VERSION: SCHEMA_VERSION.encode(),
-            META_TABLE: table.encode(),
-            META_CONFIG: config_json.encode(),
-        }
-    )
+def with_metadata(
+    schema: pa.Schema, table: str, config_json: str, inputs_json: str | None = None
+) -> pa.Schema:
+    """The schema with the version, table name, config and inputs (if known) in its metadata."""
+    meta = {
+        META_VERSION: SCHEMA_VERSION.encode(),
+        META_TABLE: table.encode(),
+        META_CONFIG: config_json.encode(),
+    }
+    if inputs_json is not None:
+        meta[META_INPUTS] = inputs_json.encode()
+    return schema.with_metadata(meta)

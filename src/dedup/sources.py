@@ -1,175 +1,348 @@
-"""Reading input documents from files and folders.
+"""Finding input files and reading them as a stream of documents.
 
-A document's id is its path relative to the folder given on the command line,
-with `/` separators; a file given directly is identified by its name. Files
-are read in sorted id order and decoded as UTF-8 without newline translation,
-so offsets point into exactly the bytes on disk.
+    list_sources(paths, cfg)  -> [Source]      every input file, how to read it, sorted by id
+    read_source(source, cfg)  -> Document...   the documents of one file, lazily
+    read_documents(paths, cfg) -> Document...  all of them, ids checked distinct
+
+A file's id is its path relative to the folder given on the command line,
+with `/` separators; a file given directly is identified by its name. Text
+files are one document each, with that id, decoded as UTF-8 without newline
+translation, so offsets point into exactly the bytes on disk (after
+decompression). JSONL and Parquet files hold one document per record, named
+by its id field (`dedup.read_jsonl`, `dedup.read_parquet`).
+
+The format comes from the file name (see `InputConfig.input_format`). In a
+folder that holds Parquet files (a dataset), files whose name starts with
+`_` or `.` are markers (`_SUCCESS`, `_metadata`) and are not read, as
+pyarrow's datasets do.
 
 Inputs that cannot be used as they are become `Problem`s instead of stopping
-the run: binary files (a NUL byte, or mostly control characters) and
-unreadable files are skipped; bytes that are not UTF-8 are replaced with
-U+FFFD (`on_decode_error="replace"`, the default), or the file is skipped
-("skip"), or the run stops with `DecodeError` ("fail"). Empty files are
-documents with no text.
+the run: binary files, unreadable files, broken links, special files and
+folders that cannot be listed are skipped; undecodable bytes follow the
+decode policy (`dedup.decoding`). Empty files are documents with no text.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
-from dedup.errors import ConfigError, DecodeError, DuplicateIdError, InputError
+from dedup.config import InputConfig
+from dedup.decoding import (
+    Document,
+    Problem,
+    compression_of,
+    decode_bytes,
+    looks_binary,
+    read_all,
+)
+from dedup.errors import ConfigError, DuplicateIdError, InputError
 
-DECODE_POLICIES = ("replace", "skip", "fail")
-# How much of a file is sniffed for binary content.
-_SNIFF = 8192
-# Bytes that are neither printable nor ordinary text layout: deleting every
-# other byte leaves just these, so counting them is one C call.
-_KEEP_CONTROLS = bytes(b for b in range(32) if b not in b"\t\n\r\f\v\x1b")
-_DROP_OTHERS = bytes(b for b in range(256) if b not in _KEEP_CONTROLS)
+__all__ = [
+    "Document",
+    "Problem",
+    "Provenance",
+    "Source",
+    "list_sources",
+    "looks_binary",
+    "read_documents",
+    "read_source",
+]
+
+_JSONL = (".jsonl", ".ndjson", ".json")
+_PARQUET = (".parquet", ".pq")
 
 
 @dataclass(frozen=True)
-class Problem:
-    """An input that was skipped or altered, and why."""
+class Source:
+    """One input file and how to read it.
 
-    path: str
-    id: str
-    reason: str
-    action: str  # "skipped" or "replaced"
-
-
-@dataclass(frozen=True)
-class Document:
-    """One input document: its id, its text and where it came from."""
+    `path` is absolute; `partition` holds the `key=value` folders of a
+    partitioned dataset (between the given folder and the file).
+    """
 
     id: str
-    text: str
-    source: str
+    path: Path
+    format: str  # "text", "jsonl" or "parquet"
+    compression: str | None
+    partition: tuple[tuple[str, str], ...] = ()
 
 
-def _walk(root: Path, skip: set[Path]) -> Iterator[Path]:
-    """Regular files below `root`, in no particular order, leaving out `skip` folders."""
-    for folder, dirs, files in os.walk(root, followlinks=False):
-        here = Path(folder)
-        dirs[:] = [d for d in dirs if (here / d).resolve() not in skip]
-        for name in files:
-            path = here / name
-            if path.is_file():
-                yield path
+def detect_format(name: str, forced: str = "auto") -> tuple[str, str | None]:
+    """(format, compression) of a file, from its name unless `forced` is not "auto"."""
+    compression = compression_of(name)
+    stem = Path(name).stem if compression else name
+    if forced != "auto":
+        return forced, compression
+    suffix = Path(stem).suffix.lower()
+    if suffix in _JSONL:
+        return "jsonl", compression
+    if suffix in _PARQUET:
+        return "parquet", compression
+    return "text", compression
+
+
+def _shown(path: Path) -> str:
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _check_name(doc_id: str, path: Path) -> None:
     try:
         doc_id.encode("utf-8")
     except UnicodeEncodeError:
-        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
         raise InputError(
-            f"{shown}: the file name is not valid UTF-8, so it cannot be a document id; "
+            f"{_shown(path)}: the file name is not valid UTF-8, so it cannot be a document id; "
             "rename the file",
-            shown,
+            _shown(path),
         ) from None
 
 
-def list_inputs(
-    paths: Sequence[str | Path], skip: Sequence[str | Path] = ()
-) -> list[tuple[str, Path]]:
-    """(id, path) of every input file, sorted by id.
+def _matches(rel: str, patterns: Sequence[str]) -> bool:
+    """A pattern with `/` matches the relative path, one without the file name."""
+    name = rel.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatchcase(rel if "/" in p else name, p) for p in patterns)
+
+
+def _walk(root: Path, skip: set[Path], problems: list[Problem]) -> Iterator[tuple[str, Path]]:
+    """(relative id, path) of the regular files below `root`; what is not one is a problem."""
+
+    def unlistable(exc: OSError) -> None:
+        where = os.path.abspath(exc.filename or root)
+        problems.append(Problem(where, where, f"cannot list: {exc.strerror or exc}", "skipped"))
+
+    for folder, dirs, files in os.walk(root, onerror=unlistable, followlinks=False):
+        here = Path(folder)
+        dirs[:] = [d for d in dirs if (here / d).resolve() not in skip]
+        for name in files:
+            path = here / name
+            rel = path.relative_to(root).as_posix()
+            if path.is_file():
+                yield rel, path
+                continue
+            shown = os.path.abspath(path)
+            if path.is_symlink() and not path.exists():
+                problems.append(Problem(shown, rel, "cannot read: broken symbolic link", "skipped"))
+            elif not path.is_dir():
+                reason = "not a regular file (pipe, socket or device)"
+                problems.append(Problem(shown, rel, reason, "skipped"))
+
+
+def _partition(rel: str) -> tuple[tuple[str, str], ...]:
+    """The hive-style `key=value` folders of a relative path."""
+    parts = rel.split("/")[:-1]
+    return tuple(
+        (unquote(key), unquote(value))
+        for key, _, value in (p.partition("=") for p in parts if "=" in p)
+        if key
+    )
+
+
+def _folder_sources(
+    root: Path, cfg: InputConfig, skip: set[Path], problems: list[Problem]
+) -> list[Source]:
+    entries = [
+        (rel, path)
+        for rel, path in _walk(root, skip, problems)
+        if (not cfg.include or _matches(rel, cfg.include)) and not _matches(rel, cfg.exclude)
+    ]
+    typed = [(rel, path, *detect_format(path.name, cfg.input_format)) for rel, path in entries]
+    dataset = cfg.input_format == "auto" and any(f == "parquet" for _, _, f, _ in typed)
+    return [
+        Source(rel, Path(os.path.abspath(path)), fmt, comp, _partition(rel))
+        for rel, path, fmt, comp in typed
+        if not (dataset and path.name.startswith(("_", ".")))
+    ]
+
+
+def list_sources(
+    paths: Sequence[str | Path],
+    cfg: InputConfig | None = None,
+    skip: Sequence[str | Path] = (),
+    problems: list[Problem] | None = None,
+) -> list[Source]:
+    """Every input file with its format, sorted by id.
 
     Args:
-        paths: files and folders; folders are read recursively.
+        paths: files and folders; folders are read recursively, filtered by
+            `cfg.include` and `cfg.exclude` (a file given directly is always read).
+        cfg: how inputs are read (default `InputConfig()`).
         skip: folders never to read (the output folder, for one).
+        problems: receives entries that cannot be read (broken links, ...).
 
     Raises:
         InputError: a path does not exist, or no file was found.
         DuplicateIdError: two files map to the same id.
     """
+    cfg = cfg or InputConfig()
+    found = problems if problems is not None else []
     skipped = {Path(p).resolve() for p in skip}
-    found: dict[str, Path] = {}
+    by_id: dict[str, Source] = {}
     seen: set[Path] = set()
     for given in paths:
         root = Path(os.path.normpath(given))
         if not root.exists():
             raise InputError(f"{root}: no such file or folder", str(root))
         if root.is_dir():
-            entries = [(p.relative_to(root).as_posix(), p) for p in _walk(root, skipped)]
+            entries = _folder_sources(root, cfg, skipped, found)
         else:
-            entries = [(root.name, root)]
-        for doc_id, path in entries:
-            _check_name(doc_id, path)
-            real = path.resolve()
+            entries = [
+                Source(
+                    root.name,
+                    Path(os.path.abspath(root)),
+                    *detect_format(root.name, cfg.input_format),
+                )
+            ]
+        for source in entries:
+            _check_name(source.id, source.path)
+            real = source.path.resolve()
             if real in seen:
                 continue  # the same file reached through two given paths
             seen.add(real)
-            if doc_id in found:
+            if source.id in by_id:
                 raise DuplicateIdError(
-                    f"{found[doc_id]} and {path} both have the id {doc_id!r}; "
-                    "scan them separately or rename one",
-                    str(path),
+                    f"{by_id[source.id].path} and {source.path} both have the id "
+                    f"{source.id!r}; scan them separately or rename one",
+                    str(source.path),
                 )
-            found[doc_id] = path
-    if not found:
+            by_id[source.id] = source
+    if not by_id:
         shown = ", ".join(str(p) for p in paths)
         raise InputError(f"{shown}: no files to scan", shown)
-    return sorted(found.items())
+    return [by_id[k] for k in sorted(by_id)]
 
 
-def looks_binary(data: bytes) -> bool:
-    """A NUL byte, or more than 30% control characters, in the first 8 KiB."""
-    head = data[:_SNIFF]
-    if b"\x00" in head:
-        return True
-    controls = len(head.translate(None, _DROP_OTHERS))
-    return bool(head) and controls > 0.3 * len(head)
+def read_source(
+    source: Source, cfg: InputConfig, problems: list[Problem], carry: bool = False
+) -> Iterator[Document]:
+    """The documents of one input file, lazily; problems appended to `problems`.
+
+    `carry` keeps each JSONL or Parquet record's fields on its document.
+
+    Raises:
+        DecodeError: undecodable bytes with `cfg.on_decode_error == "fail"`.
+    """
+    if source.format == "jsonl":
+        from dedup.read_jsonl import read_jsonl
+
+        yield from read_jsonl(source.path, source.id, source.compression, cfg, problems, carry)
+        return
+    if source.format == "parquet":
+        if source.compression is not None:
+            reason = "a compressed Parquet file cannot be read; decompress it (Parquet "
+            problems.append(
+                Problem(str(source.path), source.id, reason + "compresses its pages)", "skipped")
+            )
+            return
+        from dedup.read_parquet import read_parquet
+
+        yield from read_parquet(
+            source.path, source.id, cfg, problems, carry, dict(source.partition)
+        )
+        return
+    yield from _read_text(source, cfg, problems)
+
+
+def _read_text(source: Source, cfg: InputConfig, problems: list[Problem]) -> Iterator[Document]:
+    path = str(source.path)
+    try:
+        data = read_all(source.path, source.compression)
+    except OSError as exc:
+        problems.append(Problem(path, source.id, f"cannot read: {exc.strerror or exc}", "skipped"))
+        return
+    text, problem = decode_bytes(data, cfg.on_decode_error, path)
+    if problem is not None:
+        reason, action = problem
+        if reason.startswith("binary"):
+            reason = "binary file (NUL or control bytes)"
+        problems.append(Problem(path, source.id, reason, action))
+    if text is not None:
+        yield Document(source.id, text, path)
+
+
+def _where(source: Source, row: int | None) -> str:
+    if row is None:
+        return str(source.path)
+    return f"{source.path} {'row' if source.format == 'parquet' else 'line'} {row}"
 
 
 def read_documents(
     paths: Sequence[str | Path],
+    cfg: InputConfig | None = None,
     skip: Sequence[str | Path] = (),
-    on_decode_error: str = "replace",
     problems: list[Problem] | None = None,
+    carry: bool = False,
 ) -> Iterator[Document]:
-    """Every usable input document, in sorted id order (see `list_inputs`).
+    """Every usable input document, lazily: files in id order, records in file order.
 
-    Skipped and altered inputs are appended to `problems` when given.
+    Skipped and altered inputs are appended to `problems` when given. Memory
+    holds one file's text (or one batch of records) at a time, plus the ids
+    seen so far.
 
     Raises:
-        DecodeError: a file is not UTF-8 and `on_decode_error` is "fail".
-        ConfigError: `on_decode_error` is not one of DECODE_POLICIES.
+        InputError: a path is missing or holds no file.
+        DuplicateIdError: two documents have the same id; the message names both.
+        DecodeError: undecodable bytes with `cfg.on_decode_error == "fail"`.
     """
-    if on_decode_error not in DECODE_POLICIES:
-        raise ConfigError(
-            f"--on-decode-error must be one of {', '.join(DECODE_POLICIES)}, "
-            f"got {on_decode_error!r}"
-        )
+    cfg = cfg or InputConfig()
     found = problems if problems is not None else []
-    for doc_id, path in list_inputs(paths, skip):
-        source = str(path)
+    sources = list_sources(paths, cfg, skip, found)
+    seen: dict[str, tuple[int, int | None]] = {}
+    for index, source in enumerate(sources):
+        for doc in read_source(source, cfg, found, carry):
+            prior = seen.get(doc.id)
+            if prior is not None:
+                first = _where(sources[prior[0]], prior[1])
+                raise DuplicateIdError(
+                    f"{first} and {_where(source, doc.row)} both have the id {doc.id!r}; "
+                    "ids must be distinct: fix the data or pass another --id-field",
+                    str(source.path),
+                )
+            seen[doc.id] = (index, doc.row)
+            yield doc
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a scan's documents came from: written into its tables, read back by `dedup clean`.
+
+    `roots` are the given paths, absolute and sorted; `origins` maps each
+    document id to its (source file, line or row).
+    """
+
+    inputs: InputConfig
+    roots: tuple[str, ...]
+    origins: Mapping[str, tuple[str, int | None]]
+
+    @classmethod
+    def of(
+        cls, paths: Sequence[str | Path], inputs: InputConfig, docs: Iterable[Document]
+    ) -> Provenance:
+        """The provenance of documents read from `paths` with `inputs`."""
+        roots = tuple(sorted({os.path.abspath(p) for p in paths}))
+        return cls(inputs, roots, {d.id: (d.source, d.row) for d in docs})
+
+    def to_json(self) -> str:
+        """`{"paths": [...], "read": {InputConfig}}`, as stored in `dedup.inputs` metadata."""
+        read = json.loads(self.inputs.to_json())
+        return json.dumps({"paths": list(self.roots), "read": read}, sort_keys=True)
+
+    @staticmethod
+    def parse(text: str) -> tuple[list[str], InputConfig]:
+        """(paths, InputConfig) from `to_json` output.
+
+        Raises:
+            ConfigError: the text is not what `to_json` writes.
+        """
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            found.append(Problem(source, doc_id, f"cannot read: {exc.strerror or exc}", "skipped"))
-            continue
-        if looks_binary(data):
-            found.append(Problem(source, doc_id, "binary file (NUL or control bytes)", "skipped"))
-            continue
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            if on_decode_error == "fail":
-                raise DecodeError(
-                    f"{source}: not valid UTF-8 at byte {exc.start}; convert the file to UTF-8, "
-                    "leave it out, or pass --on-decode-error replace or skip",
-                    source,
-                ) from exc
-            reason = f"not valid UTF-8 from byte {exc.start}"
-            if on_decode_error == "skip":
-                found.append(Problem(source, doc_id, reason, "skipped"))
-                continue
-            text = data.decode("utf-8", errors="replace")
-            found.append(
-                Problem(source, doc_id, reason + "; invalid bytes became U+FFFD", "replaced")
-            )
-        yield Document(doc_id, text, source)
+            data = json.loads(text)
+            paths, read = data["paths"], data["read"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ConfigError(f"dedup.inputs metadata is not readable: {exc}") from exc
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise ConfigError("dedup.inputs metadata: paths must be a list of strings")
+        return paths, InputConfig.from_json(json.dumps(read))
