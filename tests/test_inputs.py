@@ -181,3 +181,42 @@ def test_folder_jsonl_gz_and_parquet_dataset_give_the_same_spans(
     assert docs["jsonl"].column("row").to_pylist() == [1, 2, 3, 4, 5]
     assert docs["parquet"].column("row").to_pylist() == [0, 1, 0, 1, 2]
     assert set(docs["jsonl"].column("source").to_pylist()) == {str(shard)}
+
+
+def test_group_by_a_field_counts_repetition_per_value(tmp_path: Path) -> None:
+    """A column of theirs as the group: a paragraph two pages of one site share is boilerplate."""
+    footer = (
+        "Our newsroom is funded by readers like you and we rely on every member to keep "
+        "reporting on the valley, its towns and the people who live there every day."
+    )
+    rows = [
+        {"id": f"p{n}", "site": site, "text": f"{story}\n\n{tail}"}
+        for n, (site, story, tail) in enumerate(
+            [
+                ("valley", "The mill reopened after the flood.", footer),
+                ("valley", "A choir sang in the old church.", footer),
+                ("hills", "Snow closed the upper road.", "Hills news."),
+                ("hills", "The ferry runs again.", "Bye."),
+            ]
+        )
+    ]
+    shard = tmp_path / "pages.jsonl"
+    shard.write_bytes(_jsonl(rows))
+    found = {}
+    for spec in ("none", "field:site"):
+        out = tmp_path / spec.replace(":", "_")
+        scan([shard], out, ScanConfig(group_by=spec))
+        spans = _tables(out, "spans")
+        found[spec] = {r["id"] for r in spans.to_pylist() if r["label"] == "boilerplate"}
+        groups = _tables(out, "documents").column("group").to_pylist()
+    # Two documents, prose: a quote without groups, a site's footer with them.
+    assert found["none"] == set()
+    assert found["field:site"] == {"p0", "p1"}
+    assert groups == ["valley", "valley", "hills", "hills"]
+
+
+def test_group_by_a_field_of_plain_text_files_says_what_it_needs(
+    tmp_path: Path, seeds_dir: Path
+) -> None:
+    with pytest.raises(ConfigError, match="JSONL or Parquet"):
+        scan([seeds_dir], tmp_path / "out", ScanConfig(group_by="field:site"))

@@ -153,7 +153,8 @@ def scan_command(
         str,
         typer.Option(
             help="Count repetition per group: none, folder (first folder of the id), "
-            "prefix (file name before '__'), or regex:PATTERN (first group of PATTERN in the id)."
+            "prefix (file name before '__'), regex:PATTERN (first group of PATTERN in the id), "
+            "or field:NAME (a field of JSONL or Parquet records)."
         ),
     ] = _DEFAULT.group_by,
     prose_words: Annotated[

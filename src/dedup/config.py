@@ -88,7 +88,8 @@ class ScanConfig:
         group_by: how documents are grouped for counting (see
             `dedup.core.groups`): "none", "folder" (first folder of the id),
             "prefix" (file name before "__"), or "regex:<pattern>" (first
-            capture group, else the whole match, of the pattern on the id).
+            capture group, else the whole match, of the pattern on the id),
+            or "field:<name>" (a field of JSONL or Parquet records).
         prose_words: a block of more words than this is prose; prose repeated
             across groups (or, without groups, in fewer than
             `prose_min_docs` documents) is quoted or syndicated text unless

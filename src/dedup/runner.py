@@ -164,11 +164,18 @@ def scan(
     previous = use_workers(workers)
     try:
         problems: list[Problem] = []
-        docs = read_inputs(paths, reading, [target], problems, progress)
+        field = cfg.group_by.removeprefix("field:") if cfg.group_by.startswith("field:") else None
+        docs = read_inputs(paths, reading, [target], problems, progress, carry=field is not None)
+        values = None if field is None else [group_value(d, field) for d in docs]
+        if values is not None and docs and all(v is None for v in values):
+            raise ConfigError(
+                f"--group-by field:{field}: no document has a field {field!r}; it needs "
+                "JSONL or Parquet input with that field"
+            )
         threads = _numba_threads()
         # One long call: its ticks say when it starts and ends, time passes between.
         progress(Tick("analyse", files_total=len(docs)))
-        result = analyze([d.id for d in docs], [d.text for d in docs], cfg, threads)
+        result = analyze([d.id for d in docs], [d.text for d in docs], cfg, threads, values)
         progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
     finally:
         _set_numba_threads(previous)
@@ -179,19 +186,26 @@ def scan(
     return replace(summarize(result, target), problems=problems)
 
 
+def group_value(doc: Document, field: str) -> str | None:
+    """A document's value of its `--group-by field:<name>` field (None: absent or null)."""
+    value = (doc.record or {}).get(field)
+    return None if value is None else str(value)
+
+
 def read_inputs(
     paths: Sequence[str | Path],
     reading: InputConfig,
     skip: Sequence[str | Path],
     problems: list[Problem],
     progress: ProgressFn = no_progress,
+    carry: bool = False,
 ) -> list[Document]:
     """Every usable document (as `read_documents`), telling `progress` of files and bytes read.
 
     Totals need the inputs listed (and sized) before reading; that second walk
     is only done when someone listens, never for the `no_progress` default.
     """
-    docs = read_documents(paths, reading, skip, problems)
+    docs = read_documents(paths, reading, skip, problems, carry=carry)
     if progress is no_progress:
         return list(docs)
     # A listing of its own, problems not recorded twice: read_documents records them.
