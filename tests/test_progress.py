@@ -232,3 +232,25 @@ def test_quiet_silences_progress_on_a_terminal(tmp_path: Path, seeds_dir: Path) 
     assert code == 0, terminal
     assert "documents:        5" in stdout
     assert terminal == ""
+
+
+def test_clean_shows_progress_on_a_terminal_and_not_in_a_pipe(
+    tmp_path: Path, seeds_out: Path
+) -> None:
+    code, stdout, terminal = _run_on_a_terminal(
+        ["clean", str(seeds_out), "--out", str(tmp_path / "t")]
+    )
+    assert code == 0, terminal
+    assert "clean    5 files" in terminal
+    assert "\x1b[K" not in stdout
+    piped = subprocess.run(
+        [_dedup(), "clean", str(seeds_out), "--out", str(tmp_path / "p")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stderr == ""
+    written = (tmp_path / "t" / "clean.parquet").read_bytes()
+    assert written == (tmp_path / "p" / "clean.parquet").read_bytes()

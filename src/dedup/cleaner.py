@@ -29,6 +29,8 @@ from dedup.config import InputConfig
 from dedup.core.cleaning import cut_spans, text_hash
 from dedup.errors import ConfigError, InputError
 from dedup.output import check_target, staged
+from dedup.progress import ProgressFn, no_progress
+from dedup.runner import tracked
 from dedup.schemas import META_INPUTS, META_VERSION, SCHEMA_VERSION
 from dedup.sources import Document, Problem, Provenance, list_sources, read_documents
 
@@ -162,6 +164,7 @@ def clean(
     representatives_only: bool = False,
     paths: Sequence[str | Path] | None = None,
     force: bool = False,
+    progress: ProgressFn = no_progress,
 ) -> CleanSummary:
     """Write the scanned documents with boilerplate cut, or their labels as Dolma attributes.
 
@@ -174,6 +177,8 @@ def clean(
         paths: the scanned inputs, when they are no longer where the scan
             recorded them.
         force: replace an existing `out`.
+        progress: told of the files and bytes read ("clean" ticks); it does
+            not change the output.
 
     Raises:
         ConfigError: an unknown format, or `representatives_only` with "dolma".
@@ -196,7 +201,12 @@ def clean(
     problems: list[Problem] = []
     skip = [target, scan_path]
     sources = list_sources(roots, labels.inputs, skip, [])
-    docs = read_documents(roots, labels.inputs, skip, problems, carry=fmt != "dolma")
+    docs = tracked(
+        read_documents(roots, labels.inputs, skip, problems, carry=fmt != "dolma"),
+        sources,
+        progress,
+        "clean",
+    )
     seen: set[str] = set()
     written = dropped = chars_in = chars_cut = 0
     with staged(target, force, allowed={name}) as staging:

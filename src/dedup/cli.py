@@ -287,12 +287,18 @@ def clean_command(
         typer.Option(help="Keep one document of each near-duplicate cluster (its representative)."),
     ] = False,
     force: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress line on stderr.")
+    ] = False,
 ) -> None:
     """Write the scanned corpus with boilerplate cut (or its labels as Dolma attributes)."""
     from dedup.cleaner import clean
 
     try:
-        summary = clean(scan_dir, out, fmt, representatives_only, paths, force)
+        with terminal_progress(quiet) as progress:
+            summary = clean(
+                scan_dir, out, fmt, representatives_only, paths, force, progress=progress
+            )
     except DedupError as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from dedup.errors import ConfigError
 from dedup.output import check_target, write_output
 from dedup.progress import ProgressFn, Tick, no_progress
 from dedup.schemas import TABLES
-from dedup.sources import Document, Problem, Provenance, list_sources, read_documents
+from dedup.sources import Document, Problem, Provenance, Source, list_sources, read_documents
 
 
 @dataclass(frozen=True)
@@ -209,20 +209,27 @@ def read_inputs(
     if progress is no_progress:
         return list(docs)
     # A listing of its own, problems not recorded twice: read_documents records them.
-    listed = list_sources(paths, reading, skip, [])
+    return list(tracked(docs, list_sources(paths, reading, skip, []), progress))
+
+
+def tracked(
+    docs: Iterable[Document], sources: Sequence[Source], progress: ProgressFn, step: str = "read"
+) -> Iterator[Document]:
+    """`docs` passed through, telling `progress` of the files and bytes read so far.
+
+    `sources` are the files `docs` come from, in reading order (for the totals).
+    """
     done: dict[str, tuple[int, int]] = {}  # source -> (files, bytes) read up to it
     nbytes = 0
-    for count, source in enumerate(listed, 1):
+    for count, source in enumerate(sources, 1):
         with contextlib.suppress(OSError):
             nbytes += source.path.stat().st_size
         done[str(source.path)] = (count, nbytes)
-    tick = Tick("read", files_total=len(listed), bytes_total=nbytes)
+    tick = Tick(step, files_total=len(sources), bytes_total=nbytes)
     progress(tick)
-    found = []
     for doc in docs:
-        found.append(doc)
         files, read = done.get(doc.source, (tick.files_done, tick.bytes_done))
         tick = replace(tick, files_done=files, bytes_done=read)
         progress(tick)
-    progress(replace(tick, files_done=len(listed), bytes_done=nbytes, finished=True))
-    return found
+        yield doc
+    progress(replace(tick, files_done=len(sources), bytes_done=nbytes, finished=True))
