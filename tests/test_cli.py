@@ -270,7 +270,7 @@ def test_unparsable_value_names_the_option(tmp_path: Path, seeds_dir: Path) -> N
     assert "--ngram" in stderr
 
 
-def test_interrupt_says_nothing_was_written(
+def test_interrupt_says_the_output_is_unchanged_and_how_to_resume(
     tmp_path: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def interrupted(*args: object, **kwargs: object) -> None:
@@ -279,7 +279,8 @@ def test_interrupt_says_nothing_was_written(
     monkeypatch.setattr(dedup.cli, "scan", interrupted)
     code, _, stderr = _run(["scan", str(seeds_dir), "--out", str(tmp_path / "out")])
     assert code == 130
-    assert stderr == "dedup: error: interrupted; no output was written\n"
+    assert stderr.startswith("dedup: error: interrupted; the previous output, if any, is unchanged")
+    assert "again to resume" in stderr and stderr.count("\n") == 1
 
 
 def _console_script() -> str:

@@ -5,16 +5,20 @@ Typer is imported here and nowhere else.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from dedup.config import InputConfig, NormalizeConfig, ScanConfig
-from dedup.errors import DedupError
+from dedup.errors import ConfigError, DedupError
 from dedup.progress import terminal_progress
 from dedup.report import ReportLimits
 from dedup.runner import ScanSummary, scan
+from dedup.shards import SHARD_BYTES
 
 app = typer.Typer(
     name="dedup",
@@ -46,6 +50,24 @@ def _preview(text: str, width: int = 60) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGTERM (a scheduler stopping the job) ends the run as Ctrl-C does."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (a test runner): nothing to install
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 # Exit codes (scan and clean): 0 done; 1 error, nothing written; 2 usage;
 # 3 done, but some inputs (files or records) were skipped; 130 interrupted.
 EXIT_SKIPPED = 3
@@ -61,6 +83,8 @@ def _report(summary: ScanSummary) -> None:
         f"{summary.n_near_dup_documents} documents"
     )
     typer.echo(f"passages:         {summary.n_passages}")
+    if summary.resumed_shards:
+        typer.echo(f"resumed:          {summary.resumed_shards} shards read by an earlier run")
     if summary.problems:
         typer.echo(
             f"input problems:   {summary.n_skipped} skipped, {summary.n_replaced} with bytes "
@@ -99,6 +123,13 @@ def scan_command(
             show_default=False,
         ),
     ] = None,
+    shard_mb: Annotated[
+        float,
+        typer.Option(
+            help="Input megabytes per reading shard; finished shards are kept next to --out, "
+            "so a rerun of an interrupted scan resumes from them."
+        ),
+    ] = SHARD_BYTES / (1 << 20),
     input_format: Annotated[
         str,
         typer.Option(
@@ -247,14 +278,27 @@ def scan_command(
             exclude=tuple(exclude or ()),
             on_decode_error=on_decode_error,
         )
-        with terminal_progress(quiet) as progress:
+        if shard_mb <= 0:
+            raise ConfigError(f"--shard-mb must be positive, got {shard_mb}")
+        with terminal_progress(quiet) as progress, _interruptible():
             summary = scan(
-                paths, out, cfg, force=force, workers=workers, inputs=inputs, progress=progress
+                paths,
+                out,
+                cfg,
+                force=force,
+                workers=workers,
+                inputs=inputs,
+                progress=progress,
+                shard_bytes=max(1, int(shard_mb * (1 << 20))),
             )
     except DedupError as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
-        raise _fail("interrupted; no output was written", 130) from None
+        raise _fail(
+            "interrupted; the previous output, if any, is unchanged; run the same command "
+            "again to resume from the shards already read",
+            130,
+        ) from None
     _report(summary)
     if summary.n_skipped:
         # Completed, but not every input is in the tables: scripts can tell.

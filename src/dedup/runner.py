@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,12 +16,23 @@ import numpy as np
 
 from dedup.arrow import to_tables
 from dedup.config import InputConfig, ScanConfig
+from dedup.core.blockhash import BlockHashes, concat_blocks, hash_blocks
 from dedup.core.pipeline import Analysis, analyze, passage_texts
-from dedup.errors import ConfigError
+from dedup.errors import ConfigError, DuplicateIdError, OutputError
 from dedup.output import check_target, write_output
 from dedup.progress import ProgressFn, Tick, no_progress
 from dedup.schemas import TABLES
-from dedup.sources import Document, Problem, Provenance, Source, list_sources, read_documents
+from dedup.shards import SHARD_BYTES, ShardData, ShardStore, manifest, plan_shards, work_folder
+from dedup.sources import (
+    Document,
+    Problem,
+    Provenance,
+    Source,
+    list_sources,
+    location,
+    read_documents,
+    read_source,
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,7 @@ class ScanSummary:
     n_near_dup_documents: int
     top_passages: list[TopPassage]
     problems: list[Problem] = field(default_factory=list)
+    resumed_shards: int = 0
 
     @property
     def n_skipped(self) -> int:
@@ -141,6 +154,7 @@ def scan(
     workers: int | None = None,
     inputs: InputConfig | None = None,
     progress: ProgressFn = no_progress,
+    shard_bytes: int = SHARD_BYTES,
 ) -> ScanSummary:
     """Scan files and folders; write spans, documents, passages and errors tables to `out`.
 
@@ -151,7 +165,9 @@ def scan(
     `errors.parquet` and the summary. `workers` (default: every core) sets
     the threads of the compiled stages; the tables do not depend on it.
     `progress` is told of each step (read, analyse, write); it does not
-    change the tables.
+    change the tables. Inputs are read in shards of about `shard_bytes`,
+    each saved when finished (see `dedup.shards`): a rerun of an
+    interrupted scan resumes from them.
 
     Raises:
         InputError: a path is missing or holds no file; DuplicateIdError when
@@ -164,26 +180,126 @@ def scan(
     previous = use_workers(workers)
     try:
         problems: list[Problem] = []
+        sources = list_sources(paths, reading, [target], problems)
         field = cfg.group_by.removeprefix("field:") if cfg.group_by.startswith("field:") else None
-        docs = read_inputs(paths, reading, [target], problems, progress, carry=field is not None)
-        values = None if field is None else [group_value(d, field) for d in docs]
-        if values is not None and docs and all(v is None for v in values):
+        threads = _numba_threads()
+        docs, values, blocks, resumed = _read_shards(
+            sources, reading, cfg, target, shard_bytes, field, threads, problems, progress
+        )
+        if field is not None and docs and all(v is None for v in values):
             raise ConfigError(
                 f"--group-by field:{field}: no document has a field {field!r}; it needs "
                 "JSONL or Parquet input with that field"
             )
-        threads = _numba_threads()
         # One long call: its ticks say when it starts and ends, time passes between.
         progress(Tick("analyse", files_total=len(docs)))
-        result = analyze([d.id for d in docs], [d.text for d in docs], cfg, threads, values)
+        result = analyze(
+            [d.id for d in docs],
+            [d.text for d in docs],
+            cfg,
+            threads,
+            values if field is not None else None,
+            blocks=blocks,
+        )
         progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
     finally:
         _set_numba_threads(previous)
     provenance = Provenance.of(paths, reading, docs)
     progress(Tick("write", files_total=len(TABLES)))
     write_output(target, to_tables(result, cfg, problems, provenance), force)
+    shutil.rmtree(work_folder(target), ignore_errors=True)
     progress(Tick("write", files_done=len(TABLES), files_total=len(TABLES), finished=True))
-    return replace(summarize(result, target), problems=problems)
+    return replace(summarize(result, target), problems=problems, resumed_shards=resumed)
+
+
+def _read_shards(
+    sources: Sequence[Source],
+    reading: InputConfig,
+    cfg: ScanConfig,
+    target: Path,
+    shard_bytes: int,
+    field: str | None,
+    threads: int,
+    problems: list[Problem],
+    progress: ProgressFn,
+) -> tuple[list[Document], list[str | None], BlockHashes, int]:
+    """Documents, group values and block hashes of every shard, and how many were resumed.
+
+    Finished shards of an interrupted run come from the work folder; the
+    others are read, hashed and saved there. Problems are appended in input
+    order, as reading everything in one go would append them.
+
+    Raises:
+        DuplicateIdError: two documents have the same id (both are named).
+    """
+    shards = plan_shards(sources, shard_bytes)
+    try:
+        store = ShardStore(work_folder(target), manifest(cfg, reading, sources, shard_bytes))
+    except OSError as exc:
+        raise _unwritable(target, exc) from exc
+    sizes = [_size(s.path) for s in sources]
+    tick = Tick("read", files_total=len(sources), bytes_total=sum(sizes))
+    progress(tick)
+    docs: list[Document] = []
+    values: list[str | None] = []
+    parts: list[BlockHashes] = []
+    firsts: list[int] = []
+    seen: dict[str, str] = {}
+    by_path = {str(s.path): s for s in sources}
+    resumed = done_files = 0
+    for index, shard in enumerate(shards):
+        if store.done(index):
+            data = store.load(index)
+            resumed += 1
+        else:
+            found: list[Problem] = []
+            read = [d for s in shard for d in read_source(s, reading, found, field is not None)]
+            data = ShardData(
+                read,
+                [group_value(d, field) for d in read] if field else [None] * len(read),
+                hash_blocks([d.text for d in read], cfg, threads),
+                found,
+            )
+            try:
+                store.save(index, data)
+            except OSError as exc:
+                raise _unwritable(target, exc) from exc
+        for doc in data.docs:
+            here = location(by_path[doc.source], doc.row)
+            prior = seen.get(doc.id)
+            if prior is not None:
+                raise DuplicateIdError(
+                    f"{prior} and {here} both have the id {doc.id!r}; "
+                    "ids must be distinct: fix the data or pass another --id-field",
+                    doc.source,
+                )
+            seen[doc.id] = here
+        firsts.append(len(docs))
+        docs.extend(data.docs)
+        values.extend(data.group_values)
+        parts.append(data.blocks)
+        problems.extend(data.problems)
+        done_files += len(shard)
+        tick = replace(tick, files_done=done_files, bytes_done=sum(sizes[:done_files]))
+        progress(tick)
+    progress(replace(tick, finished=True))
+    blocks = concat_blocks(parts, firsts) if parts else hash_blocks([], cfg)
+    return docs, values, blocks, resumed
+
+
+def _unwritable(target: Path, exc: OSError) -> OutputError:
+    return OutputError(
+        f"{target}: cannot write the scan's work files next to it ({exc.strerror or exc}); "
+        "the previous output, if any, is unchanged: check free space and permissions, or "
+        "choose another --out"
+    )
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def group_value(doc: Document, field: str) -> str | None:

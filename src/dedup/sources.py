@@ -264,7 +264,8 @@ def _read_text(source: Source, cfg: InputConfig, problems: list[Problem]) -> Ite
         yield Document(source.id, text, path)
 
 
-def _where(source: Source, row: int | None) -> str:
+def location(source: Source, row: int | None) -> str:
+    """Where a document is: the path, and the line or row of a record."""
     if row is None:
         return str(source.path)
     return f"{source.path} {'row' if source.format == 'parquet' else 'line'} {row}"
@@ -296,9 +297,9 @@ def read_documents(
         for doc in read_source(source, cfg, found, carry):
             prior = seen.get(doc.id)
             if prior is not None:
-                first = _where(sources[prior[0]], prior[1])
+                first = location(sources[prior[0]], prior[1])
                 raise DuplicateIdError(
-                    f"{first} and {_where(source, doc.row)} both have the id {doc.id!r}; "
+                    f"{first} and {location(source, doc.row)} both have the id {doc.id!r}; "
                     "ids must be distinct: fix the data or pass another --id-field",
                     str(source.path),
                 )

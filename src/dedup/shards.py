@@ -1,0 +1,193 @@
+"""Finished reading shards of a scan, kept on disk so an interrupted scan resumes.
+
+A scan reads its input files in consecutive shards of about `shard_bytes`.
+Each finished shard (its documents, their block hashes and the problems met)
+is saved in a work folder next to the output, `.<out>.work/`; a rerun over
+the same inputs with the same config loads finished shards instead of
+reading and hashing them again. Every shard is saved as files under
+temporary names, then marked done by renaming a marker into place, so a
+shard killed half-way is simply not done. The work folder is removed once
+the output is in place.
+
+The work folder is only reused when its manifest matches: the schema
+version, the config, how inputs are read, and every input file's path, size
+and modification time. Anything else starts over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dedup.config import InputConfig, ScanConfig
+from dedup.core.blockhash import BlockHashes
+from dedup.schemas import SCHEMA_VERSION
+from dedup.sources import Document, Problem, Source
+
+# Input bytes per shard by default: enough that per-shard costs vanish, few
+# enough that a resumed scan loses little work.
+SHARD_BYTES = 64 << 20
+
+_DOCS = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("row", pa.int64()),
+        pa.field("group_value", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class ShardData:
+    """What reading one shard gave: documents (fields dropped), their blocks, problems.
+
+    `group_values` holds each document's `--group-by field:` value (None:
+    absent, or the scan does not group by a field).
+    """
+
+    docs: list[Document]
+    group_values: list[str | None]
+    blocks: BlockHashes
+    problems: list[Problem]
+
+
+def plan_shards(sources: Sequence[Source], shard_bytes: int) -> list[list[Source]]:
+    """Consecutive runs of `sources` of about `shard_bytes` each (a big file is its own)."""
+    shards: list[list[Source]] = []
+    current: list[Source] = []
+    size = 0
+    for source in sources:
+        current.append(source)
+        with contextlib.suppress(OSError):
+            size += source.path.stat().st_size
+        if size >= shard_bytes:
+            shards.append(current)
+            current, size = [], 0
+    if current:
+        shards.append(current)
+    return shards
+
+
+def manifest(
+    cfg: ScanConfig, inputs: InputConfig, sources: Sequence[Source], shard_bytes: int
+) -> str:
+    """The canonical JSON a work folder must match to be reused."""
+    files = []
+    for source in sources:
+        try:
+            stat = source.path.stat()
+            files.append([str(source.path), stat.st_size, stat.st_mtime_ns])
+        except OSError:
+            files.append([str(source.path), -1, -1])
+    return json.dumps(
+        {
+            "schema": SCHEMA_VERSION,
+            "config": json.loads(cfg.to_json()),
+            "inputs": json.loads(inputs.to_json()),
+            "shard_bytes": shard_bytes,
+            "files": files,
+        },
+        sort_keys=True,
+    )
+
+
+def work_folder(out: Path) -> Path:
+    """Where a scan writing to `out` keeps its finished shards."""
+    return out.parent / f".{out.name}.work"
+
+
+class ShardStore:
+    """The finished shards of one scan, in its work folder."""
+
+    def __init__(self, folder: Path, wanted: str) -> None:
+        """Open `folder` for a scan whose manifest is `wanted`; a stale folder is emptied."""
+        self.folder = folder
+        marker = folder / "manifest.json"
+        try:
+            current = marker.read_text(encoding="utf-8")
+        except OSError:
+            current = None
+        if current != wanted:
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True, exist_ok=True)
+            _write_atomic(marker, wanted.encode("utf-8"))
+
+    def _name(self, index: int, suffix: str) -> Path:
+        return self.folder / f"shard-{index:05d}.{suffix}"
+
+    def done(self, index: int) -> bool:
+        return self._name(index, "done").exists()
+
+    def save(self, index: int, data: ShardData) -> None:
+        """Save shard `index`; it counts as done only once everything is on disk."""
+        docs = pa.table(
+            {
+                "id": [d.id for d in data.docs],
+                "text": [d.text for d in data.docs],
+                "source": [d.source for d in data.docs],
+                "row": [d.row for d in data.docs],
+                "group_value": data.group_values,
+            },
+            schema=_DOCS,
+        )
+        tmp = self._name(index, f"docs.tmp-{uuid.uuid4().hex}")
+        pq.write_table(docs, tmp, compression="zstd")
+        _flush_and_rename(tmp, self._name(index, "docs.parquet"))
+        arrays = {f.name: getattr(data.blocks, f.name) for f in fields(BlockHashes)}
+        tmp = self._name(index, f"blocks.tmp-{uuid.uuid4().hex}.npz")
+        np.savez(tmp, **arrays)
+        _flush_and_rename(tmp, self._name(index, "blocks.npz"))
+        problems = json.dumps([asdict(p) for p in data.problems]).encode("utf-8")
+        _write_atomic(self._name(index, "problems.json"), problems)
+        _write_atomic(self._name(index, "done"), b"")
+
+    def load(self, index: int) -> ShardData:
+        """A finished shard, as it was saved."""
+        table = pq.read_table(self._name(index, "docs.parquet"))
+        columns = {name: table.column(name).to_pylist() for name in table.column_names}
+        docs = [
+            Document(doc_id, text, source, row)
+            for doc_id, text, source, row in zip(
+                columns["id"], columns["text"], columns["source"], columns["row"], strict=True
+            )
+        ]
+        with np.load(self._name(index, "blocks.npz")) as saved:
+            blocks = BlockHashes(**{f.name: saved[f.name] for f in fields(BlockHashes)})
+        raw = json.loads(self._name(index, "problems.json").read_text(encoding="utf-8"))
+        return ShardData(
+            docs,
+            columns["group_value"],
+            blocks,
+            [Problem(**p) for p in raw],
+        )
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _flush_and_rename(tmp: Path, path: Path) -> None:
+    try:
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex}")
+    tmp.write_bytes(data)
+    _flush_and_rename(tmp, path)

@@ -1,0 +1,155 @@
+"""Interrupted scans: finished shards are kept and reused, outputs are complete or absent."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+import dedup.runner
+from dedup import ScanConfig, scan
+from dedup.schemas import TABLES
+from dedup.shards import work_folder
+from dedup.synth import SynthConfig, generate
+from dedup.synth_io import write_corpus
+
+SMALL_SHARDS = 40_000  # bytes: the generated corpora below make several shards
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("resume") / "corpus"
+    write_corpus(generate(SynthConfig(seed=3, sites=12, pages_per_site=15)), root)
+    return root / "docs"
+
+
+def tables(out: Path) -> dict[str, object]:
+    return {name: pq.read_table(out / f"{name}.parquet") for name in TABLES}
+
+
+def same_tables(a: Path, b: Path) -> bool:
+    left, right = tables(a), tables(b)
+    return all(left[n].equals(right[n], check_metadata=True) for n in TABLES)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def clean_run(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("clean") / "out"
+    scan([corpus], out, ScanConfig(), shard_bytes=SMALL_SHARDS)
+    return out
+
+
+def test_a_rerun_resumes_from_the_shards_an_interrupted_run_finished(
+    tmp_path: Path, corpus: Path, clean_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(dedup.runner, "analyze", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            scan([corpus], out, ScanConfig(), shard_bytes=SMALL_SHARDS)
+    assert not out.exists()
+    finished = sorted(work_folder(out).glob("shard-*.done"))
+    assert len(finished) > 3
+
+    summary = scan([corpus], out, ScanConfig(), shard_bytes=SMALL_SHARDS)
+    assert summary.resumed_shards == len(finished)
+    assert same_tables(out, clean_run)
+    assert not work_folder(out).exists(), "the work folder goes once the output is in place"
+
+
+def test_a_changed_input_or_config_starts_over(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for path in sorted(corpus.iterdir())[:40]:
+        (docs / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    out = tmp_path / "out"
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(dedup.runner, "analyze", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            scan([docs], out, ScanConfig(), shard_bytes=SMALL_SHARDS)
+        first = sorted(docs.iterdir())[0]
+        first.write_text(first.read_text(encoding="utf-8") + "\nOne more line.\n", "utf-8")
+        with pytest.raises(KeyboardInterrupt):
+            scan([docs], out, ScanConfig(), shard_bytes=SMALL_SHARDS)
+    assert scan([docs], out, ScanConfig(min_docs=3), shard_bytes=SMALL_SHARDS).resumed_shards == 0
+    fresh = tmp_path / "fresh"
+    scan([docs], fresh, ScanConfig(min_docs=3), shard_bytes=SMALL_SHARDS)
+    assert same_tables(out, fresh)
+
+
+def test_a_shard_killed_while_saving_is_read_again(
+    tmp_path: Path, corpus: Path, clean_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(dedup.runner, "analyze", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            scan([corpus], out, ScanConfig(), shard_bytes=SMALL_SHARDS)
+    folder = work_folder(out)
+    done = sorted(folder.glob("shard-*.done"))
+    # Killed after writing half its files: no marker, a truncated blocks file.
+    done[1].unlink()
+    blocks = folder / done[1].name.replace(".done", ".blocks.npz")
+    blocks.write_bytes(blocks.read_bytes()[:100])
+    summary = scan([corpus], out, ScanConfig(), shard_bytes=SMALL_SHARDS)
+    assert summary.resumed_shards == len(done) - 1
+    assert same_tables(out, clean_run)
+
+
+def _dedup() -> list[str]:
+    return [sys.executable, "-c", "from dedup.cli import main; main()"]
+
+
+def test_sigkill_at_random_moments_leaves_complete_tables_or_none(
+    tmp_path: Path, corpus: Path, clean_run: Path
+) -> None:
+    """Acceptance: 20 kills; after each, the output is absent or equals a clean run."""
+    out = tmp_path / "out"
+    args = [*_dedup(), "scan", str(corpus), "--out", str(out), "--force", "--quiet"]
+    args += ["--shard-mb", str(SMALL_SHARDS / (1 << 20))]
+    started = time.monotonic()
+    subprocess.run(args, check=True, capture_output=True, timeout=300)
+    duration = time.monotonic() - started
+    assert same_tables(out, clean_run)
+
+    rng = random.Random(7)
+    outcomes = {"absent": 0, "complete": 0}
+    for attempt in range(20):
+        if attempt % 2 and out.exists():
+            # Half the runs write a new output, half replace a complete one.
+            shutil.rmtree(out)
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.0, duration))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        if out.exists():
+            assert sorted(p.name for p in out.iterdir()) == sorted(f"{n}.parquet" for n in TABLES)
+            assert same_tables(out, clean_run)
+            outcomes["complete"] += 1
+        else:
+            outcomes["absent"] += 1
+    # The rerun after the last kill finishes and equals the clean run.
+    subprocess.run(args, check=True, capture_output=True, timeout=300)
+    assert same_tables(out, clean_run)
+    assert outcomes["absent"] + outcomes["complete"] == 20
