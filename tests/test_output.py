@@ -305,3 +305,25 @@ def test_one_file_reached_through_two_paths_is_one_document(
     first = sorted(seeds_copy.iterdir())[0]
     summary = scan([seeds_copy, first], tmp_path / "out", ScanConfig())
     assert summary.n_documents == 5
+
+
+def test_a_large_table_is_a_folder_of_bounded_parts_that_every_reader_takes(
+    tmp_path: Path, seeds_dir: Path, seeds_out: Path
+) -> None:
+    from dedup import clean
+    from dedup.evaluate import evaluate_scan
+    from dedup.report_runner import build_report
+
+    out = tmp_path / "out"
+    scan([seeds_dir], out, ScanConfig(), rows_per_file=7)
+    parts = sorted((out / "spans.parquet").iterdir())
+    assert len(parts) > 1
+    assert all(pq.ParquetFile(p).metadata.num_rows <= 7 for p in parts)
+    for name in ("spans", "documents", "passages", "errors"):
+        whole = pq.read_table(seeds_out / f"{name}.parquet")
+        assert pq.read_table(out / f"{name}.parquet").equals(whole, check_metadata=True), name
+    rows = duckdb.sql(f"select count(*) from '{out}/spans.parquet/*.parquet'").fetchall()
+    assert rows == [(pq.read_table(seeds_out / "spans.parquet").num_rows,)]
+    assert len(build_report(out, []).documents) == 5
+    assert clean(out, tmp_path / "clean").n_written == 5
+    assert evaluate_scan(out, seeds_dir).chars is None

@@ -28,7 +28,7 @@ from dedup.clean_writers import CLEAN_FILES, CLEAN_FORMATS, open_writer
 from dedup.config import InputConfig
 from dedup.core.cleaning import cut_spans, text_hash
 from dedup.errors import ConfigError, InputError
-from dedup.output import check_target, staged
+from dedup.output import check_target, staged, table_parts
 from dedup.progress import ProgressFn, no_progress
 from dedup.runner import tracked
 from dedup.schemas import META_INPUTS, META_VERSION, SCHEMA_VERSION
@@ -80,12 +80,12 @@ class CleanSummary:
 def _scan_metadata(scan_dir: Path, name: str) -> dict[bytes, bytes]:
     """The metadata of a scan table, checked to be this version's."""
     path = scan_dir / f"{name}.parquet"
-    if not path.is_file():
+    if not path.exists():
         raise InputError(
             f"{scan_dir}: not a dedup scan folder (no {name}.parquet); give the --out of a scan",
             str(scan_dir),
         )
-    meta: dict[bytes, bytes] = pq.read_schema(path).metadata or {}
+    meta: dict[bytes, bytes] = pq.read_schema(table_parts(path)[0]).metadata or {}
     version = meta.get(META_VERSION, b"?").decode()
     if version != SCHEMA_VERSION or META_INPUTS not in meta:
         raise InputError(

@@ -217,7 +217,7 @@ def evaluate_scan(
 
     scan_dir, docs_dir = Path(scan_dir), Path(docs_dir)
     for name in ("spans.parquet", "documents.parquet"):
-        if not (scan_dir / name).is_file():
+        if not (scan_dir / name).exists():
             raise InputError(f"{scan_dir / name}: missing; run dedup scan first", str(scan_dir))
     chars: CharCounts | None = None
     documents = missing = 0

@@ -23,6 +23,17 @@ from dedup.schemas import TABLES
 
 # What a dedup output folder may hold; --force replaces nothing else.
 TABLE_FILES = frozenset(f"{name}.parquet" for name in TABLES)
+# Rows per Parquet file: a larger table is written as a folder of parts
+# (`spans.parquet/part-00000.parquet`, ...) that every Parquet reader takes
+# as one dataset, so no single file grows with the corpus.
+ROWS_PER_FILE = 1 << 22
+
+
+def table_parts(path: Path) -> list[Path]:
+    """The Parquet files of a table: the file itself, or the parts of its folder in order."""
+    if path.is_dir():
+        return sorted(path.glob("part-*.parquet"))
+    return [path]
 
 
 def check_target(
@@ -134,8 +145,14 @@ def staged(out: Path, force: bool, allowed: Collection[str] = TABLE_FILES) -> It
         raise
 
 
-def write_output(out: Path, tables: Mapping[str, pa.Table], force: bool) -> None:
+def write_output(
+    out: Path, tables: Mapping[str, pa.Table], force: bool, rows_per_file: int = ROWS_PER_FILE
+) -> None:
     """Write `tables` as `out/<name>.parquet`, replacing `out` as a whole.
+
+    A table of more than `rows_per_file` rows becomes a folder
+    `out/<name>.parquet/` of parts `part-00000.parquet`, ... of at most that
+    many rows each, every part with the table's schema and metadata.
 
     Raises:
         OutputError: `out` exists without `force`, or writing failed (the
@@ -144,4 +161,11 @@ def write_output(out: Path, tables: Mapping[str, pa.Table], force: bool) -> None
     """
     with staged(out, force) as staging:
         for name, table in tables.items():
-            write_table(table, staging / f"{name}.parquet")
+            path = staging / f"{name}.parquet"
+            if table.num_rows <= rows_per_file:
+                write_table(table, path)
+                continue
+            path.mkdir()
+            for part, start in enumerate(range(0, table.num_rows, rows_per_file)):
+                write_table(table.slice(start, rows_per_file), path / f"part-{part:05d}.parquet")
+            _fsync_dir(path)

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 
 from dedup.config import InputConfig
 from dedup.errors import InputError
+from dedup.output import table_parts
 from dedup.report import Passage, Span
 from dedup.schemas import META_CONFIG, META_INPUTS, TABLES
 from dedup.sources import Provenance, read_documents
@@ -52,7 +53,7 @@ class DocumentsTable:
 
 def _path(scan_dir: Path, name: str) -> Path:
     path = scan_dir / f"{name}.parquet"
-    if not path.is_file():
+    if not table_parts(path) or not table_parts(path)[0].is_file():
         raise InputError(
             f"{path}: missing; give the output folder of dedup scan (it holds "
             f"{', '.join(sorted(TABLES))} .parquet files)",
@@ -77,7 +78,7 @@ def read_config(scan_dir: Path) -> dict[str, Any]:
     """The scan's config as recorded in documents.parquet's metadata (empty when absent)."""
     path = _path(scan_dir, "documents")
     try:
-        meta = pq.read_schema(path).metadata or {}
+        meta = pq.read_schema(table_parts(path)[0]).metadata or {}
         raw = meta.get(META_CONFIG)
         config: dict[str, Any] = json.loads(raw) if raw else {}
     except (OSError, pa.ArrowException, ValueError) as exc:
@@ -117,7 +118,7 @@ def count_rows(scan_dir: Path, name: str) -> int:
     """Rows of a table, from its footer (nothing else is read)."""
     path = _path(scan_dir, name)
     try:
-        return int(pq.ParquetFile(path).metadata.num_rows)
+        return sum(int(pq.ParquetFile(part).metadata.num_rows) for part in table_parts(path))
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"{path}: cannot read the table ({exc})", str(path)) from exc
 
@@ -132,8 +133,13 @@ def read_top_passages(scan_dir: Path, limit: int) -> list[Passage]:
     columns += ["start", "end"]
     rows: list[dict[str, Any]] = []
     try:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=max(limit, 1), columns=columns):
-            rows.extend(batch.to_pylist()[: limit - len(rows)])
+        for part in table_parts(path):
+            for batch in pq.ParquetFile(part).iter_batches(
+                batch_size=max(limit, 1), columns=columns
+            ):
+                rows.extend(batch.to_pylist()[: limit - len(rows)])
+                if len(rows) >= limit:
+                    break
             if len(rows) >= limit:
                 break
     except (OSError, pa.ArrowException) as exc:
@@ -201,7 +207,7 @@ def read_passage_documents(
 
 def recorded_inputs(scan_dir: Path) -> tuple[list[str], InputConfig] | None:
     """The input paths and reading options a scan recorded, or None (an older scan)."""
-    meta = pq.read_schema(scan_dir / "documents.parquet").metadata or {}
+    meta = pq.read_schema(table_parts(scan_dir / "documents.parquet")[0]).metadata or {}
     if META_INPUTS not in meta:
         return None
     return Provenance.parse(meta[META_INPUTS].decode())

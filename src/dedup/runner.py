@@ -19,7 +19,7 @@ from dedup.config import InputConfig, ScanConfig
 from dedup.core.blockhash import BlockHashes, concat_blocks, hash_blocks
 from dedup.core.pipeline import Analysis, analyze, passage_texts
 from dedup.errors import ConfigError, DuplicateIdError, OutputError
-from dedup.output import check_target, write_output
+from dedup.output import ROWS_PER_FILE, check_target, write_output
 from dedup.progress import ProgressFn, Tick, no_progress
 from dedup.schemas import TABLES
 from dedup.shards import SHARD_BYTES, ShardData, ShardStore, manifest, plan_shards, work_folder
@@ -155,6 +155,7 @@ def scan(
     inputs: InputConfig | None = None,
     progress: ProgressFn = no_progress,
     shard_bytes: int = SHARD_BYTES,
+    rows_per_file: int = ROWS_PER_FILE,
 ) -> ScanSummary:
     """Scan files and folders; write spans, documents, passages and errors tables to `out`.
 
@@ -167,7 +168,8 @@ def scan(
     `progress` is told of each step (read, analyse, write); it does not
     change the tables. Inputs are read in shards of about `shard_bytes`,
     each saved when finished (see `dedup.shards`): a rerun of an
-    interrupted scan resumes from them.
+    interrupted scan resumes from them. A table of more than
+    `rows_per_file` rows is written as a folder of parts (`output.write_output`).
 
     Raises:
         InputError: a path is missing or holds no file; DuplicateIdError when
@@ -206,7 +208,7 @@ def scan(
         _set_numba_threads(previous)
     provenance = Provenance.of(paths, reading, docs)
     progress(Tick("write", files_total=len(TABLES)))
-    write_output(target, to_tables(result, cfg, problems, provenance), force)
+    write_output(target, to_tables(result, cfg, problems, provenance), force, rows_per_file)
     shutil.rmtree(work_folder(target), ignore_errors=True)
     progress(Tick("write", files_done=len(TABLES), files_total=len(TABLES), finished=True))
     return replace(summarize(result, target), problems=problems, resumed_shards=resumed)
