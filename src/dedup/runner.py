@@ -30,7 +30,6 @@ from dedup.sources import (
     Source,
     list_sources,
     location,
-    read_documents,
     read_source,
 )
 
@@ -308,26 +307,6 @@ def group_value(doc: Document, field: str) -> str | None:
     """A document's value of its `--group-by field:<name>` field (None: absent or null)."""
     value = (doc.record or {}).get(field)
     return None if value is None else str(value)
-
-
-def read_inputs(
-    paths: Sequence[str | Path],
-    reading: InputConfig,
-    skip: Sequence[str | Path],
-    problems: list[Problem],
-    progress: ProgressFn = no_progress,
-    carry: bool = False,
-) -> list[Document]:
-    """Every usable document (as `read_documents`), telling `progress` of files and bytes read.
-
-    Totals need the inputs listed (and sized) before reading; that second walk
-    is only done when someone listens, never for the `no_progress` default.
-    """
-    docs = read_documents(paths, reading, skip, problems, carry=carry)
-    if progress is no_progress:
-        return list(docs)
-    # A listing of its own, problems not recorded twice: read_documents records them.
-    return list(tracked(docs, list_sources(paths, reading, skip, []), progress))
 
 
 def tracked(
