@@ -96,7 +96,10 @@ def count_distinct(key: I64, member: I64) -> tuple[I64, U64]:
     starts = np.flatnonzero(group_starts(uk))
     counts = np.diff(np.append(starts, len(uk)))
     hashes = np.add.reduceat(fmix64(um.astype(np.uint64) + GOLDEN), starts)
-    which = np.searchsorted(uk[starts], key)
+    # The key group of each sorted element, scattered back to input order
+    # (a searchsorted of every key would cost as much as the sort again).
+    which = np.empty(len(key), dtype=np.int64)
+    which[order] = np.cumsum(group_starts(k)) - 1
     return counts[which].astype(np.int64), hashes[which]
 
 

@@ -135,19 +135,22 @@ def query_pairs(index_keys: I64, query_keys: I64, cap: int = WINDOW) -> tuple[I6
     if cap < 1:
         raise ValueError(f"cap must be at least 1, got {cap}")
     n_index, bands = index_keys.shape
-    n_query = query_keys.shape[0]
     queries: list[I64] = []
     hits: list[I64] = []
     for band in range(bands):
         order = np.argsort(index_keys[:, band], kind="stable")
         sorted_keys = index_keys[order, band]
-        lo = np.searchsorted(sorted_keys, query_keys[:, band], side="left")
-        hi = np.searchsorted(sorted_keys, query_keys[:, band], side="right")
+        # Queries looked up in key order: each search starts near the last,
+        # which on millions of rows is several times faster than random order.
+        by_key = np.argsort(query_keys[:, band], kind="stable")
+        wanted = query_keys[by_key, band]
+        lo = np.searchsorted(sorted_keys, wanted, side="left")
+        hi = np.searchsorted(sorted_keys, wanted, side="right")
         count = np.minimum(hi - lo, cap)
         total = int(count.sum())
         if not total:
             continue
-        query = np.repeat(np.arange(n_query, dtype=np.int64), count)
+        query = np.repeat(by_key, count)
         step = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
         queries.append(query)
         hits.append(order[np.repeat(lo, count) + step].astype(np.int64))

@@ -155,7 +155,7 @@ def analyze(
 
     if blocks is None:
         blocks = hash_blocks(sorted_texts, cfg, workers)
-    else:
+    elif order != list(range(len(ids))):
         blocks = select_docs(blocks, order, len(ids))
     doc, start, end = blocks.doc, blocks.start, blocks.end
     content, keys, values, offsets = _contents(blocks)
