@@ -19,7 +19,8 @@ from dedup import SCHEMA_VERSION, DedupError, NormalizeConfig, OutputError, Scan
 from dedup.schemas import META_CONFIG, META_TABLE, META_VERSION, TABLES
 
 NAMES = ("spans", "documents", "passages", "errors")
-FILES = sorted(f"{name}.parquet" for name in NAMES)
+# The tables, and the index that `dedup add`, `check` and `serve` use.
+FILES = sorted([*(f"{name}.parquet" for name in NAMES), "index"])
 APPEAL = "We are facing unprecedented challenges."
 DUCKDB_TYPES = {
     pa.string(): "VARCHAR",
@@ -40,7 +41,8 @@ def _leftovers(folder: Path) -> list[str]:
 
 
 def _bytes(out: Path) -> dict[str, bytes]:
-    return {name: (out / name).read_bytes() for name in _listing(out)}
+    """Every file below `out` (the index's too), by its path relative to `out`."""
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -153,7 +155,7 @@ def test_output_is_byte_identical_across_runs(tmp_path: Path, seeds_copy: Path) 
     files = sorted(seeds_copy.iterdir(), reverse=True)
     scan(files, tmp_path / "c", cfg)
     first = _bytes(tmp_path / "a")
-    assert sorted(first) == FILES
+    assert sorted({name.split("/")[0] for name in first}) == FILES
     assert _bytes(tmp_path / "b") == first
     assert _bytes(tmp_path / "c") == first
 
@@ -257,10 +259,10 @@ def test_force_refuses_a_folder_dedup_did_not_write(tmp_path: Path, seeds_copy: 
     out = tmp_path / "out"
     scan([seeds_copy], out, ScanConfig())
     (out / "notes.txt").write_text("a user's file", encoding="utf-8")
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = _bytes(out)
     with pytest.raises(OutputError, match=r"notes\.txt.*remove them yourself"):
         scan([seeds_copy], out, ScanConfig(min_docs=3), force=True)
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert _bytes(out) == before
 
 
 def test_output_inside_the_scanned_folder_is_not_read(tmp_path: Path, seeds_copy: Path) -> None:

@@ -12,7 +12,7 @@ import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -23,6 +23,8 @@ from dedup.schemas import TABLES
 
 # What a dedup output folder may hold; --force replaces nothing else.
 TABLE_FILES = frozenset(f"{name}.parquet" for name in TABLES)
+# The index's folders (dedup.index): its arrays and the log of a server.
+INDEX_FOLDERS = frozenset({"index", "log"})
 
 
 def check_target(out: Path, force: bool, inputs: Sequence[str | Path] = ()) -> None:
@@ -47,7 +49,7 @@ def check_target(out: Path, force: bool, inputs: Sequence[str | Path] = ()) -> N
         raise OutputError(f"{out}: exists and is not a folder; choose another --out")
     if not force:
         raise OutputError(f"{out}: output folder exists; pass --force to replace it")
-    foreign = sorted(p.name for p in out.iterdir() if p.name not in TABLE_FILES)
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in TABLE_FILES | INDEX_FOLDERS)
     if foreign:
         raise OutputError(
             f"{out}: holds files dedup did not write ({', '.join(foreign[:3])}); "
@@ -92,8 +94,17 @@ def swap_into_place(staging: Path, out: Path, old: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_output(out: Path, tables: Mapping[str, pa.Table], force: bool) -> None:
+def write_output(
+    out: Path,
+    tables: Mapping[str, pa.Table],
+    force: bool,
+    prepare: Callable[[Path], None] | None = None,
+) -> None:
     """Write `tables` as `out/<name>.parquet`, replacing `out` as a whole.
+
+    A name may hold one folder (`index/texts`). `prepare`, when given, is
+    called with the staging folder once the tables are in it, to add what
+    else must be in place at the swap (a server's live log).
 
     Raises:
         OutputError: `out` exists without `force`, or writing failed (the
@@ -108,7 +119,13 @@ def write_output(out: Path, tables: Mapping[str, pa.Table], force: bool) -> None
         parent.mkdir(parents=True, exist_ok=True)
         staging.mkdir()
         for name, table in tables.items():
-            write_table(table, staging / f"{name}.parquet")
+            path = staging / f"{name}.parquet"
+            if path.parent != staging and not path.parent.is_dir():
+                path.parent.mkdir()
+            write_table(table, path)
+            _fsync_dir(path.parent)
+        if prepare is not None:
+            prepare(staging)
         _fsync_dir(staging)
         swap_into_place(staging, out, parent / f".{out.name}.old-{token}")
         _fsync_dir(parent)

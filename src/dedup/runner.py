@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from dedup.arrow import to_tables
+from dedup.arrow_index import build_index_tables
 from dedup.config import ScanConfig
 from dedup.core.pipeline import Analysis, analyze, passage_texts
 from dedup.errors import ConfigError
@@ -124,6 +125,7 @@ def scan(
     on_decode_error: str = "replace",
     workers: int | None = None,
     progress: ProgressFn = no_progress,
+    index: bool = True,
 ) -> ScanSummary:
     """Scan files and folders; write spans, documents, passages and errors tables to `out`.
 
@@ -131,7 +133,9 @@ def scan(
     are skipped or altered and listed in `errors.parquet` and the summary.
     `workers` (default: every core) sets the threads of the compiled stages;
     the tables do not depend on it. `progress` is told of each step (read,
-    analyse, write); it does not change the tables.
+    analyse, write); it does not change the tables. With `index` (the
+    default) the folder is also an index (`out/index/`) that `dedup add`,
+    `check` and `serve` use.
 
     Raises:
         InputError: a path is missing or holds no file; DecodeError with
@@ -148,11 +152,12 @@ def scan(
         # One long call: its ticks say when it starts and ends, time passes between.
         progress(Tick("analyse", files_total=len(docs)))
         result = analyze([d.id for d in docs], [d.text for d in docs], cfg, threads)
+        extra = build_index_tables(result, cfg, threads) if index else {}
         progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
     finally:
         _set_numba_threads(previous)
     progress(Tick("write", files_total=len(TABLES)))
-    write_output(target, to_tables(result, cfg, problems), force)
+    write_output(target, to_tables(result, cfg, problems) | extra, force)
     progress(Tick("write", files_done=len(TABLES), files_total=len(TABLES), finished=True))
     return replace(summarize(result, target), problems=problems)
 
