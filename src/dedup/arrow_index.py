@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from dedup.config import ScanConfig
 from dedup.core.blockhash import hash_blocks
 from dedup.core.index_parts import CSR, IndexParts, index_parts
+from dedup.core.offsets import utf8_offsets
 from dedup.core.pipeline import Analysis
 from dedup.schemas import (
     INDEX_CONTENTS,
@@ -24,6 +25,7 @@ from dedup.schemas import (
     INDEX_HOLDERS,
     INDEX_TEXTS,
     NEAR_DUPLICATES,
+    SPANS,
     with_metadata,
 )
 
@@ -151,3 +153,40 @@ def build_index_tables(
     meta[META_APPLIED] = str(applied_seq).encode()
     tables["texts"] = texts.replace_schema_metadata(meta)
     return {f"{INDEX_DIR}/{name}": table for name, table in tables.items()}
+
+
+def checked_spans_table(
+    ids: Sequence[str],
+    texts: Sequence[str],
+    spans: Sequence[Sequence[tuple[int, int, str, int | None, int | None, float | None]]],
+    config_json: str,
+) -> pa.Table:
+    """spans.parquet of `dedup check --out`: rows (start, end, label, passage, count, score).
+
+    The same schema as a scan's spans, byte offsets included.
+    """
+    rows = [(doc_id, *span) for doc_id, doc in zip(ids, spans, strict=True) for span in doc]
+    starts = np.array([r[1] for r in rows], dtype=np.int64)
+    ends = np.array([r[2] for r in rows], dtype=np.int64)
+    start_byte = np.empty(len(rows), dtype=np.int64)
+    end_byte = np.empty(len(rows), dtype=np.int64)
+    at = 0
+    for text, doc in zip(texts, spans, strict=True):
+        lo, hi = at, at + len(doc)
+        start_byte[lo:hi] = utf8_offsets(text, starts[lo:hi])
+        end_byte[lo:hi] = utf8_offsets(text, ends[lo:hi])
+        at = hi
+    return pa.table(
+        {
+            "id": pa.array([r[0] for r in rows], pa.string()),
+            "start": starts,
+            "end": ends,
+            "start_byte": start_byte,
+            "end_byte": end_byte,
+            "label": pa.array([r[3] for r in rows], pa.string()),
+            "passage_id": pa.array([r[4] for r in rows], pa.int64()),
+            "doc_count": pa.array([r[5] for r in rows], pa.int32()),
+            "score": pa.array([r[6] for r in rows], pa.float64()),
+        },
+        schema=with_metadata(SPANS, "spans", config_json),
+    )

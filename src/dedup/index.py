@@ -27,7 +27,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dedup.arrow import to_tables
-from dedup.arrow_index import INDEX_DIR, META_APPLIED, build_index_tables, parts_from_tables
+from dedup.arrow_index import (
+    INDEX_DIR,
+    META_APPLIED,
+    build_index_tables,
+    checked_spans_table,
+    near_duplicates_table,
+    parts_from_tables,
+)
 from dedup.config import ScanConfig
 from dedup.core.check import CheckResult, check_document
 from dedup.core.groups import group_of
@@ -391,6 +398,27 @@ def check_paths(
     problems: list[Problem] = []
     docs = list(read_documents(paths, [Path(folder)], on_decode_error, problems))
     return view, [view.check(d.text, d.id) for d in docs], [d.text for d in docs], problems
+
+
+def write_checked(
+    out: Path, view: IndexView, labelled: Sequence[Labels], texts: Sequence[str], force: bool
+) -> None:
+    """`dedup check --out`: spans.parquet and near_duplicates.parquet of checked documents.
+
+    Raises:
+        OutputError: `out` exists without `force`, or cannot be written.
+    """
+    spans = [
+        [(s.start, s.end, s.label, s.passage_id, s.doc_count, s.score) for s in lab.spans]
+        for lab in labelled
+    ]
+    ids = [lab.id or "" for lab in labelled]
+    near = [(lab.id or "", i, sim) for lab in labelled for i, sim in lab.near_duplicates]
+    tables = {
+        "spans": checked_spans_table(ids, texts, spans, view.cfg.to_json()),
+        "near_duplicates": near_duplicates_table(near),
+    }
+    write_output(out, tables, force)
 
 
 def fsync_folder(path: Path) -> None:

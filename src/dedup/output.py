@@ -23,8 +23,9 @@ from dedup.schemas import TABLES
 
 # What a dedup output folder may hold; --force replaces nothing else.
 TABLE_FILES = frozenset(f"{name}.parquet" for name in TABLES)
-# The index's folders (dedup.index): its arrays and the log of a server.
-INDEX_FOLDERS = frozenset({"index", "log"})
+# The index's folders (dedup.index: its arrays, a server's log) and the
+# near-duplicates that `dedup check --out` writes beside its spans.
+OTHER_NAMES = frozenset({"index", "log", "near_duplicates.parquet"})
 
 
 def check_target(out: Path, force: bool, inputs: Sequence[str | Path] = ()) -> None:
@@ -49,7 +50,7 @@ def check_target(out: Path, force: bool, inputs: Sequence[str | Path] = ()) -> N
         raise OutputError(f"{out}: exists and is not a folder; choose another --out")
     if not force:
         raise OutputError(f"{out}: output folder exists; pass --force to replace it")
-    foreign = sorted(p.name for p in out.iterdir() if p.name not in TABLE_FILES | INDEX_FOLDERS)
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in TABLE_FILES | OTHER_NAMES)
     if foreign:
         raise OutputError(
             f"{out}: holds files dedup did not write ({', '.join(foreign[:3])}); "
