@@ -296,3 +296,28 @@ def test_openapi_schema_finds_no_server_error(fuzzed: Server) -> None:
         except Unsatisfiable:
             # Nothing to make invalid: an operation without parameters or body.
             assert mode is schemathesis.GenerationMode.NEGATIVE, operation.label
+
+
+def test_only_serving_imports_fastapi() -> None:
+    script = (
+        "import sys, dedup.cli, dedup.index, dedup.service, dedup.runner; "
+        "print(sorted(m for m in ('fastapi', 'uvicorn', 'starlette') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_serve_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, index: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from dedup.cli import app
+
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # import fastapi -> ImportError
+    monkeypatch.delitem(sys.modules, "dedup.http_api", raising=False)
+    result = CliRunner().invoke(app, ["serve", str(index)])
+    assert result.exit_code == 1
+    assert "pip install 'dedup[serve]'" in result.stderr
