@@ -176,6 +176,7 @@ def main() -> None:
         opened = time.perf_counter() - t0
         idle_rss, _ = _rss_mb(server.pid)
         load(url, queries, args.clients, 2.0)  # warm-up
+        alone = load(url, queries, 1, min(10.0, args.seconds))
         figures = load(url, queries, args.clients, args.seconds)
         rss, peak = _rss_mb(server.pid)
         adds = [(f"added/{i:05d}.txt", queries[i % len(queries)][1]) for i in range(args.add)]
@@ -220,6 +221,10 @@ def main() -> None:
             f"{figures['p50']:.1f} / {figures['p99']:.1f} / {figures['max']:.1f} ms",
         ),
         ("requests / errors", f"{figures['requests']} / {figures['errors']}"),
+        (
+            "one client alone: requests/s, latency p50 / p99",
+            f"{alone['rps']:.0f}, {alone['p50']:.1f} / {alone['p99']:.1f} ms",
+        ),
         (
             "server memory (RSS) idle / after load / peak",
             f"{idle_rss:.0f} / {rss:.0f} / {peak:.0f} MB",

@@ -219,3 +219,16 @@ def test_log_corruption_inside_is_an_error(tmp_path: Path) -> None:
     writer.current.write_bytes(bytes(data))
     with pytest.raises(InputError, match="corrupt log record at byte 0"):
         read_log(folder)
+
+
+def test_an_index_without_boilerplate_or_blocks_opens(tmp_path: Path) -> None:
+    docs = _write(tmp_path / "a", {"a.txt": "one line here\n", "b.txt": "another line there\n"})
+    scan([docs], tmp_path / "idx", ScanConfig())
+    view = open_index(tmp_path / "idx")
+    labels = view.check("one line here\nand more\n", "c.txt")
+    assert [s.label for s in labels.spans] == ["boilerplate", "unique"]
+    assert labels.spans[0].doc_count == 2
+    assert view.passage(123) is None and view.row("a.txt") == 0 and view.row("z.txt") is None
+    empty = _write(tmp_path / "e", {"e.txt": "", "f.txt": "  \n"})
+    scan([empty], tmp_path / "empty", ScanConfig())
+    assert [s.label for s in open_index(tmp_path / "empty").check("x y z\n").spans] == ["unique"]

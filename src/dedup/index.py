@@ -14,6 +14,7 @@ labels documents against it, changing nothing.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import fcntl
 import os
@@ -24,7 +25,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from numpy.typing import NDArray
 
 from dedup.arrow import to_tables
 from dedup.arrow_index import (
@@ -85,15 +88,16 @@ class IndexView:
     applied_seq: int
     passages: pa.Table
     documents: pa.Table
+    passage_keys: NDArray[np.int64]
 
     def row(self, doc_id: str) -> int | None:
         """Row of an indexed document, None when it is not in the index."""
-        at = int(np.searchsorted(np.array(self.ids, dtype=object), doc_id)) if self.ids else 0
+        at = bisect.bisect_left(self.ids, doc_id)
         return at if at < len(self.ids) and self.ids[at] == doc_id else None
 
     def passage(self, passage_id: int) -> dict[str, Any] | None:
         """The passages.parquet row of a passage, None when unknown."""
-        keys = self.passages.column("passage_id").to_numpy()
+        keys = self.passage_keys
         at = int(np.searchsorted(keys, passage_id))
         if at >= len(keys) or keys[at] != passage_id:
             return None
@@ -209,25 +213,26 @@ def view_of(
     if len(parts.doc_group) != len(ids):
         raise InputError(f"{path}: the index and documents.parquet disagree; scan again", str(path))
     spans = scan_tables["spans"].filter(scan_tables["spans"].column("passage_id").is_valid())
-    span_doc = np.searchsorted(np.array(ids, dtype=object), spans.column("id").to_numpy())
+    span_doc = pc.index_in(spans.column("id"), value_set=documents.column("id"))
     groups = documents.column("group").to_pylist() if cfg.group_by != "none" else None
     names = sorted(set(groups)) if groups is not None else None
     lookup = build_lookup(
         parts,
         np.asarray(spans.column("passage_id").to_numpy(), dtype=np.int64),
-        np.asarray(span_doc, dtype=np.int64),
+        np.asarray(span_doc.to_numpy(zero_copy_only=False), dtype=np.int64),
         names,
         cfg,
     )
     passages = scan_tables["passages"].sort_by("passage_id")
-    return IndexView(path, cfg, ids, lookup, applied_seq, passages, documents)
+    keys = np.asarray(passages.column("passage_id").to_numpy(), dtype=np.int64)
+    return IndexView(path, cfg, ids, lookup, applied_seq, passages, documents, keys)
 
 
 def stats(view: IndexView) -> dict[str, Any]:
     """Headline figures of an index."""
     docs = view.documents
-    n_chars = int(pa.compute.sum(docs.column("n_chars")).as_py() or 0)
-    boiler = int(pa.compute.sum(docs.column("boilerplate_chars")).as_py() or 0)
+    n_chars = int(pc.sum(docs.column("n_chars")).as_py() or 0)
+    boiler = int(pc.sum(docs.column("boilerplate_chars")).as_py() or 0)
     clusters = docs.column("near_dup_cluster")
     return {
         "documents": len(view.ids),

@@ -25,6 +25,7 @@ are in the README ("How check relates to add").
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numpy as np
@@ -274,7 +275,7 @@ def user_index(lookup: Lookup, group: str | None) -> int | None:
     if names is None:
         return None
     name = group if group is not None else ""
-    at = int(np.searchsorted(np.array(names, dtype=object), name))
+    at = bisect.bisect_left(names, name)
     return at if at < len(names) and names[at] == name else len(names)
 
 
@@ -310,7 +311,8 @@ def check_document(lookup: Lookup, text: str, group: str | None = None) -> Check
     )
     sets = unique_rows(blocks.hashes, blocks.offsets)
     cluster, score, row = _clusters(lookup, blocks.key, sets)
-    spread = np.where(row >= 0, lookup.content_spread[np.maximum(row, 0)], 0) + 1
+    spread = np.ones(n, dtype=np.int64)  # the document itself
+    spread[row >= 0] += lookup.content_spread[row[row >= 0]]
     word_csr = (blocks.words, blocks.word_offsets)
     near_doc, near_similarity = _near_duplicates(lookup, word_csr, spread < cfg.prose_min_docs, n)
     merged = np.unique(lookup.doc_group[near_doc])

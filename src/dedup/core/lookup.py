@@ -190,7 +190,10 @@ def build_lookup(
     np.add.at(support, cluster_of[by_group][distinct], group_hash(h_group[by_group][distinct]))
 
     group_of_span = parts.doc_group[span_doc]
-    pairs = np.unique(np.stack((span_passage, group_of_span)), axis=1)
+    order = np.lexsort((group_of_span, span_passage))
+    pairs = np.stack((span_passage[order], group_of_span[order]))
+    if pairs.shape[1]:
+        pairs = pairs[:, group_starts(pairs[0], pairs[1])]
     p_heads = np.flatnonzero(group_starts(pairs[0])) if pairs.shape[1] else np.empty(0, np.int64)
 
     with_blocks = np.flatnonzero(parts.doc_blocks > 0)
