@@ -19,8 +19,9 @@ of the index plus that document, as far as a single document allows:
 What the scan would do and a single document cannot, `check` leaves out:
 it does not join variant lines or cut glued sentences, a sequence of
 blocks is one passage only when the index already has that passage, and
-the labels of the indexed documents never change. `docs/`-level details
-are in the README ("How check relates to add").
+the labels of the indexed documents never change. The README says where
+`check` and `add` must agree, and where they may not ("How check relates
+to add"); `tests/test_index.py` holds them to it.
 """
 
 from __future__ import annotations
