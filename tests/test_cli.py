@@ -18,7 +18,8 @@ import dedup.cli
 from dedup import InputConfig, NormalizeConfig, ScanConfig
 from dedup.cli import app
 
-FILES = ["documents.parquet", "errors.parquet", "passages.parquet", "spans.parquet"]
+# The tables, and the index that `dedup add`, `check` and `serve` use.
+FILES = ["documents.parquet", "errors.parquet", "index", "passages.parquet", "spans.parquet"]
 BOX = re.compile(r"[│╭╮╰╯─]")
 
 

@@ -19,7 +19,8 @@ from dedup import SCHEMA_VERSION, DedupError, NormalizeConfig, OutputError, Scan
 from dedup.schemas import META_CONFIG, META_INPUTS, META_TABLE, META_VERSION, TABLES
 
 NAMES = ("spans", "documents", "passages", "errors")
-FILES = sorted(f"{name}.parquet" for name in NAMES)
+# The tables, and the index that `dedup add`, `check` and `serve` use.
+FILES = sorted([*(f"{name}.parquet" for name in NAMES), "index"])
 APPEAL = "We are facing unprecedented challenges."
 DUCKDB_TYPES = {
     pa.string(): "VARCHAR",
@@ -40,7 +41,8 @@ def _leftovers(folder: Path) -> list[str]:
 
 
 def _bytes(out: Path) -> dict[str, bytes]:
-    return {name: (out / name).read_bytes() for name in _listing(out)}
+    """Every file below `out` (the index's too), by its path relative to `out`."""
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -160,12 +162,12 @@ def test_output_is_byte_identical_across_runs(tmp_path: Path, seeds_copy: Path) 
     scan(files, tmp_path / "c", cfg)
     scan(files[::-1], tmp_path / "d", cfg)
     first = _bytes(tmp_path / "a")
-    assert sorted(first) == FILES
+    assert sorted({name.split("/")[0] for name in first}) == FILES
     assert _bytes(tmp_path / "b") == first
     assert _bytes(tmp_path / "d") == _bytes(tmp_path / "c")
     # The folder and its files give the same tables; only the recorded
     # input paths (dedup.inputs) differ.
-    for name in FILES:
+    for name in (f"{table}.parquet" for table in NAMES):
         folder, one_by_one = (pq.read_table(tmp_path / x / name) for x in "ac")
         assert _without_inputs(one_by_one).equals(_without_inputs(folder), check_metadata=True)
         assert one_by_one.schema.metadata[META_INPUTS] != folder.schema.metadata[META_INPUTS]
@@ -270,10 +272,10 @@ def test_force_refuses_a_folder_dedup_did_not_write(tmp_path: Path, seeds_copy: 
     out = tmp_path / "out"
     scan([seeds_copy], out, ScanConfig())
     (out / "notes.txt").write_text("a user's file", encoding="utf-8")
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = _bytes(out)
     with pytest.raises(OutputError, match=r"notes\.txt.*remove them yourself"):
         scan([seeds_copy], out, ScanConfig(min_docs=3), force=True)
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert _bytes(out) == before
 
 
 def test_output_inside_the_scanned_folder_is_not_read(tmp_path: Path, seeds_copy: Path) -> None:

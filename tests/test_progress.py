@@ -254,3 +254,27 @@ def test_clean_shows_progress_on_a_terminal_and_not_in_a_pipe(
     assert piped.stderr == ""
     written = (tmp_path / "t" / "clean.parquet").read_bytes()
     assert written == (tmp_path / "p" / "clean.parquet").read_bytes()
+
+
+def test_add_shows_progress_on_a_terminal_and_not_in_a_pipe(
+    tmp_path: Path, seeds_dir: Path
+) -> None:
+    index = tmp_path / "index"
+    scan([seeds_dir], index, ScanConfig())
+    for name in ("t", "p"):
+        (tmp_path / name).mkdir()
+        text = (sorted(seeds_dir.iterdir())[0]).read_text(encoding="utf-8")
+        (tmp_path / name / f"new_{name}.txt").write_text(text + "\nA new closing line.\n", "utf-8")
+    code, _, terminal = _run_on_a_terminal(["add", str(index), str(tmp_path / "t")])
+    assert code == 0, terminal
+    assert "read     1 files" in terminal
+    assert "analyse  1 files in " in terminal
+    piped = subprocess.run(
+        [_dedup(), "add", str(index), str(tmp_path / "p")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stderr == ""

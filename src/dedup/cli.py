@@ -244,6 +244,10 @@ def scan_command(
             "--quiet", "-q", help="No progress on stderr (shown only on a terminal anyway)."
         ),
     ] = False,
+    index: Annotated[
+        bool,
+        typer.Option(help="Also write DIR/index/, which dedup add, check and serve use."),
+    ] = True,
 ) -> None:
     """Label every character of every document as unique or boilerplate."""
     try:
@@ -290,6 +294,7 @@ def scan_command(
                 inputs=inputs,
                 progress=progress,
                 shard_bytes=max(1, int(shard_mb * (1 << 20))),
+                index=index,
             )
     except DedupError as exc:
         raise _fail(str(exc)) from None
@@ -498,6 +503,151 @@ def passages_command(
     except DedupError as exc:
         raise _fail(str(exc)) from None
     print_passages(passages, total)
+
+
+@app.command("add")
+def add_command(
+    index_dir: Annotated[Path, typer.Argument(metavar="DIR", help="An index: the output of scan.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(metavar="PATH", show_default=False, help="Files and folders to add."),
+    ],
+    on_decode_error: Annotated[
+        str, typer.Option(help="Bytes that are not UTF-8: 'replace', 'skip' or 'fail'.")
+    ] = "replace",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Threads for the compiled stages (default: every core).", show_default=False
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress line on stderr.")
+    ] = False,
+) -> None:
+    """Add documents to an index: the tables become those of one scan of everything."""
+    from dedup.index import add
+
+    try:
+        with terminal_progress(quiet) as progress, _interruptible():
+            summary = add(
+                index_dir,
+                paths,
+                on_decode_error=on_decode_error,
+                workers=workers,
+                progress=progress,
+            )
+    except DedupError as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted; the index is unchanged", 130) from None
+    _report(summary)
+    if summary.n_skipped:
+        raise typer.Exit(EXIT_SKIPPED)
+
+
+@app.command("check")
+def check_command(
+    index_dir: Annotated[Path, typer.Argument(metavar="DIR", help="An index: the output of scan.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(metavar="FILE", show_default=False, help="Files and folders to check."),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write spans.parquet and near_duplicates.parquet here instead."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing --out folder.")] = False,
+    jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="Print one JSON object a document.")
+    ] = False,
+) -> None:
+    """Label documents against an index without adding them: spans and near-duplicates."""
+    import json
+
+    from dedup.index import check_paths, write_checked
+
+    try:
+        view, labelled, texts, _ = check_paths(index_dir, paths)
+        if out is not None:
+            write_checked(out, view, labelled, texts, force)
+            typer.echo(f"wrote {out}/{{spans,near_duplicates}}.parquet ({len(labelled)} documents)")
+            return
+    except DedupError as exc:
+        raise _fail(str(exc)) from None
+    for lab, text in zip(labelled, texts, strict=True):
+        if jsonl:
+            typer.echo(
+                json.dumps(
+                    {
+                        "id": lab.id,
+                        "spans": [s.__dict__ for s in lab.spans],
+                        "near_duplicates": [
+                            {"id": i, "similarity": sim} for i, sim in lab.near_duplicates
+                        ],
+                    },
+                    ensure_ascii=False,
+                )
+            )
+            continue
+        boiler = sum(s.end - s.start for s in lab.spans if s.label == "boilerplate")
+        share = boiler / len(text) if text else 0.0
+        near = ", ".join(f"{i} ({sim:.2f})" for i, sim in lab.near_duplicates) or "none"
+        typer.echo(f"{lab.id}: {share:.1%} boilerplate; near-duplicates: {near}")
+        for s in lab.spans:
+            line = f"  {s.start:>8} {s.end:>8}  {s.label:<11}"
+            if s.label == "boilerplate":
+                line += f"  passage {s.passage_id}  documents {s.doc_count}  score {s.score:.3f}"
+            typer.echo(line)
+
+
+@app.command("serve")
+def serve_command(
+    index_dir: Annotated[Path, typer.Argument(metavar="DIR", help="An index: the output of scan.")],
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DEDUP_TOKEN",
+            help="Require 'Authorization: Bearer TOKEN' on /v1/ (or set DEDUP_TOKEN).",
+            show_default=False,
+        ),
+    ] = None,
+    max_body_mb: Annotated[float, typer.Option(help="Largest request body, in MB.")] = 8.0,
+    compact_seconds: Annotated[
+        float, typer.Option(help="Fold added documents into the tables this long after the first.")
+    ] = 5.0,
+    compact_documents: Annotated[
+        int, typer.Option(help="... or as soon as this many are waiting.")
+    ] = 10_000,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Threads for compaction (default: every core).", show_default=False),
+    ] = None,
+) -> None:
+    """Serve an index over HTTP: check and add documents, look up passages."""
+    try:
+        from dedup.http_api import serve
+    except ImportError as exc:
+        raise _fail(
+            f"dedup serve needs FastAPI and uvicorn ({exc.name} is missing): "
+            "pip install 'dedup[serve]'"
+        ) from None
+    from dedup.service import IndexService, ServiceConfig
+
+    try:
+        service = IndexService(
+            ServiceConfig(
+                folder=index_dir,
+                compact_seconds=compact_seconds,
+                compact_documents=compact_documents,
+                workers=workers,
+            )
+        )
+    except DedupError as exc:
+        raise _fail(str(exc)) from None
+    serve(service, host, port, token, int(max_body_mb * 1_000_000))
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -23,6 +23,10 @@ from dedup.schemas import TABLES
 
 # What a dedup output folder may hold; --force replaces nothing else.
 TABLE_FILES = frozenset(f"{name}.parquet" for name in TABLES)
+# The index's folders (dedup.index: its arrays, a server's log) and the
+# near-duplicates that `dedup check --out` writes beside its spans.
+OTHER_NAMES = frozenset({"index", "log", "near_duplicates.parquet"})
+DEDUP_NAMES = TABLE_FILES | OTHER_NAMES
 # Rows per Parquet file: a larger table is written as a folder of parts
 # (`spans.parquet/part-00000.parquet`, ...) that every Parquet reader takes
 # as one dataset, so no single file grows with the corpus.
@@ -40,7 +44,7 @@ def check_target(
     out: Path,
     force: bool,
     inputs: Sequence[str | Path] = (),
-    allowed: Collection[str] = TABLE_FILES,
+    allowed: Collection[str] = DEDUP_NAMES,
 ) -> None:
     """Fail early when `out` cannot be (re)placed.
 
@@ -111,7 +115,7 @@ def swap_into_place(staging: Path, out: Path, old: Path) -> None:
 
 
 @contextlib.contextmanager
-def staged(out: Path, force: bool, allowed: Collection[str] = TABLE_FILES) -> Iterator[Path]:
+def staged(out: Path, force: bool, allowed: Collection[str] = DEDUP_NAMES) -> Iterator[Path]:
     """A hidden staging folder to write into; swapped into place as `out` when the block ends.
 
     If the block raises, the staging folder is removed and `out` is left as
@@ -146,13 +150,20 @@ def staged(out: Path, force: bool, allowed: Collection[str] = TABLE_FILES) -> It
 
 
 def write_output(
-    out: Path, tables: Mapping[str, pa.Table], force: bool, rows_per_file: int = ROWS_PER_FILE
+    out: Path,
+    tables: Mapping[str, pa.Table],
+    force: bool,
+    prepare: Callable[[Path], None] | None = None,
+    rows_per_file: int = ROWS_PER_FILE,
 ) -> None:
     """Write `tables` as `out/<name>.parquet`, replacing `out` as a whole.
 
-    A table of more than `rows_per_file` rows becomes a folder
-    `out/<name>.parquet/` of parts `part-00000.parquet`, ... of at most that
-    many rows each, every part with the table's schema and metadata.
+    A name may hold one folder (`index/texts`). A table of more than
+    `rows_per_file` rows becomes a folder `out/<name>.parquet/` of parts
+    `part-00000.parquet`, ... of at most that many rows each, every part with
+    the table's schema and metadata. `prepare`, when given, is called with
+    the staging folder once the tables are in it, to add what else must be
+    in place at the swap (a server's live log).
 
     Raises:
         OutputError: `out` exists without `force`, or writing failed (the
@@ -162,10 +173,16 @@ def write_output(
     with staged(out, force) as staging:
         for name, table in tables.items():
             path = staging / f"{name}.parquet"
+            if path.parent != staging and not path.parent.is_dir():
+                path.parent.mkdir()
             if table.num_rows <= rows_per_file:
                 write_table(table, path)
-                continue
-            path.mkdir()
-            for part, start in enumerate(range(0, table.num_rows, rows_per_file)):
-                write_table(table.slice(start, rows_per_file), path / f"part-{part:05d}.parquet")
-            _fsync_dir(path)
+            else:
+                path.mkdir()
+                for part, start in enumerate(range(0, table.num_rows, rows_per_file)):
+                    chunk = table.slice(start, rows_per_file)
+                    write_table(chunk, path / f"part-{part:05d}.parquet")
+                _fsync_dir(path)
+            _fsync_dir(path.parent)
+        if prepare is not None:
+            prepare(staging)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from dedup.arrow import to_tables
+from dedup.arrow_index import build_index_tables
 from dedup.config import InputConfig, ScanConfig
 from dedup.core.blockhash import BlockHashes, concat_blocks, hash_blocks
 from dedup.core.pipeline import Analysis, analyze, passage_texts
@@ -155,6 +156,7 @@ def scan(
     progress: ProgressFn = no_progress,
     shard_bytes: int = SHARD_BYTES,
     rows_per_file: int = ROWS_PER_FILE,
+    index: bool = True,
 ) -> ScanSummary:
     """Scan files and folders; write spans, documents, passages and errors tables to `out`.
 
@@ -169,6 +171,8 @@ def scan(
     each saved when finished (see `dedup.shards`): a rerun of an
     interrupted scan resumes from them. A table of more than
     `rows_per_file` rows is written as a folder of parts (`output.write_output`).
+    With `index` (the default) the folder is also an index (`out/index/`)
+    that `dedup add`, `check` and `serve` use.
 
     Raises:
         InputError: a path is missing or holds no file; DuplicateIdError when
@@ -202,12 +206,18 @@ def scan(
             values if field is not None else None,
             blocks=blocks,
         )
+        extra = build_index_tables(result, cfg, threads) if index else {}
         progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
     finally:
         _set_numba_threads(previous)
     provenance = Provenance.of(paths, reading, docs)
     progress(Tick("write", files_total=len(TABLES)))
-    write_output(target, to_tables(result, cfg, problems, provenance), force, rows_per_file)
+    write_output(
+        target,
+        to_tables(result, cfg, problems, provenance) | extra,
+        force,
+        rows_per_file=rows_per_file,
+    )
     shutil.rmtree(work_folder(target), ignore_errors=True)
     progress(Tick("write", files_done=len(TABLES), files_total=len(TABLES), finished=True))
     return replace(summarize(result, target), problems=problems, resumed_shards=resumed)

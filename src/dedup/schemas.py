@@ -138,3 +138,66 @@ def with_metadata(
     if inputs_json is not None:
         meta[META_INPUTS] = inputs_json.encode()
     return schema.with_metadata(meta)
+
+
+# The index: what `dedup add`, `check` and `serve` need beside the tables
+# above, in DIR/index/ (see README, "The index"). Written by every scan and
+# add, read whole at open. uint32 hashes are stored bit for bit as int32.
+_HASHES = pa.list_(pa.field("item", pa.int32(), nullable=False))
+_DOC_ROW = "document row: index of the document in id order (as documents.parquet)"
+
+INDEX_TEXTS = pa.schema(
+    [
+        _field("id", pa.string(), _ID),
+        _field("text", pa.large_string(), "the document text as analysed (UTF-8)"),
+    ]
+)
+
+INDEX_CONTENTS = pa.schema(
+    [
+        _field("key", pa.int64(), "content key of a distinct normalised block (sorted)"),
+        _field("cluster", pa.int64(), "similarity cluster: smallest content key in it"),
+        _field("score", pa.float64(), "exact Jaccard of the content's shingles to the cluster's"),
+        _field("spread", pa.int64(), "documents holding the cluster"),
+        _field("shingles", _HASHES, "sorted shingle hashes; empty unless spread >= 2"),
+    ]
+)
+
+INDEX_HOLDERS = pa.schema(
+    [
+        _field("cluster", pa.int64(), "cluster of a block, variants and glued passages joined"),
+        _field("group", pa.int64(), "near-duplicate group holding it: its smallest " + _DOC_ROW),
+        _field("user", pa.int64(), "--group-by group index among the sorted names (0: none)"),
+    ]
+)
+
+INDEX_DOCS = pa.schema(
+    [
+        _field("group", pa.int64(), "near-duplicate group: its smallest " + _DOC_ROW),
+        _field("user", pa.int64(), "--group-by group index among the sorted names (0: none)"),
+        _field("blocks", pa.int64(), "blocks of the document"),
+        _field("own", _HASHES, "word n-gram hashes of the text outside common passages"),
+        _field(
+            "whole",
+            _HASHES,
+            "word n-gram hashes of the whole text; empty unless mostly common passages",
+        ),
+    ]
+)
+
+INDEX_TABLES: dict[str, pa.Schema] = {
+    "texts": INDEX_TEXTS,
+    "contents": INDEX_CONTENTS,
+    "holders": INDEX_HOLDERS,
+    "docs": INDEX_DOCS,
+}
+
+# Tables of `dedup check --out`: the spans of the checked documents (SPANS)
+# and their near-duplicates in the index.
+NEAR_DUPLICATES = pa.schema(
+    [
+        _field("id", pa.string(), "the checked document"),
+        _field("near_id", pa.string(), "an indexed document it is a near-duplicate of"),
+        _field("similarity", pa.float64(), "exact Jaccard similarity of their word shingles"),
+    ]
+)

@@ -65,6 +65,22 @@ class Blocks:
 
 
 @dataclass(frozen=True)
+class Contents:
+    """Every distinct normalised block content, sorted by `key`.
+
+    `cluster[i]` is the similarity cluster of content i (the smallest content
+    key in it) before variants and glued passages are joined; `score[i]` is
+    the exact Jaccard similarity of its shingles to that representative's.
+    An index keeps these so that a new document's blocks find their cluster
+    without re-running the analysis.
+    """
+
+    key: I64
+    cluster: I64
+    score: F64
+
+
+@dataclass(frozen=True)
 class Analysis:
     """Result of `analyze`. Documents are indexed 0..D-1 in sorted id order.
 
@@ -85,6 +101,7 @@ class Analysis:
     span_score: NDArray[np.float64]
     passages: Passages
     groups: list[str] | None
+    contents: Contents
 
 
 def passage_texts(result: Analysis, rows: I64) -> tuple[I64, I64, I64, list[str]]:
@@ -228,6 +245,7 @@ def analyze(
         span_score=span_scores(spans, doc, start, end, block_score),
         passages=passage_table(runs, doc),
         groups=groups,
+        contents=Contents(keys, keys[representative], content_score),
     )
 
 

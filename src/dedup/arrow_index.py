@@ -1,0 +1,192 @@
+"""The Arrow adapter of the index: `IndexParts` and texts to tables, and back.
+
+Part of the one adapter layer with `arrow.py` (which does the scan's
+tables): column names meet the core's arrays here and nowhere else. Lists
+of uint32 hashes travel as Arrow lists of int32, bit for bit, so that they
+load back as numpy arrays without a copy per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+from numpy.typing import NDArray
+
+from dedup.config import ScanConfig
+from dedup.core.blockhash import hash_blocks
+from dedup.core.index_parts import CSR, IndexParts, index_parts
+from dedup.core.offsets import utf8_offsets
+from dedup.core.pipeline import Analysis
+from dedup.schemas import (
+    INDEX_CONTENTS,
+    INDEX_DOCS,
+    INDEX_HOLDERS,
+    INDEX_TEXTS,
+    NEAR_DUPLICATES,
+    SPANS,
+    with_metadata,
+)
+
+I64 = NDArray[np.int64]
+
+# The index's folder inside an output folder.
+INDEX_DIR = "index"
+# Metadata of index/texts.parquet: the last log record folded into the index.
+META_APPLIED = b"dedup.index.applied_seq"
+
+
+def _hash_lists(sets: CSR) -> pa.Array:
+    values, offsets = sets
+    return pa.ListArray.from_arrays(
+        pa.array(offsets.astype(np.int32), pa.int32()),
+        pa.array(values.view(np.int32), pa.int32()),
+        type=INDEX_CONTENTS.field("shingles").type,
+    )
+
+
+def _csr(column: pa.ChunkedArray) -> CSR:
+    """A list<int32> column as a uint32 CSR (values, int64 offsets)."""
+    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if len(array) == 0:
+        return np.empty(0, np.uint32), np.zeros(1, np.int64)
+    offsets = np.asarray(array.offsets, dtype=np.int64)
+    values = np.asarray(array.values, dtype=np.int32).view(np.uint32)
+    # A sliced list array's offsets need not start at 0.
+    return values[offsets[0] : offsets[-1]], offsets - offsets[0]
+
+
+def _ints(table: pa.Table, name: str) -> I64:
+    return np.asarray(table.column(name).to_numpy(), dtype=np.int64)
+
+
+def index_tables(
+    parts: IndexParts, ids: Sequence[str], texts: Sequence[str], config_json: str
+) -> dict[str, pa.Table]:
+    """The index's tables, keyed by their name inside DIR/index/."""
+
+    def meta(schema: pa.Schema, name: str) -> pa.Schema:
+        return with_metadata(schema, f"index/{name}", config_json)
+
+    return {
+        "texts": pa.table(
+            {"id": pa.array(ids, pa.string()), "text": pa.array(texts, pa.large_string())},
+            schema=meta(INDEX_TEXTS, "texts"),
+        ),
+        "contents": pa.table(
+            {
+                "key": parts.content_key,
+                "cluster": parts.content_cluster,
+                "score": parts.content_score,
+                "spread": parts.content_spread,
+                "shingles": _hash_lists(parts.content_sets),
+            },
+            schema=meta(INDEX_CONTENTS, "contents"),
+        ),
+        "holders": pa.table(
+            {
+                "cluster": parts.holder_cluster,
+                "group": parts.holder_group,
+                "user": parts.holder_user,
+            },
+            schema=meta(INDEX_HOLDERS, "holders"),
+        ),
+        "docs": pa.table(
+            {
+                "group": parts.doc_group,
+                "user": parts.doc_user,
+                "blocks": parts.doc_blocks,
+                "own": _hash_lists(parts.own),
+                "whole": _hash_lists(parts.whole),
+            },
+            schema=meta(INDEX_DOCS, "docs"),
+        ),
+    }
+
+
+def parts_from_tables(contents: pa.Table, holders: pa.Table, docs: pa.Table) -> IndexParts:
+    """`IndexParts` back from the index's tables (texts are not needed)."""
+    return IndexParts(
+        content_key=_ints(contents, "key"),
+        content_cluster=_ints(contents, "cluster"),
+        content_score=np.asarray(contents.column("score").to_numpy(), dtype=np.float64),
+        content_spread=_ints(contents, "spread"),
+        content_sets=_csr(contents.column("shingles")),
+        holder_cluster=_ints(holders, "cluster"),
+        holder_group=_ints(holders, "group"),
+        holder_user=_ints(holders, "user"),
+        doc_group=_ints(docs, "group"),
+        doc_user=_ints(docs, "user"),
+        doc_blocks=_ints(docs, "blocks"),
+        own=_csr(docs.column("own")),
+        whole=_csr(docs.column("whole")),
+    )
+
+
+def near_duplicates_table(rows: Sequence[tuple[str, str, float]]) -> pa.Table:
+    """near_duplicates.parquet of `dedup check --out`: (id, near_id, similarity) rows."""
+    ids, near, similarity = (list(c) for c in zip(*rows, strict=True)) if rows else ([], [], [])
+    return pa.table(
+        {
+            "id": pa.array(ids, pa.string()),
+            "near_id": pa.array(near, pa.string()),
+            "similarity": pa.array(similarity, pa.float64()),
+        },
+        schema=NEAR_DUPLICATES,
+    )
+
+
+def build_index_tables(
+    result: Analysis, cfg: ScanConfig, workers: int = 1, applied_seq: int = 0
+) -> dict[str, pa.Table]:
+    """The index's tables of an analysis, keyed `index/<name>` as `write_output` takes them.
+
+    The blocks are hashed again (an analysis keeps no hashes): a second
+    pass of the compiled kernel, a fraction of the analysis' time.
+    """
+    hashes = hash_blocks(result.texts, cfg, workers)
+    parts = index_parts(result, hashes, cfg)
+    tables = index_tables(parts, result.ids, result.texts, cfg.to_json())
+    texts = tables["texts"]
+    meta = dict(texts.schema.metadata or {})
+    meta[META_APPLIED] = str(applied_seq).encode()
+    tables["texts"] = texts.replace_schema_metadata(meta)
+    return {f"{INDEX_DIR}/{name}": table for name, table in tables.items()}
+
+
+def checked_spans_table(
+    ids: Sequence[str],
+    texts: Sequence[str],
+    spans: Sequence[Sequence[tuple[int, int, str, int | None, int | None, float | None]]],
+    config_json: str,
+) -> pa.Table:
+    """spans.parquet of `dedup check --out`: rows (start, end, label, passage, count, score).
+
+    The same schema as a scan's spans, byte offsets included.
+    """
+    rows = [(doc_id, *span) for doc_id, doc in zip(ids, spans, strict=True) for span in doc]
+    starts = np.array([r[1] for r in rows], dtype=np.int64)
+    ends = np.array([r[2] for r in rows], dtype=np.int64)
+    start_byte = np.empty(len(rows), dtype=np.int64)
+    end_byte = np.empty(len(rows), dtype=np.int64)
+    at = 0
+    for text, doc in zip(texts, spans, strict=True):
+        lo, hi = at, at + len(doc)
+        start_byte[lo:hi] = utf8_offsets(text, starts[lo:hi])
+        end_byte[lo:hi] = utf8_offsets(text, ends[lo:hi])
+        at = hi
+    return pa.table(
+        {
+            "id": pa.array([r[0] for r in rows], pa.string()),
+            "start": starts,
+            "end": ends,
+            "start_byte": start_byte,
+            "end_byte": end_byte,
+            "label": pa.array([r[3] for r in rows], pa.string()),
+            "passage_id": pa.array([r[4] for r in rows], pa.int64()),
+            "doc_count": pa.array([r[5] for r in rows], pa.int32()),
+            "score": pa.array([r[6] for r in rows], pa.float64()),
+        },
+        schema=with_metadata(SPANS, "spans", config_json),
+    )
