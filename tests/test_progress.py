@@ -170,6 +170,13 @@ def _dedup() -> str:
     return found
 
 
+def _run_piped(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run dedup with stdout and stderr captured: what a script or CI log sees."""
+    return subprocess.run(
+        [_dedup(), *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
 def _run_on_a_terminal(args: list[str]) -> tuple[int, str, str]:
     """Run dedup with stderr on a pseudo-terminal: (exit code, stdout, what the terminal got)."""
     main, side = os.openpty()
@@ -209,13 +216,7 @@ def test_progress_appears_on_a_terminal_and_not_in_a_pipe(
         assert step in terminal
     assert "\x1b[K" not in stdout, "progress goes to stderr only"
 
-    piped = subprocess.run(
-        [_dedup(), "scan", str(seeds_dir), "-o", str(tmp_path / "p")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    piped = _run_piped(["scan", str(seeds_dir), "-o", str(tmp_path / "p")])
     assert piped.returncode == 0, piped.stderr
     assert piped.stderr == ""
     for name in ("spans", "documents", "passages", "errors"):
@@ -243,13 +244,7 @@ def test_clean_shows_progress_on_a_terminal_and_not_in_a_pipe(
     assert code == 0, terminal
     assert "clean    5 files" in terminal
     assert "\x1b[K" not in stdout
-    piped = subprocess.run(
-        [_dedup(), "clean", str(seeds_out), "--out", str(tmp_path / "p")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    piped = _run_piped(["clean", str(seeds_out), "--out", str(tmp_path / "p")])
     assert piped.returncode == 0, piped.stderr
     assert piped.stderr == ""
     written = (tmp_path / "t" / "clean.parquet").read_bytes()
@@ -269,12 +264,6 @@ def test_add_shows_progress_on_a_terminal_and_not_in_a_pipe(
     assert code == 0, terminal
     assert "read     1 files" in terminal
     assert "analyse  1 files in " in terminal
-    piped = subprocess.run(
-        [_dedup(), "add", str(index), str(tmp_path / "p")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    piped = _run_piped(["add", str(index), str(tmp_path / "p")])
     assert piped.returncode == 0, piped.stderr
     assert piped.stderr == ""

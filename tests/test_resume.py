@@ -46,10 +46,8 @@ def clean_run(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_a_rerun_resumes_from_the_shards_an_interrupted_run_finished(
-    tmp_path: Path, corpus: Path, clean_run: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    out = tmp_path / "out"
+def interrupt_after_reading(monkeypatch: pytest.MonkeyPatch, paths: list[Path], out: Path) -> None:
+    """Scan `paths` as Ctrl-C would stop it: every shard read, nothing analysed or written."""
 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
@@ -57,7 +55,14 @@ def test_a_rerun_resumes_from_the_shards_an_interrupted_run_finished(
     with monkeypatch.context() as patch:
         patch.setattr(dedup.runner, "analyze", interrupted)
         with pytest.raises(KeyboardInterrupt):
-            scan([corpus], out, ScanConfig(), shard_bytes=SMALL_SHARDS)
+            scan(paths, out, ScanConfig(), shard_bytes=SMALL_SHARDS)
+
+
+def test_a_rerun_resumes_from_the_shards_an_interrupted_run_finished(
+    tmp_path: Path, corpus: Path, clean_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    interrupt_after_reading(monkeypatch, [corpus], out)
     assert not out.exists()
     finished = sorted(work_folder(out).glob("shard-*.done"))
     assert len(finished) > 3
@@ -76,18 +81,10 @@ def test_a_changed_input_or_config_starts_over(
     for path in sorted(corpus.iterdir())[:40]:
         (docs / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
     out = tmp_path / "out"
-
-    def interrupted(*args: object, **kwargs: object) -> None:
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as patch:
-        patch.setattr(dedup.runner, "analyze", interrupted)
-        with pytest.raises(KeyboardInterrupt):
-            scan([docs], out, ScanConfig(), shard_bytes=SMALL_SHARDS)
-        first = sorted(docs.iterdir())[0]
-        first.write_text(first.read_text(encoding="utf-8") + "\nOne more line.\n", "utf-8")
-        with pytest.raises(KeyboardInterrupt):
-            scan([docs], out, ScanConfig(), shard_bytes=SMALL_SHARDS)
+    interrupt_after_reading(monkeypatch, [docs], out)
+    first = sorted(docs.iterdir())[0]
+    first.write_text(first.read_text(encoding="utf-8") + "\nOne more line.\n", "utf-8")
+    interrupt_after_reading(monkeypatch, [docs], out)
     assert scan([docs], out, ScanConfig(min_docs=3), shard_bytes=SMALL_SHARDS).resumed_shards == 0
     fresh = tmp_path / "fresh"
     scan([docs], fresh, ScanConfig(min_docs=3), shard_bytes=SMALL_SHARDS)
@@ -98,14 +95,7 @@ def test_a_shard_killed_while_saving_is_read_again(
     tmp_path: Path, corpus: Path, clean_run: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "out"
-
-    def interrupted(*args: object, **kwargs: object) -> None:
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as patch:
-        patch.setattr(dedup.runner, "analyze", interrupted)
-        with pytest.raises(KeyboardInterrupt):
-            scan([corpus], out, ScanConfig(), shard_bytes=SMALL_SHARDS)
+    interrupt_after_reading(monkeypatch, [corpus], out)
     folder = work_folder(out)
     done = sorted(folder.glob("shard-*.done"))
     # Killed after writing half its files: no marker, a truncated blocks file.

@@ -491,13 +491,3 @@ def write_checked(
         "near_duplicates": near_duplicates_table(near),
     }
     write_output(out, tables, force)
-
-
-def fsync_folder(path: Path) -> None:
-    """Make a folder's entries durable (where the file system allows)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

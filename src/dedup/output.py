@@ -77,8 +77,8 @@ def check_target(
         )
 
 
-def _fsync_dir(path: Path) -> None:
-    # Makes the rename durable; some file systems do not support it.
+def fsync_folder(path: Path) -> None:
+    """Make a folder's entries (a rename into it) durable, where the file system allows."""
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -87,17 +87,32 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-def write_table(table: pa.Table, path: Path) -> None:
-    """Write one Parquet file atomically: a temporary name, fsync, then rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
+def temporary_name(path: Path) -> Path:
+    """A hidden name beside `path` to write it under before `replace_with`."""
+    return path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
+
+
+def replace_with(tmp: Path, path: Path) -> None:
+    """Flush `tmp` to disk and rename it to `path`; `tmp` never outlives the call."""
     try:
-        pq.write_table(table, tmp, compression="zstd")
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def write_table(table: pa.Table, path: Path) -> None:
+    """Write one Parquet file atomically: a temporary name, fsync, then rename."""
+    tmp = temporary_name(path)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    replace_with(tmp, path)
 
 
 def swap_into_place(staging: Path, out: Path, old: Path) -> None:
@@ -135,9 +150,9 @@ def staged(out: Path, force: bool, allowed: Collection[str] = DEDUP_NAMES) -> It
         parent.mkdir(parents=True, exist_ok=True)
         staging.mkdir()
         yield staging
-        _fsync_dir(staging)
+        fsync_folder(staging)
         swap_into_place(staging, out, parent / f".{out.name}.old-{token}")
-        _fsync_dir(parent)
+        fsync_folder(parent)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise OutputError(
@@ -182,7 +197,7 @@ def write_output(
                 for part, start in enumerate(range(0, table.num_rows, rows_per_file)):
                     chunk = table.slice(start, rows_per_file)
                     write_table(chunk, path / f"part-{part:05d}.parquet")
-                _fsync_dir(path)
-            _fsync_dir(path.parent)
+                fsync_folder(path)
+            fsync_folder(path.parent)
         if prepare is not None:
             prepare(staging)

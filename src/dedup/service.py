@@ -38,12 +38,12 @@ from dedup.index import (
     LOG_DIR,
     IndexView,
     Labels,
-    fsync_folder,
     open_index,
     stage,
     stats,
     writer_lock,
 )
+from dedup.output import fsync_folder
 from dedup.wal import LogWriter, Record, read_log
 
 log = logging.getLogger("dedup.service")

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -31,6 +29,7 @@ import pyarrow.parquet as pq
 
 from dedup.config import InputConfig, ScanConfig
 from dedup.core.blockhash import BlockHashes
+from dedup.output import replace_with, temporary_name, write_table
 from dedup.schemas import SCHEMA_VERSION
 from dedup.sources import Document, Problem, Source
 
@@ -142,13 +141,12 @@ class ShardStore:
             },
             schema=_DOCS,
         )
-        tmp = self._name(index, f"docs.tmp-{uuid.uuid4().hex}")
-        pq.write_table(docs, tmp, compression="zstd")
-        _flush_and_rename(tmp, self._name(index, "docs.parquet"))
+        write_table(docs, self._name(index, "docs.parquet"))
         arrays = {f.name: getattr(data.blocks, f.name) for f in fields(BlockHashes)}
-        tmp = self._name(index, f"blocks.tmp-{uuid.uuid4().hex}.npz")
+        # np.savez adds ".npz" to a name without it: the temporary name keeps it.
+        tmp = temporary_name(self._name(index, "blocks.npz")).with_suffix(".npz")
         np.savez(tmp, **arrays)
-        _flush_and_rename(tmp, self._name(index, "blocks.npz"))
+        replace_with(tmp, self._name(index, "blocks.npz"))
         problems = json.dumps([asdict(p) for p in data.problems]).encode("utf-8")
         _write_atomic(self._name(index, "problems.json"), problems)
         _write_atomic(self._name(index, "done"), b"")
@@ -177,17 +175,7 @@ class ShardStore:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _flush_and_rename(tmp: Path, path: Path) -> None:
-    try:
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex}")
+    tmp = temporary_name(path)
     tmp.write_bytes(data)
-    _flush_and_rename(tmp, path)
+    replace_with(tmp, path)
