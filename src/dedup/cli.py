@@ -74,7 +74,8 @@ EXIT_SKIPPED = 3
 
 
 def _report(summary: ScanSummary) -> None:
-    typer.echo(f"wrote {summary.out}/{{spans,documents,passages,errors}}.parquet")
+    index = f" and {summary.out}/index/" if (summary.out / "index").is_dir() else ""
+    typer.echo(f"wrote {summary.out}/{{spans,documents,passages,errors}}.parquet{index}")
     typer.echo(f"documents:        {summary.n_documents}")
     typer.echo(f"blocks:           {summary.n_blocks}")
     typer.echo(f"boilerplate:      {summary.boilerplate_share:.1%} of {summary.n_chars} characters")
