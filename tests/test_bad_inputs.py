@@ -13,7 +13,6 @@ import gzip
 import json
 import os
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -245,17 +244,23 @@ def test_unreadable_file_is_recorded(
 def test_unlistable_folder_is_recorded(
     docs: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = os.walk
+    # Root reads every folder: a folder that cannot be listed is simulated.
+    private = docs / "private"
+    private.mkdir()
+    (private / "secret.txt").write_text("hidden text\n", encoding="utf-8")
+    real = os.scandir
 
-    def walk(top: str, onerror: Callable[[OSError], None], followlinks: bool) -> object:
-        onerror(PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(docs / "private")))
-        return real(top, onerror=onerror, followlinks=followlinks)
+    def scandir(path: object) -> object:
+        # The os module is everyone's: only the walk's call for the folder fails.
+        if isinstance(path, str) and Path(path) == private:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(private))
+        return real(path)
 
-    monkeypatch.setattr(dedup.sources.os, "walk", walk)
+    monkeypatch.setattr(dedup.sources.os, "scandir", scandir)
     code, _, stderr, out = scan_docs(docs)
     assert code == 3, stderr
     [error] = rows(out, "errors")
-    assert error["path"] == str(docs / "private")
+    assert error["path"] == str(private)
     assert error["reason"] == "cannot list: Permission denied"
     assert_labelled(out, seed_ids(seeds_dir))
 

@@ -108,26 +108,45 @@ def _matches(rel: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(rel if "/" in p else name, p) for p in patterns)
 
 
-def _walk(root: Path, skip: set[Path], problems: list[Problem]) -> Iterator[tuple[str, Path]]:
-    """(relative id, path) of the regular files below `root`; what is not one is a problem."""
+def _walk(
+    root: Path, skip: set[Path], problems: list[Problem]
+) -> Iterator[tuple[str, str, tuple[int, int]]]:
+    """(relative id, path, (device, inode)) of the regular files below `root`.
+
+    What is not a regular file is a problem. Directory entries carry their
+    type, so a file costs one stat (for its identity), not a path resolution.
+    """
 
     def unlistable(exc: OSError) -> None:
         where = os.path.abspath(exc.filename or root)
         problems.append(Problem(where, where, f"cannot list: {exc.strerror or exc}", "skipped"))
 
-    for folder, dirs, files in os.walk(root, onerror=unlistable, followlinks=False):
-        here = Path(folder)
-        dirs[:] = [d for d in dirs if (here / d).resolve() not in skip]
-        for name in files:
-            path = here / name
-            rel = path.relative_to(root).as_posix()
-            if path.is_file():
-                yield rel, path
+    pending = [(str(root), "")]
+    while pending:
+        folder, prefix = pending.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError as exc:
+            unlistable(exc)
+            continue
+        for entry in entries:
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if Path(entry.path).resolve() not in skip:
+                    pending.append((entry.path, rel + "/"))
                 continue
-            shown = os.path.abspath(path)
-            if path.is_symlink() and not path.exists():
+            try:
+                if entry.is_file():
+                    info = entry.stat()
+                    yield rel, entry.path, (info.st_dev, info.st_ino)
+                    continue
+            except OSError:
+                pass
+            shown = os.path.abspath(entry.path)
+            if entry.is_symlink() and not os.path.exists(entry.path):
                 problems.append(Problem(shown, rel, "cannot read: broken symbolic link", "skipped"))
-            elif not path.is_dir():
+            elif not entry.is_dir():
                 reason = "not a regular file (pipe, socket or device)"
                 problems.append(Problem(shown, rel, reason, "skipped"))
 
@@ -144,18 +163,21 @@ def _partition(rel: str) -> tuple[tuple[str, str], ...]:
 
 def _folder_sources(
     root: Path, cfg: InputConfig, skip: set[Path], problems: list[Problem]
-) -> list[Source]:
+) -> list[tuple[Source, tuple[int, int]]]:
     entries = [
-        (rel, path)
-        for rel, path in _walk(root, skip, problems)
+        (rel, path, identity)
+        for rel, path, identity in _walk(root, skip, problems)
         if (not cfg.include or _matches(rel, cfg.include)) and not _matches(rel, cfg.exclude)
     ]
-    typed = [(rel, path, *detect_format(path.name, cfg.input_format)) for rel, path in entries]
-    dataset = cfg.input_format == "auto" and any(f == "parquet" for _, _, f, _ in typed)
+    typed = [
+        (rel, path, identity, *detect_format(os.path.basename(path), cfg.input_format))
+        for rel, path, identity in entries
+    ]
+    dataset = cfg.input_format == "auto" and any(f == "parquet" for _, _, _, f, _ in typed)
     return [
-        Source(rel, Path(os.path.abspath(path)), fmt, comp, _partition(rel))
-        for rel, path, fmt, comp in typed
-        if not (dataset and path.name.startswith(("_", ".")))
+        (Source(rel, Path(os.path.abspath(path)), fmt, comp, _partition(rel)), identity)
+        for rel, path, identity, fmt, comp in typed
+        if not (dataset and os.path.basename(path).startswith(("_", ".")))
     ]
 
 
@@ -182,7 +204,7 @@ def list_sources(
     found = problems if problems is not None else []
     skipped = {Path(p).resolve() for p in skip}
     by_id: dict[str, Source] = {}
-    seen: set[Path] = set()
+    seen: set[tuple[int, int]] = set()
     for given in paths:
         root = Path(os.path.normpath(given))
         if not root.exists():
@@ -190,19 +212,22 @@ def list_sources(
         if root.is_dir():
             entries = _folder_sources(root, cfg, skipped, found)
         else:
+            info = root.stat()
             entries = [
-                Source(
-                    root.name,
-                    Path(os.path.abspath(root)),
-                    *detect_format(root.name, cfg.input_format),
+                (
+                    Source(
+                        root.name,
+                        Path(os.path.abspath(root)),
+                        *detect_format(root.name, cfg.input_format),
+                    ),
+                    (info.st_dev, info.st_ino),
                 )
             ]
-        for source in entries:
+        for source, identity in entries:
             _check_name(source.id, source.path)
-            real = source.path.resolve()
-            if real in seen:
-                continue  # the same file reached through two given paths
-            seen.add(real)
+            if identity in seen:
+                continue  # the same file reached through two given paths (or links)
+            seen.add(identity)
             if source.id in by_id:
                 raise DuplicateIdError(
                     f"{by_id[source.id].path} and {source.path} both have the id "
