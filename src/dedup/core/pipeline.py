@@ -116,8 +116,18 @@ def _contents(blocks: BlockHashes) -> tuple[I64, I64, U32, I64]:
     many documents repeat it.
     """
     keys, first, content = np.unique(blocks.key, return_index=True, return_inverse=True)
-    values, offsets = unique_rows(*gather(blocks.hashes, blocks.offsets, first.astype(np.int64)))
+    values, offsets = distinct_sets(blocks.hashes, blocks.offsets, first.astype(np.int64))
     return content.astype(np.int64), keys.astype(np.int64), values, offsets
+
+
+def distinct_sets(hashes: U32, offsets: I64, rows: I64) -> tuple[U32, I64]:
+    """Shingle sets (sorted, distinct CSR rows) of blocks `rows` of a block batch.
+
+    Blocks with the same content key have the same words, hence the same
+    set: any one block of a content stands for it (a distributed engine
+    takes any block of each key from its shuffle partition).
+    """
+    return unique_rows(*gather(hashes, offsets, rows))
 
 
 def analyze(
