@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from dedup.config import InputConfig, NormalizeConfig, ScanConfig
-from dedup.errors import DedupError
+from dedup.errors import ConfigError, DedupError
 from dedup.progress import terminal_progress
 from dedup.report import ReportLimits
 from dedup.runner import ScanSummary, scan
@@ -213,6 +213,21 @@ def scan_command(
             "--quiet", "-q", help="No progress on stderr (shown only on a terminal anyway)."
         ),
     ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="embedded (this process) or ray (a Ray cluster; pip install 'dedup[ray]'); "
+            "the same tables either way."
+        ),
+    ] = "embedded",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --engine ray: auto (the cluster running here) or ray://HOST:PORT; "
+            "default: a local Ray instance started for the scan, with --workers CPUs.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Label every character of every document as unique or boilerplate."""
     try:
@@ -247,10 +262,21 @@ def scan_command(
             exclude=tuple(exclude or ()),
             on_decode_error=on_decode_error,
         )
+        if engine not in ("embedded", "ray"):
+            raise ConfigError(f"--engine must be embedded or ray, got {engine!r}")
+        if address is not None and engine != "ray":
+            raise ConfigError("--address needs --engine ray")
         with terminal_progress(quiet) as progress:
-            summary = scan(
-                paths, out, cfg, force=force, workers=workers, inputs=inputs, progress=progress
-            )
+            if engine == "ray":
+                from dedup.ray_engine import RaySettings, scan_ray
+
+                local_cpus = workers if address is None else None
+                settings = RaySettings(address=address, num_cpus=local_cpus)
+                summary = scan_ray(paths, out, cfg, force, inputs, settings, progress)
+            else:
+                summary = scan(
+                    paths, out, cfg, force=force, workers=workers, inputs=inputs, progress=progress
+                )
     except DedupError as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:

@@ -26,12 +26,12 @@ from dedup.arrow import blocks_of, documents_of, problems_of, source_rows, to_ta
 from dedup.config import InputConfig, ScanConfig
 from dedup.core.blockhash import shard_bounds
 from dedup.core.pipeline import label
-from dedup.errors import ConfigError, DedupError, DuplicateIdError
+from dedup.errors import ConfigError, DecodeError, DuplicateIdError
 from dedup.output import check_target, write_output
 from dedup.progress import ProgressFn, Tick, no_progress
 from dedup.ray_engine import stages
 from dedup.ray_engine.matching import Matches, match_blocks
-from dedup.ray_engine.session import RaySettings, ray_session
+from dedup.ray_engine.session import RaySettings, ray_session, require_ray
 from dedup.runner import ScanSummary, summarize
 from dedup.schemas import TABLES
 from dedup.sources import Document, Problem, Provenance, Source, list_sources
@@ -57,6 +57,7 @@ def scan_ray(
             install), or cannot be started or reached.
         InputError, DuplicateIdError, DecodeError, OutputError: as `scan`.
     """
+    require_ray()
     reading = inputs or InputConfig()
     settings = settings or RaySettings()
     target = Path(out)
@@ -65,19 +66,16 @@ def scan_ray(
     sources = list_sources(paths, reading, [target], problems)
     field = cfg.group_by.removeprefix("field:") if cfg.group_by.startswith("field:") else None
     with ray_session(settings) as ray:
-        try:
-            progress(Tick("read", files_total=len(sources)))
-            docs, values, read_ds = _read(ray, sources, reading, field, problems, settings)
-            progress(Tick("read", files_done=len(sources), files_total=len(sources), finished=True))
-            progress(Tick("analyse", files_total=len(docs)))
-            blocks_ds = read_ds.map_batches(stages.hash_batch, fn_kwargs={"cfg": cfg}, **_ARROW)
-            blocks_ds = blocks_ds.materialize()
-            parts = settings.partitions or _partitions(ray, blocks_ds.count())
-            matches = match_blocks(ray, blocks_ds, cfg, parts, settings)
-            without_hashes = [c for c in blocks_ds.columns() if c != "hashes"]
-            block_table = _collect(ray, blocks_ds.select_columns(without_hashes))
-        except Exception as exc:
-            raise _dedup_error(exc) from None
+        progress(Tick("read", files_total=len(sources)))
+        docs, values, read_ds = _read(ray, sources, reading, field, problems)
+        progress(Tick("read", files_done=len(sources), files_total=len(sources), finished=True))
+        progress(Tick("analyse", files_total=len(docs)))
+        blocks_ds = read_ds.map_batches(stages.hash_batch, fn_kwargs={"cfg": cfg}, **_ARROW)
+        blocks_ds = blocks_ds.materialize()
+        parts = settings.partitions or _partitions(ray, blocks_ds.count())
+        matches = match_blocks(ray, blocks_ds, cfg, parts, settings)
+        without_hashes = [c for c in blocks_ds.columns() if c != "hashes"]
+        block_table = _collect(ray, blocks_ds.select_columns(without_hashes))
     ids = [d.id for d in docs]
     blocks = blocks_of(block_table, {doc_id: i for i, doc_id in enumerate(ids)})
     keys, content = np.unique(blocks.key, return_inverse=True)
@@ -124,7 +122,6 @@ def _read(
     reading: InputConfig,
     field: str | None,
     problems: list[Problem],
-    settings: RaySettings,
 ) -> tuple[list[Document], list[str | None] | None, Any]:
     """Documents sorted by id, their group values, and the dataset of what the workers read.
 
@@ -145,7 +142,11 @@ def _read(
         .materialize()
     )
     table = _collect(ray, read_ds)
-    problems.extend(problems_of(table))
+    found = problems_of(table)
+    fatal = sorted((p for p in found if p.action == stages.FATAL), key=lambda p: p.id)
+    if fatal:
+        raise DecodeError(fatal[0].reason, fatal[0].path)
+    problems.extend(found)
     docs, groups = documents_of(table)
     order = sorted(range(len(docs)), key=lambda i: docs[i].id)
     docs = [docs[i] for i in order]
@@ -180,20 +181,3 @@ def _where(doc: Document, fmt: str) -> str:
     if doc.row is None:
         return doc.source
     return f"{doc.source} {'row' if fmt == 'parquet' else 'line'} {doc.row}"
-
-
-def _dedup_error(exc: BaseException) -> BaseException:
-    """The DedupError behind an error raised in a Ray task, or `exc` itself.
-
-    Ray wraps an exception raised in a task (and Ray Data wraps it again);
-    the user should see our message, not a remote traceback.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        cause = getattr(current, "cause", None)
-        if isinstance(current, DedupError) and not isinstance(cause, BaseException):
-            return current
-        current = cause if isinstance(cause, BaseException) else current.__cause__
-    return exc

@@ -32,11 +32,15 @@ from dedup.core.graph import both_ways, large_star, small_star, star_labels
 from dedup.core.lsh import GOLDEN, WINDOW, bucket_pairs, fmix64, unique_pairs
 from dedup.core.minhash import permutations
 from dedup.core.pipeline import distinct_sets
+from dedup.core.sets import gather
 from dedup.core.similar import set_band_keys
 from dedup.decoding import Document, Problem
+from dedup.errors import DecodeError
 from dedup.sources import read_source
 
 PART = "part"
+# The action of a problem that must stop the scan (see `read_batch`).
+FATAL = "fatal"
 
 
 def with_part(batch: pa.Table, column: str, parts: int) -> pa.Table:
@@ -64,17 +68,22 @@ def read_batch(batch: pa.Table, reading: InputConfig, field: str | None) -> pa.T
     `field` is the `--group-by field:NAME` field whose value each document
     carries (None: no field grouping).
 
-    Raises:
-        DecodeError: undecodable bytes under the "fail" decode policy.
+    Undecodable bytes under the "fail" decode policy end the file's reading
+    with a problem whose action is `FATAL` and whose reason is the
+    `DecodeError`'s message: the driver raises it. (Ray Data wraps an
+    exception raised in a task without its cause, so it travels as data.)
     """
     docs: list[Document] = []
     groups: list[str | None] = []
     problems: list[Problem] = []
     for source in sources_of(batch):
-        for doc in read_source(source, reading, problems, carry=field is not None):
-            docs.append(Document(doc.id, doc.text, doc.source, doc.row))
-            value = None if field is None else (doc.record or {}).get(field)
-            groups.append(None if value is None else str(value))
+        try:
+            for doc in read_source(source, reading, problems, carry=field is not None):
+                docs.append(Document(doc.id, doc.text, doc.source, doc.row))
+                value = None if field is None else (doc.record or {}).get(field)
+                groups.append(None if value is None else str(value))
+        except DecodeError as exc:
+            problems.append(Problem(str(source.path), source.id, str(exc), FATAL))
     return read_rows(docs, groups, problems)
 
 
@@ -139,8 +148,6 @@ def _split_join(batch: pa.Table) -> tuple[pa.Table, pa.Table, np.ndarray, np.nda
     keys = ints(sets, "key")
     order = np.argsort(keys, kind="stable")
     values, offsets = csr_of(sets.column("set"))
-    from dedup.core.sets import gather
-
     values, offsets = gather(values, offsets, order)
     return sets, pairs, keys[order], values, offsets
 
@@ -149,8 +156,6 @@ def carry_left_partition(batch: pa.Table) -> pa.Table:
     """Each distinct pair of the partition, re-keyed on its right key, carrying its left set."""
     _, pairs, keys, values, offsets = _split_join(batch)
     left, right = unique_pairs(ints(pairs, "key"), ints(pairs, "other"))
-    from dedup.core.sets import gather
-
     carried, carried_offsets = gather(values, offsets, np.searchsorted(keys, left))
     return join_rows(right, left, True, carried, carried_offsets)
 
