@@ -50,3 +50,21 @@ def test_nothing_imports_ray_unless_asked() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
     assert json.loads(done.stdout) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"num_cpus": 0}, "num_cpus must be at least 1"),
+        ({"partitions": 0}, "partitions must be at least 1"),
+        ({"max_driver_edges": -1}, "max_driver_edges"),
+        ({"address": " "}, "--address"),
+        ({"address": "auto", "num_cpus": 2}, "local Ray instance"),
+    ],
+)
+def test_ray_settings_are_checked_when_built(kwargs: dict[str, object], message: str) -> None:
+    from dedup.errors import ConfigError
+    from dedup.ray_engine import RaySettings
+
+    with pytest.raises(ConfigError, match=message):
+        RaySettings(**kwargs)  # type: ignore[arg-type]

@@ -116,6 +116,9 @@ def ray_session(settings: RaySettings) -> Iterator[ModuleType]:
             spill = Path(settings.spill_dir or temp / "spill")
             spill.mkdir(parents=True, exist_ok=True)
             kwargs.update(
+                # "local": a new instance even when `ray start` left one running
+                # here, which Ray would otherwise join (and refuse num_cpus).
+                address="local",
                 num_cpus=settings.num_cpus,
                 object_store_memory=settings.object_store_memory,
                 _temp_dir=str(temp),
