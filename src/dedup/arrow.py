@@ -1,20 +1,43 @@
 """The Arrow adapter: the only place where column names meet the core's arrays.
 
 `to_tables` turns an `Analysis` (and the inputs' problems) into the Arrow
-tables of a scan; runners call it, and a distributed engine will too.
+tables of a scan; runners call it, and so does the Ray engine. The `*_rows`
+and `*_of` pairs below turn the record batches that the Ray engine passes
+between its stages (`schemas.READ_ROWS`, `BLOCK_ROWS`, ...) into the core's
+arrays and back; its map tasks call them through `map_batches(...,
+batch_format="pyarrow")`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
+from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
+from dedup.core.blockhash import BlockHashes
 from dedup.core.cleaning import text_hash
 from dedup.core.offsets import utf8_offsets
 from dedup.core.pipeline import Analysis, cluster_id, passage_texts
-from dedup.schemas import DOCUMENTS, ERRORS, PASSAGES, SPANS, with_metadata
-from dedup.sources import Problem, Provenance
+from dedup.core.sets import gather
+from dedup.schemas import (
+    BAND_ROWS,
+    BLOCK_ROWS,
+    DOCUMENTS,
+    ERRORS,
+    JOIN_ROWS,
+    PAIR_ROWS,
+    PASSAGES,
+    READ_ROWS,
+    SET_ROWS,
+    SOURCE_ROWS,
+    SPANS,
+    with_metadata,
+)
+from dedup.sources import Document, Problem, Provenance, Source
 
 
 def spans_table(result: Analysis, config_json: str, inputs_json: str | None = None) -> pa.Table:
@@ -150,3 +173,178 @@ def to_tables(
         "passages": passages_table(result, config_json, inputs_json),
         "errors": errors_table(problems or [], config_json, inputs_json),
     }
+
+
+# --- Record batches between the stages of a distributed scan ------------------------
+
+I64 = NDArray[np.int64]
+U32 = NDArray[np.uint32]
+
+
+def csr_of(column: pa.Array | pa.ChunkedArray) -> tuple[U32, I64]:
+    """(values, offsets) of a list<uint32> column; offsets start at 0 even for a slice."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    offsets = np.asarray(array.offsets, dtype=np.int64)
+    values = np.asarray(array.flatten(), dtype=np.uint32)
+    return values, offsets - offsets[0]
+
+
+def _csr_column(values: U32, offsets: I64) -> pa.Array:
+    return pa.LargeListArray.from_arrays(
+        pa.array(offsets, pa.int64()), pa.array(values, pa.uint32())
+    )
+
+
+def ints(table: pa.Table, name: str) -> I64:
+    """An int64 column of a batch as a numpy array."""
+    return np.asarray(table.column(name).to_numpy(), dtype=np.int64)
+
+
+def source_rows(sources: Sequence[Source]) -> pa.Table:
+    """One row per input file (`schemas.SOURCE_ROWS`)."""
+    return pa.table(
+        {
+            "id": [s.id for s in sources],
+            "path": [str(s.path) for s in sources],
+            "format": [s.format for s in sources],
+            "compression": [s.compression for s in sources],
+            "partition": [[list(p) for p in s.partition] for s in sources],
+        },
+        schema=SOURCE_ROWS,
+    )
+
+
+def sources_of(table: pa.Table) -> list[Source]:
+    """The inverse of `source_rows`."""
+    return [
+        Source(
+            r["id"],
+            Path(r["path"]),
+            r["format"],
+            r["compression"],
+            tuple((k, v) for k, v in r["partition"]),
+        )
+        for r in table.to_pylist()
+    ]
+
+
+def read_rows(
+    docs: Sequence[Document], groups: Sequence[str | None], problems: Sequence[Problem]
+) -> pa.Table:
+    """Documents (with their group value) and input problems as `schemas.READ_ROWS`."""
+    n = len(docs)
+    return pa.table(
+        {
+            "id": [d.id for d in docs] + [p.id for p in problems],
+            "text": [d.text for d in docs] + [None] * len(problems),
+            "source": [d.source for d in docs] + [p.path for p in problems],
+            "row": [d.row for d in docs] + [p.row for p in problems],
+            "group": [*groups, *([None] * len(problems))],
+            "reason": [None] * n + [p.reason for p in problems],
+            "action": [None] * n + [p.action for p in problems],
+        },
+        schema=READ_ROWS,
+    )
+
+
+def documents_of(table: pa.Table) -> tuple[list[Document], list[str | None]]:
+    """The documents of `READ_ROWS` (rows without a reason) and their group values."""
+    rows = [r for r in table.to_pylist() if r["reason"] is None]
+    docs = [Document(r["id"], r["text"], r["source"], r["row"]) for r in rows]
+    return docs, [r["group"] for r in rows]
+
+
+def problems_of(table: pa.Table) -> list[Problem]:
+    """The input problems of `READ_ROWS` (rows with a reason)."""
+    return [
+        Problem(r["source"], r["id"], r["reason"], r["action"], r["row"])
+        for r in table.select(["id", "source", "row", "reason", "action"]).to_pylist()
+        if r["reason"] is not None
+    ]
+
+
+def block_rows(ids: Sequence[str], blocks: BlockHashes) -> pa.Table:
+    """`schemas.BLOCK_ROWS` of `blocks`, whose `doc` indexes `ids`."""
+    names: list[str] = np.array(ids, dtype=object)[blocks.doc].tolist() if len(ids) else []
+    return pa.table(
+        {
+            "id": pa.array(names, pa.string()),
+            "start": blocks.start,
+            "end": blocks.end,
+            "key": blocks.key,
+            "first_char": blocks.first_char,
+            "last_char": blocks.last_char,
+            "words": _csr_column(blocks.words, blocks.word_offsets),
+            "hashes": _csr_column(blocks.hashes, blocks.offsets),
+        },
+        schema=BLOCK_ROWS,
+    )
+
+
+def blocks_of(table: pa.Table, doc_index: Mapping[str, int]) -> BlockHashes:
+    """`BlockHashes` of block rows, `doc` from `doc_index` (id -> index), sorted by (doc, start).
+
+    Without a `hashes` column (a stage that dropped the shingle hashes) the
+    hashes are empty, every block with none.
+    """
+    doc = np.fromiter(
+        (doc_index[i] for i in table.column("id").to_pylist()), np.int64, table.num_rows
+    )
+    start = ints(table, "start")
+    order = np.lexsort((start, doc))
+    words, word_offsets = gather(*csr_of(table.column("words")), order)
+    if "hashes" in table.column_names:
+        hashes, offsets = gather(*csr_of(table.column("hashes")), order)
+    else:
+        hashes, offsets = np.empty(0, np.uint32), np.zeros(len(order) + 1, np.int64)
+    first = np.asarray(table.column("first_char").to_numpy(), dtype=np.uint32)
+    last = np.asarray(table.column("last_char").to_numpy(), dtype=np.uint32)
+    return BlockHashes(
+        doc=doc[order],
+        start=start[order],
+        end=ints(table, "end")[order],
+        key=ints(table, "key")[order],
+        hashes=hashes,
+        offsets=offsets,
+        words=words,
+        word_offsets=word_offsets,
+        first_char=first[order],
+        last_char=last[order],
+    )
+
+
+def set_rows(keys: I64, values: U32, offsets: I64) -> pa.Table:
+    """`schemas.SET_ROWS`: one CSR row per key."""
+    return pa.table({"key": keys, "set": _csr_column(values, offsets)}, schema=SET_ROWS)
+
+
+def band_rows(keys: I64, band_keys: I64) -> pa.Table:
+    """`schemas.BAND_ROWS` of int64[n, bands] band keys of rows `keys`."""
+    n, bands = band_keys.shape
+    return pa.table(
+        {
+            "band": np.tile(np.arange(bands, dtype=np.int64), n),
+            "band_key": band_keys.reshape(-1),
+            "key": np.repeat(keys, bands),
+        },
+        schema=BAND_ROWS,
+    )
+
+
+def pair_rows(left: I64, right: I64, similarity: NDArray[np.float64] | None = None) -> pa.Table:
+    """`schemas.PAIR_ROWS`; similarity 0.0 until it is known."""
+    sim = np.zeros(len(left)) if similarity is None else similarity
+    return pa.table({"left": left, "right": right, "similarity": sim}, schema=PAIR_ROWS)
+
+
+def join_rows(key: I64, other: I64, pair: bool, values: U32, offsets: I64) -> pa.Table:
+    """`schemas.JOIN_ROWS`: sets (`pair` false) or pairs carrying a set, meeting on `key`."""
+    return pa.table(
+        {
+            "key": key,
+            "other": other,
+            "pair": np.full(len(key), pair),
+            "set": _csr_column(values, offsets),
+        },
+        schema=JOIN_ROWS,
+    )

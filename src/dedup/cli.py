@@ -247,8 +247,26 @@ def scan_command(
     ] = False,
     index: Annotated[
         bool,
-        typer.Option(help="Also write DIR/index/, which dedup add, check and serve use."),
+        typer.Option(
+            help="Also write DIR/index/, which dedup add, check and serve use "
+            "(the embedded engine only)."
+        ),
     ] = True,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="embedded (this process) or ray (a Ray cluster; pip install 'dedup[ray]'); "
+            "the same tables either way."
+        ),
+    ] = "embedded",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --engine ray: auto (the cluster running here) or ray://HOST:PORT; "
+            "default: a local Ray instance started for the scan, with --workers CPUs.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Label every character of every document as unique or boilerplate."""
     try:
@@ -285,18 +303,29 @@ def scan_command(
         )
         if shard_mb <= 0:
             raise ConfigError(f"--shard-mb must be positive, got {shard_mb}")
+        if engine not in ("embedded", "ray"):
+            raise ConfigError(f"--engine must be embedded or ray, got {engine!r}")
+        if address is not None and engine != "ray":
+            raise ConfigError("--address needs --engine ray")
         with terminal_progress(quiet) as progress, _interruptible():
-            summary = scan(
-                paths,
-                out,
-                cfg,
-                force=force,
-                workers=workers,
-                inputs=inputs,
-                progress=progress,
-                shard_bytes=max(1, int(shard_mb * (1 << 20))),
-                index=index,
-            )
+            if engine == "ray":
+                from dedup.ray_engine import RaySettings, scan_ray
+
+                local_cpus = workers if address is None else None
+                settings = RaySettings(address=address, num_cpus=local_cpus)
+                summary = scan_ray(paths, out, cfg, force, inputs, settings, progress)
+            else:
+                summary = scan(
+                    paths,
+                    out,
+                    cfg,
+                    force=force,
+                    workers=workers,
+                    inputs=inputs,
+                    progress=progress,
+                    shard_bytes=max(1, int(shard_mb * (1 << 20))),
+                    index=index,
+                )
     except DedupError as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:

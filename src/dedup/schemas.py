@@ -201,3 +201,83 @@ NEAR_DUPLICATES = pa.schema(
         _field("similarity", pa.float64(), "exact Jaccard similarity of their word shingles"),
     ]
 )
+
+# --- Rows between the stages of a distributed scan ----------------------------------
+#
+# Not written as tables of a scan: these are the record batches a distributed
+# engine (dedup.ray_engine) passes between its map and shuffle stages, and
+# that its object store may spill to disk. Declared here all the same, so
+# every shard of a stage has the same schema whatever rows it happened to get.
+
+_SET = pa.large_list(pa.uint32())
+
+SOURCE_ROWS = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("format", pa.string(), nullable=False),
+        pa.field("compression", pa.string()),
+        pa.field("partition", pa.list_(pa.list_(pa.string())), nullable=False),
+    ]
+)
+
+# A document read (reason null) or an input problem (text null).
+READ_ROWS = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("text", pa.string()),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("row", pa.int64()),
+        pa.field("group", pa.string()),
+        pa.field("reason", pa.string()),
+        pa.field("action", pa.string()),
+    ]
+)
+
+# One block of one document (`core.blockhash.BlockHashes`, keyed by document id).
+BLOCK_ROWS = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("start", pa.int64(), nullable=False),
+        pa.field("end", pa.int64(), nullable=False),
+        pa.field("key", pa.int64(), nullable=False),
+        pa.field("first_char", pa.uint32(), nullable=False),
+        pa.field("last_char", pa.uint32(), nullable=False),
+        pa.field("words", _SET, nullable=False),
+        pa.field("hashes", _SET, nullable=False),
+    ]
+)
+
+# One distinct block content: its key and sorted distinct shingle hashes.
+SET_ROWS = pa.schema(
+    [pa.field("key", pa.int64(), nullable=False), pa.field("set", _SET, nullable=False)]
+)
+
+# One LSH bucket entry: the content `key` has band key `band_key` in band `band`.
+BAND_ROWS = pa.schema(
+    [
+        pa.field("band", pa.int64(), nullable=False),
+        pa.field("band_key", pa.int64(), nullable=False),
+        pa.field("key", pa.int64(), nullable=False),
+    ]
+)
+
+# A pair of content keys (an edge), with the Jaccard similarity of their sets once known.
+PAIR_ROWS = pa.schema(
+    [
+        pa.field("left", pa.int64(), nullable=False),
+        pa.field("right", pa.int64(), nullable=False),
+        pa.field("similarity", pa.float64(), nullable=False),
+    ]
+)
+
+# A set (pair false) or a pair (true) meeting it on `key`; `other` is the
+# pair's other key and `set` the set carried so far (a pair's, empty at first).
+JOIN_ROWS = pa.schema(
+    [
+        pa.field("key", pa.int64(), nullable=False),
+        pa.field("other", pa.int64(), nullable=False),
+        pa.field("pair", pa.bool_(), nullable=False),
+        pa.field("set", _SET, nullable=False),
+    ]
+)

@@ -159,3 +159,42 @@ def query_pairs(index_keys: I64, query_keys: I64, cap: int = WINDOW) -> tuple[I6
         return empty, empty
     packed = np.unique(np.concatenate(queries) * np.int64(max(n_index, 1)) + np.concatenate(hits))
     return packed // max(n_index, 1), packed % max(n_index, 1)
+
+
+def bucket_pairs(band: I64, band_key: I64, member: I64, window: int = WINDOW) -> tuple[I64, I64]:
+    """Distinct pairs (left < right) of members sharing a bucket, as `candidate_pairs` pairs rows.
+
+    A bucket is a (band, band key) value; `band`, `band_key` and `member`
+    are parallel int64 arrays with one entry per member and band. Within a
+    bucket, members sorted ascending are each paired with the next `window`
+    members. When `member` is the row index of `candidate_pairs(keys)` (or any
+    int64 that sorts the rows the same way, such as the sorted content keys
+    the rows stand for), the pairs are the same; a distributed engine calls
+    this on each partition of a shuffle by bucket, every bucket whole in one
+    partition.
+    """
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
+    order = np.lexsort((member, band_key, band))
+    b, k, m = band[order], band_key[order], member[order]
+    lefts: list[I64] = []
+    rights: list[I64] = []
+    for step in range(1, min(window, len(m) - 1) + 1):
+        same = (b[step:] == b[:-step]) & (k[step:] == k[:-step])
+        lefts.append(m[:-step][same])
+        rights.append(m[step:][same])
+    return unique_pairs(
+        np.concatenate(lefts) if lefts else np.empty(0, np.int64),
+        np.concatenate(rights) if rights else np.empty(0, np.int64),
+    )
+
+
+def unique_pairs(left: I64, right: I64) -> tuple[I64, I64]:
+    """Distinct (left, right) pairs of int64 values, sorted by left then right."""
+    if not len(left):
+        return left.astype(np.int64), right.astype(np.int64)
+    order = np.lexsort((right, left))
+    left, right = left[order], right[order]
+    first = np.ones(len(left), dtype=bool)
+    first[1:] = (left[1:] != left[:-1]) | (right[1:] != right[:-1])
+    return left[first].astype(np.int64), right[first].astype(np.int64)

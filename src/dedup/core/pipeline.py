@@ -133,8 +133,18 @@ def _contents(blocks: BlockHashes) -> tuple[I64, I64, U32, I64]:
     many documents repeat it.
     """
     keys, first, content = np.unique(blocks.key, return_index=True, return_inverse=True)
-    values, offsets = unique_rows(*gather(blocks.hashes, blocks.offsets, first.astype(np.int64)))
+    values, offsets = distinct_sets(blocks.hashes, blocks.offsets, first.astype(np.int64))
     return content.astype(np.int64), keys.astype(np.int64), values, offsets
+
+
+def distinct_sets(hashes: U32, offsets: I64, rows: I64) -> tuple[U32, I64]:
+    """Shingle sets (sorted, distinct CSR rows) of blocks `rows` of a block batch.
+
+    Blocks with the same content key have the same words, hence the same
+    set: any one block of a content stands for it (a distributed engine
+    takes any block of each key from its shuffle partition).
+    """
+    return unique_rows(*gather(hashes, offsets, rows))
 
 
 def analyze(
@@ -168,45 +178,96 @@ def analyze(
         if a == b:
             raise DuplicateIdError(f"{a}: two documents have this id; ids must be distinct", a)
     sorted_texts = [texts[i] for i in order]
-    doc_len = np.array([len(t) for t in sorted_texts], dtype=np.int64)
 
     if blocks is None:
         blocks = hash_blocks(sorted_texts, cfg, workers)
     elif order != list(range(len(ids))):
         blocks = select_docs(blocks, order, len(ids))
-    doc, start, end = blocks.doc, blocks.start, blocks.end
     content, keys, values, offsets = _contents(blocks)
+    sorted_values = None if group_values is None else [group_values[i] for i in order]
+    clusters, scores = content_clusters(values, offsets, keys, cfg)
+    return label(
+        sorted_ids, sorted_texts, blocks, content, clusters, scores, cfg, sorted_values, keys
+    )
+
+
+def content_clusters(values: U32, offsets: I64, keys: I64, cfg: ScanConfig) -> tuple[I64, F64]:
+    """Cluster key and score of every distinct content (the global step of block matching).
+
+    Args:
+        values, offsets: CSR rows of sorted distinct shingle hashes, one row
+            per distinct content, rows sorted by content key.
+        keys: int64 content key of each row, ascending.
+        cfg: num_perm, seed, passage_threshold, lsh_fn_weight.
+
+    Returns:
+        (cluster, score): the smallest content key of the row's cluster
+        (contents joined by verified LSH pairs at `passage_threshold`), and
+        the exact Jaccard similarity of the row's set to that content's set.
+    """
+    perms = permutations(cfg.num_perm, cfg.seed)
+    bands, rows = cfg.passage_lsh
+    band_keys = set_band_keys(values, offsets, perms, bands, rows)
+    group, _, _ = groups_from_keys(values, offsets, band_keys, cfg.passage_threshold)
+    representative = _representatives(group, keys)
+    content_score = np.ones(len(keys))
+    differs = np.flatnonzero(representative != np.arange(len(keys)))
+    content_score[differs] = jaccard_sorted(values, offsets, differs, representative[differs])
+    return keys[representative], content_score
+
+
+def label(
+    ids: list[str],
+    texts: list[str],
+    blocks: BlockHashes,
+    content: I64,
+    content_cluster: I64,
+    content_score: F64,
+    cfg: ScanConfig,
+    group_values: Sequence[str | None] | None = None,
+    content_keys: I64 | None = None,
+) -> Analysis:
+    """Everything after block matching: near-duplicates, runs, edges, spans, passages.
+
+    Args:
+        ids, texts: the documents, sorted by id (distinct).
+        blocks: their blocks (`blocks.doc` indexes `ids`); the shingle
+            hashes (`hashes`, `offsets`) are not read and may be empty.
+        content: int64[B] distinct content of each block (an index into
+            `content_cluster` and `content_score`).
+        content_cluster, content_score: of each distinct content, from
+            `content_clusters`.
+        cfg: the scan configuration.
+        group_values: each document's value of a `field:` group spec.
+        content_keys: the key of each distinct content, kept in the result's
+            `contents` for an index (empty when not given).
+
+    An engine that matches blocks in its own way (a cluster of machines)
+    calls this with the same arrays and gets the same `Analysis`.
+    """
+    doc_len = np.array([len(t) for t in texts], dtype=np.int64)
+    doc, start, end = blocks.doc, blocks.start, blocks.end
     words = np.diff(blocks.word_offsets)
     prose = (
         wrapped_words(doc, words, blocks.first_char, blocks.last_char)
         if cfg.block_mode == "line"
         else words
     )
-    perms = permutations(cfg.num_perm, cfg.seed)
-    bands, rows = cfg.passage_lsh
-    band_keys = set_band_keys(values, offsets, perms, bands, rows)
-    group, _, _ = groups_from_keys(values, offsets, band_keys, cfg.passage_threshold)
-    representative = _representatives(group, keys)
-    cluster = keys[representative][content] if len(content) else content
-    content_score = np.ones(len(keys))
-    differs = np.flatnonzero(representative != np.arange(len(keys)))
-    content_score[differs] = jaccard_sorted(values, offsets, differs, representative[differs])
-
-    doc_group = _near_duplicates(blocks, cluster, len(sorted_ids), cfg)
-    cluster_size = np.bincount(doc_group, minlength=len(sorted_ids))[doc_group]
-    sorted_values = None if group_values is None else [group_values[i] for i in order]
-    groups = group_names(sorted_ids, cfg.group_by, sorted_values)
+    cluster = content_cluster[content] if len(content) else content
+    doc_group = _near_duplicates(blocks, cluster, len(ids), cfg)
+    cluster_size = np.bincount(doc_group, minlength=len(ids))[doc_group]
+    groups = group_names(ids, cfg.group_by, group_values)
     user_group = None
     if groups is not None:
         user_group = np.unique(np.array(groups, dtype=object), return_inverse=True)[1]
         user_group = user_group.astype(np.int64)
 
-    scope = user_group if user_group is not None else np.zeros(len(sorted_ids), np.int64)
+    scope = user_group if user_group is not None else np.zeros(len(ids), np.int64)
     runs = find_runs(doc, cluster, prose, doc_group, user_group, cfg)
     match = content_score[content] if len(doc) else content_score[:0]
     word_csr = (blocks.words, blocks.word_offsets)
     joined, match = join_variants(
-        doc, word_csr, words, content, keys[representative], cluster, match, runs, scope, cfg
+        doc, word_csr, words, content, content_cluster, cluster, match, runs, scope, cfg
     )
     # Glued passages are looked for at the same edges, less the lines that
     # just joined the template: one more labelling pass instead of two.
@@ -217,7 +278,7 @@ def analyze(
     cut = edges[glued.block]
     cuts = glued_cuts(
         [
-            sorted_texts[d][s:e]
+            texts[d][s:e]
             for d, s, e in zip(
                 doc[cut].tolist(), start[cut].tolist(), end[cut].tolist(), strict=True
             )
@@ -227,17 +288,17 @@ def analyze(
     )
     if len(cuts.block):
         doc, start, end, content, cluster, words, prose, match = split_glued(
-            sorted_texts, edges, cuts, doc, start, end, content, cluster, words, prose, match
+            texts, edges, cuts, doc, start, end, content, cluster, words, prose, match
         )
     runs = find_runs(doc, cluster, prose, doc_group, user_group, cfg)
     block_score = np.where(runs.block_run >= 0, match, 0.0) if len(doc) else match
     spans = tile_spans(doc, start, end, runs.span_run, doc_len)
     return Analysis(
-        ids=sorted_ids,
-        texts=sorted_texts,
+        ids=ids,
+        texts=texts,
         doc_len=doc_len,
         blocks=Blocks(doc, start, end, content, cluster, words, block_score),
-        n_contents=len(keys),
+        n_contents=len(content_cluster),
         doc_group=doc_group,
         doc_cluster_size=cluster_size.astype(np.int64),
         runs=runs,
@@ -245,7 +306,11 @@ def analyze(
         span_score=span_scores(spans, doc, start, end, block_score),
         passages=passage_table(runs, doc),
         groups=groups,
-        contents=Contents(keys, keys[representative], content_score),
+        contents=Contents(
+            content_keys if content_keys is not None else np.empty(0, np.int64),
+            content_cluster if content_keys is not None else np.empty(0, np.int64),
+            content_score if content_keys is not None else np.empty(0),
+        ),
     )
 
 

@@ -1,0 +1,173 @@
+"""Starting or joining a Ray cluster for a scan, with settings that work offline.
+
+Ray is an optional extra: `require_ray` is the one place that imports it for
+the engine and turns its absence into a `ConfigError` that says what to
+install. Nothing else in dedup imports Ray unless `--engine ray` is asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from dedup.errors import ConfigError
+
+INSTALL = "pip install 'dedup[ray]'"
+
+
+@dataclass(frozen=True)
+class RaySettings:
+    """Where and how the Ray engine runs. The tables never depend on these.
+
+    Attributes:
+        address: None starts a local Ray instance for the scan (and stops it
+            after); "auto" joins the cluster already running on this machine;
+            "ray://HOST:10001" joins a remote cluster through Ray Client.
+            dedup must be installed, at the same version, on every node.
+        num_cpus: CPUs of a local instance (default: every core).
+        partitions: partitions of each shuffle (default: from the number of
+            blocks, at least 2 per CPU).
+        temp_dir: a local instance's session folder (logs, sockets); default
+            `<system temp>/ray-dedup`.
+        spill_dir: where a local instance's object store spills objects that
+            do not fit in memory; default `<temp_dir>/spill`.
+        object_store_memory: bytes of a local instance's object store
+            (default: Ray's, 30% of memory); more data spills to `spill_dir`.
+        max_driver_edges: verified block pairs that may be labelled on the
+            driver at once (scipy's connected components, as the embedded
+            runner does); above, components are found in rounds over the
+            cluster (large-star / small-star) without the edges on one node.
+    """
+
+    address: str | None = None
+    num_cpus: int | None = None
+    partitions: int | None = None
+    temp_dir: str | None = None
+    spill_dir: str | None = None
+    object_store_memory: int | None = None
+    max_driver_edges: int = 2_000_000
+
+    def __post_init__(self) -> None:
+        if self.address is not None and not (
+            self.address == "auto"
+            or self.address.startswith(("ray://", "localhost", "127."))
+            or ":" in self.address
+        ):
+            raise ConfigError(
+                f"--address must be auto, ray://HOST:PORT or HOST:PORT, got {self.address!r}"
+            )
+        for name in ("num_cpus", "partitions", "object_store_memory"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"ray {name} must be at least 1, got {value}")
+        if self.max_driver_edges < 0:
+            raise ConfigError(f"ray max_driver_edges must be >= 0, got {self.max_driver_edges}")
+        if self.address is not None and (
+            self.num_cpus is not None or self.object_store_memory is not None
+        ):
+            raise ConfigError(
+                "num_cpus and object_store_memory size a local Ray instance; "
+                "with --address the cluster's own settings apply"
+            )
+
+
+def require_ray() -> ModuleType:
+    """The `ray` module, or a ConfigError saying how to install it."""
+    try:
+        import ray
+        import ray.data  # the engine needs Ray Data, not only Ray core
+    except ImportError as exc:
+        raise ConfigError(
+            f"--engine ray needs Ray Data, which is not installed ({exc}): {INSTALL}"
+        ) from None
+    return ray
+
+
+def offline_environment() -> None:
+    """Settings for a machine without the internet: no usage reports."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+
+@contextmanager
+def ray_session(settings: RaySettings) -> Iterator[ModuleType]:
+    """Ray, initialised for a scan; a cluster started here is stopped at the end.
+
+    A Ray already initialised in this process (a test, a notebook) is used
+    as it is and left running.
+    """
+    ray = require_ray()
+    offline_environment()
+    started = False
+    if not ray.is_initialized():
+        kwargs: dict[str, object] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "logging_level": logging.WARNING,
+        }
+        if settings.address is None:
+            temp = Path(settings.temp_dir or Path(tempfile.gettempdir()) / "ray-dedup")
+            spill = Path(settings.spill_dir or temp / "spill")
+            spill.mkdir(parents=True, exist_ok=True)
+            kwargs.update(
+                # "local": a new instance even when `ray start` left one running
+                # here, which Ray would otherwise join (and refuse num_cpus).
+                address="local",
+                num_cpus=settings.num_cpus,
+                object_store_memory=settings.object_store_memory,
+                _temp_dir=str(temp),
+                _system_config={
+                    "object_spilling_config": json.dumps(
+                        {"type": "filesystem", "params": {"directory_path": str(spill)}}
+                    )
+                },
+            )
+        else:
+            kwargs["address"] = settings.address
+        try:
+            ray.init(**kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = settings.address or "a local instance"
+            raise ConfigError(f"cannot start or reach Ray ({where}): {exc}") from None
+        started = True
+    restore = configure_data()
+    try:
+        yield ray
+    finally:
+        restore()
+        if started:
+            ray.shutdown()
+
+
+def configure_data() -> Callable[[], None]:
+    """Ray Data set up for the engine; returns what puts the previous settings back.
+
+    - The sort-based push shuffle: its map and reduce steps are tasks in
+      Ray's pooled workers, which have dedup imported already. The default
+      hash shuffle starts aggregator actors for every shuffle, each a fresh
+      process importing numba and the core (5 to 10 s a shuffle here).
+    - No progress bars and no log line per dataset: the CLI prints its own
+      summary.
+    """
+    import ray.data
+    from ray.data.context import ShuffleStrategy
+
+    context = ray.data.DataContext.get_current()
+    before = (context.shuffle_strategy, context.enable_progress_bars)
+    context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PUSH_BASED
+    context.enable_progress_bars = False
+    logger = logging.getLogger("ray.data")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+
+    def restore() -> None:
+        context.shuffle_strategy, context.enable_progress_bars = before
+        logger.setLevel(level)
+
+    return restore

@@ -1,0 +1,133 @@
+"""The Ray engine on a local Ray instance (2 CPUs): the embedded runner's tables, byte for byte.
+
+Skipped, with the reason, when the `ray` extra is not installed; `make test`
+installs it, so CI runs these. One Ray instance serves the whole module
+(starting one takes ~5 s), and the corpora stay at a few hundred documents.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ray.data", reason="the ray extra is not installed: pip install 'dedup[ray]'")
+
+from typer.testing import CliRunner
+
+from dedup import DecodeError, DuplicateIdError, InputConfig, ScanConfig, scan
+from dedup.cli import app
+from dedup.ray_engine import RaySettings, scan_ray
+from dedup.synth import SynthConfig, generate
+
+
+@pytest.fixture(scope="module")
+def local_ray(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    import ray
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+        _temp_dir=str(tmp_path_factory.mktemp("ray")),
+    )
+    yield
+    ray.shutdown()
+
+
+def _tables(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+
+
+def _same_tables(
+    tmp_path: Path,
+    paths: list[Path],
+    cfg: ScanConfig,
+    settings: RaySettings,
+    inputs: InputConfig | None = None,
+) -> dict[str, bytes]:
+    # The Ray engine writes the four tables, not the index.
+    embedded = scan(paths, tmp_path / "embedded", cfg, workers=1, inputs=inputs, index=False)
+    on_ray = scan_ray(paths, tmp_path / "ray", cfg, inputs=inputs, settings=settings)
+    assert on_ray == embedded.__class__(**{**embedded.__dict__, "out": tmp_path / "ray"})
+    tables = _tables(tmp_path / "embedded")
+    assert _tables(tmp_path / "ray") == tables
+    assert len(tables) == 4
+    return tables
+
+
+def _write_corpus(folder: Path, corpus_seed: int, sites: int, pages: int) -> Path:
+    corpus = generate(
+        SynthConfig(seed=corpus_seed, sites=sites, pages_per_site=pages, near_duplicates=12)
+    )
+    folder.mkdir()
+    for doc_id, text in zip(corpus.ids, corpus.texts, strict=True):
+        (folder / doc_id).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_seeds_give_the_same_tables(local_ray: None, tmp_path: Path, seeds_dir: Path) -> None:
+    _same_tables(tmp_path, [seeds_dir], ScanConfig(), RaySettings())
+
+
+def test_generated_corpus_gives_the_same_tables_with_components_in_rounds(
+    local_ray: None, tmp_path: Path
+) -> None:
+    """A few hundred documents; every component found by large-star/small-star shuffles."""
+    docs = _write_corpus(tmp_path / "docs", corpus_seed=7, sites=8, pages=30)
+    assert len(list(docs.iterdir())) >= 250
+    settings = RaySettings(partitions=3, max_driver_edges=0)
+    _same_tables(tmp_path, [docs], ScanConfig(), settings)
+
+
+def test_jsonl_with_fields_groups_and_bad_lines_gives_the_same_tables(
+    local_ray: None, tmp_path: Path
+) -> None:
+    corpus = generate(SynthConfig(seed=2, sites=3, pages_per_site=8, near_duplicates=3))
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    lines: list[list[str]] = [[], []]
+    for i, (doc_id, text) in enumerate(zip(corpus.ids, corpus.texts, strict=True)):
+        record = {"doc": doc_id, "body": text, "site": doc_id.split("__")[0]}
+        if i % 7 == 3:
+            del record["doc"]  # named <file>:<line>
+        lines[i % 2].append(json.dumps(record))
+    lines[0].insert(2, "{not json")
+    lines[1].append(json.dumps({"doc": "binary", "body": "\x00\x01" * 20, "site": "x"}))
+    for n, rows in enumerate(lines):
+        (shards / f"part-{n}.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    inputs = InputConfig(text_field="body", id_field="doc")
+    cfg = ScanConfig(group_by="field:site")
+    tables = _same_tables(tmp_path, [shards], cfg, RaySettings(partitions=2), inputs)
+    assert len(tables["errors.parquet"]) > 0
+
+
+def test_errors_in_tasks_reach_the_caller_as_dedup_errors(local_ray: None, tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.txt").write_bytes(b"caf\xe9 au lait\n")
+    with pytest.raises(DecodeError, match=r"a\.txt"):
+        scan_ray([bad], tmp_path / "out", ScanConfig(), inputs=InputConfig(on_decode_error="fail"))
+    twice = tmp_path / "twice"
+    twice.mkdir()
+    for name in ("a.jsonl", "b.jsonl"):
+        (twice / name).write_text(json.dumps({"id": "x", "text": "hello"}) + "\n")
+    with pytest.raises(DuplicateIdError, match=r"a\.jsonl line 1 and .*b\.jsonl line 1"):
+        scan_ray([twice], tmp_path / "out2", ScanConfig())
+
+
+def test_cli_engine_ray(local_ray: None, tmp_path: Path, seeds_dir: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["scan", str(seeds_dir), "--out", str(tmp_path / "out"), "--engine", "ray"]
+    )
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "passages:         4" in result.stdout
+    scan([seeds_dir], tmp_path / "embedded", ScanConfig(), index=False)
+    assert _tables(tmp_path / "out") == _tables(tmp_path / "embedded")

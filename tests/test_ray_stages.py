@@ -1,0 +1,84 @@
+"""The Ray engine's map functions, run in this process: each shuffle is one partition.
+
+They take and return Arrow batches and import no Ray, so the path from
+blocks to clusters is checked here against `core.pipeline.content_clusters`
+without a cluster.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from dedup import ScanConfig
+from dedup.arrow import block_rows, ints, pair_rows
+from dedup.core.blockhash import hash_blocks
+from dedup.core.pipeline import _contents, content_clusters
+from dedup.ray_engine import stages
+from dedup.synth import SynthConfig, generate
+
+CFG = ScanConfig()
+
+
+def _one_partition(*batches: pa.Table) -> pa.Table:
+    """What a shuffle hands one partition: every row, with its `part` column."""
+    table = pa.concat_tables(batches)
+    return table.append_column(stages.PART, pa.array(np.zeros(table.num_rows, np.int64)))
+
+
+def _similarities(pairs: pa.Table, sets: pa.Table) -> pa.Table:
+    carried = stages.carry_left_partition(
+        _one_partition(stages.sets_to_join(sets), stages.pairs_to_join(pairs))
+    )
+    return stages.similarity_partition(_one_partition(stages.sets_to_join(sets), carried))
+
+
+def _stars(edges: pa.Table) -> dict[int, int]:
+    while True:
+        large = stages.large_star_partition(_one_partition(stages.directed_batch(edges)))
+        small = stages.small_star_partition(_one_partition(stages.directed_batch(large)))
+        if stages.edge_digest(small).equals(stages.edge_digest(edges)):
+            break
+        edges = small
+    labels = stages.labels_partition(_one_partition(stages.directed_batch(edges)))
+    return dict(zip(ints(labels, "left").tolist(), ints(labels, "right").tolist(), strict=True))
+
+
+def test_stages_give_the_clusters_and_scores_of_content_clusters() -> None:
+    corpus = generate(SynthConfig(seed=5, sites=4, pages_per_site=6, near_duplicates=3))
+    blocks = hash_blocks(corpus.texts, CFG)
+    _, keys, values, offsets = _contents(blocks)
+    want_cluster, want_score = content_clusters(values, offsets, keys, CFG)
+
+    # Two read batches, as two map tasks would hash them.
+    half = len(corpus.texts) // 2
+    batches = [
+        block_rows(corpus.ids[:half], hash_blocks(corpus.texts[:half], CFG)),
+        block_rows(corpus.ids[half:], hash_blocks(corpus.texts[half:], CFG)),
+    ]
+    sets = stages.contents_partition(_one_partition(*batches))
+    np.testing.assert_array_equal(ints(sets, "key"), keys)
+    buckets = stages.buckets_partition(_one_partition(stages.bands_batch(sets, CFG)))
+    verified = stages.at_least(_similarities(buckets, sets), CFG.passage_threshold)
+    labels = _stars(verified)
+    moved = pair_rows(
+        np.array([n for n, c in labels.items() if n != c], dtype=np.int64),
+        np.array([c for n, c in labels.items() if n != c], dtype=np.int64),
+    )
+    scored = _similarities(moved, sets)
+
+    cluster, score = keys.copy(), np.ones(len(keys))
+    at = np.searchsorted(keys, ints(scored, "left"))
+    cluster[at] = ints(scored, "right")
+    score[at] = scored.column("similarity").to_numpy()
+    assert (cluster != keys).sum() > 10  # the corpus has clusters worth checking
+    np.testing.assert_array_equal(cluster, want_cluster)
+    np.testing.assert_array_equal(score, want_score)
+
+
+def test_partition_column_keeps_equal_values_together() -> None:
+    batch = pa.table({"key": np.array([5, -3, 5, 2**62, -3], dtype=np.int64)})
+    part = ints(stages.with_part(batch, "key", 7), stages.PART)
+    assert part[0] == part[2] and part[1] == part[4]
+    assert ((part >= 0) & (part < 7)).all()
+    assert stages.without_part(stages.with_part(batch, "key", 7)).equals(batch)
