@@ -23,7 +23,15 @@ from dedup.errors import ConfigError, DuplicateIdError, OutputError
 from dedup.output import ROWS_PER_FILE, check_target, write_output
 from dedup.progress import ProgressFn, Tick, no_progress
 from dedup.schemas import TABLES
-from dedup.shards import SHARD_BYTES, ShardData, ShardStore, manifest, plan_shards, work_folder
+from dedup.shards import (
+    SHARD_BYTES,
+    ShardData,
+    ShardStore,
+    file_stats,
+    manifest,
+    plan_shards,
+    work_folder,
+)
 from dedup.sources import (
     Document,
     Problem,
@@ -243,12 +251,13 @@ def _read_shards(
     Raises:
         DuplicateIdError: two documents have the same id (both are named).
     """
-    shards = plan_shards(sources, shard_bytes)
+    stats = file_stats(sources)
+    shards = plan_shards(stats, shard_bytes)
     try:
-        store = ShardStore(work_folder(target), manifest(cfg, reading, sources, shard_bytes))
+        store = ShardStore(work_folder(target), manifest(cfg, reading, sources, stats, shard_bytes))
     except OSError as exc:
         raise _unwritable(target, exc) from exc
-    sizes = [_size(s.path) for s in sources]
+    sizes = [max(size, 0) for size, _ in stats]
     tick = Tick("read", files_total=len(sources), bytes_total=sum(sizes))
     progress(tick)
     docs: list[Document] = []
@@ -258,7 +267,9 @@ def _read_shards(
     seen: dict[str, str] = {}
     by_path = {str(s.path): s for s in sources}
     resumed = done_files = 0
-    for index, shard in enumerate(shards):
+    bytes_done = 0
+    for index, rows in enumerate(shards):
+        shard = [sources[i] for i in rows]
         if store.done(index):
             data = store.load(index)
             resumed += 1
@@ -291,7 +302,8 @@ def _read_shards(
         parts.append(data.blocks)
         problems.extend(data.problems)
         done_files += len(shard)
-        tick = replace(tick, files_done=done_files, bytes_done=sum(sizes[:done_files]))
+        bytes_done += sum(sizes[i] for i in rows)
+        tick = replace(tick, files_done=done_files, bytes_done=bytes_done)
         progress(tick)
     progress(replace(tick, finished=True))
     blocks = concat_blocks(parts, firsts) if parts else hash_blocks([], cfg)
@@ -304,13 +316,6 @@ def _unwritable(target: Path, exc: OSError) -> OutputError:
         "the previous output, if any, is unchanged: check free space and permissions, or "
         "choose another --out"
     )
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def group_value(doc: Document, field: str) -> str | None:

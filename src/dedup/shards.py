@@ -16,7 +16,6 @@ and modification time. Anything else starts over.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 from collections.abc import Sequence
@@ -62,41 +61,47 @@ class ShardData:
     problems: list[Problem]
 
 
-def plan_shards(sources: Sequence[Source], shard_bytes: int) -> list[list[Source]]:
-    """Consecutive runs of `sources` of about `shard_bytes` each (a big file is its own)."""
-    shards: list[list[Source]] = []
-    current: list[Source] = []
-    size = 0
+def file_stats(sources: Sequence[Source]) -> list[tuple[int, int]]:
+    """(size, modification time in ns) of every source; (-1, -1) where it cannot be read."""
+    stats = []
     for source in sources:
-        current.append(source)
-        with contextlib.suppress(OSError):
-            size += source.path.stat().st_size
+        try:
+            info = source.path.stat()
+            stats.append((info.st_size, info.st_mtime_ns))
+        except OSError:
+            stats.append((-1, -1))
+    return stats
+
+
+def plan_shards(stats: Sequence[tuple[int, int]], shard_bytes: int) -> list[range]:
+    """Consecutive runs of sources of about `shard_bytes` each (a big file is its own)."""
+    shards: list[range] = []
+    first = size = 0
+    for i, (nbytes, _) in enumerate(stats):
+        size += max(nbytes, 0)
         if size >= shard_bytes:
-            shards.append(current)
-            current, size = [], 0
-    if current:
-        shards.append(current)
+            shards.append(range(first, i + 1))
+            first, size = i + 1, 0
+    if first < len(stats):
+        shards.append(range(first, len(stats)))
     return shards
 
 
 def manifest(
-    cfg: ScanConfig, inputs: InputConfig, sources: Sequence[Source], shard_bytes: int
+    cfg: ScanConfig,
+    inputs: InputConfig,
+    sources: Sequence[Source],
+    stats: Sequence[tuple[int, int]],
+    shard_bytes: int,
 ) -> str:
     """The canonical JSON a work folder must match to be reused."""
-    files = []
-    for source in sources:
-        try:
-            stat = source.path.stat()
-            files.append([str(source.path), stat.st_size, stat.st_mtime_ns])
-        except OSError:
-            files.append([str(source.path), -1, -1])
     return json.dumps(
         {
             "schema": SCHEMA_VERSION,
             "config": json.loads(cfg.to_json()),
             "inputs": json.loads(inputs.to_json()),
             "shard_bytes": shard_bytes,
-            "files": files,
+            "files": [[str(s.path), *stat] for s, stat in zip(sources, stats, strict=True)],
         },
         sort_keys=True,
     )
