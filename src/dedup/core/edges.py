@@ -340,12 +340,13 @@ def split_glued(
         n = int(cuts.words[i])
         rows.append((d, lo, hi, -1, int(cuts.key[i]), n, n, 1.0))
     # The unique rest: the block minus its cuts, trimmed of white space.
-    for b in np.unique(cut_blocks).tolist():
+    # The cuts of one block are neighbours: `glued_runs` orders them by block.
+    heads = np.flatnonzero(np.r_[True, cut_blocks[1:] != cut_blocks[:-1]])
+    tails = np.append(heads[1:], len(cut_blocks))
+    for first, last in zip(heads.tolist(), tails.tolist(), strict=True):
+        b = int(cut_blocks[first])
         d, pos = int(doc[b]), int(start[b])
-        mine = np.flatnonzero(cut_blocks == b)
-        bounds = [
-            (int(start[b]) + int(cuts.start[i]), int(start[b]) + int(cuts.end[i])) for i in mine
-        ]
+        bounds = [(pos + int(cuts.start[i]), pos + int(cuts.end[i])) for i in range(first, last)]
         for lo, hi in [*sorted(bounds), (int(end[b]), int(end[b]))]:
             piece = texts[d][pos:lo]
             stripped = piece.strip()
