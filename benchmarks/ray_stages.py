@@ -95,7 +95,7 @@ def main() -> int:
         lines.append(f"| {name} | {seconds:.1f} | {shown[0]} | {shown[1]} |")
     lines.append(f"| whole scan_ray | {total:.1f} | | |")
     text = (
-        f"`python benchmarks/ray_stages.py {args.corpus.name} --cpus {args.cpus}`: "
+        f"`python benchmarks/ray_stages.py {' '.join(sys.argv[1:])}`: "
         f"{size:.0f} MB, {summary.n_documents} documents, {summary.n_blocks} blocks, "
         f"{summary.n_passages} passages, local Ray instance with {args.cpus} CPUs.\n\n"
         + "\n".join(lines)

@@ -151,11 +151,9 @@ def report(runs: list[Run], args: argparse.Namespace, total_mb: float) -> str:
             f"| {run.driver_mb:.0f} | {other} | {run.tree_mb:.0f} ({run.procs}) "
             f"| {run.same} | {run.note} |"
         )
-    command = "python benchmarks/scale.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("write",)
-    )
+    command = " ".join(["python benchmarks/scale.py", *sys.argv[1:]])
     return (
-        f"`{command} --write`: {total_mb:.0f} MB of generated pages (`dedup.synth`, seed 0), "
+        f"`{command}`: {total_mb:.0f} MB of generated pages (`dedup.synth`, seed 0), "
         f"nested seeded samples of it, {os.cpu_count()} cores (shared, noisy machine). "
         "Times are whole `dedup scan` processes (Python and, for Ray, a local Ray instance "
         "started and stopped: about 5 s). Peak RSS sampled every 0.2 s; Ray's object store "

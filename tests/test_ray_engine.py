@@ -13,6 +13,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 pytest.importorskip("ray.data", reason="the ray extra is not installed: pip install 'dedup[ray]'")
@@ -87,7 +89,7 @@ def test_generated_corpus_gives_the_same_tables_with_components_in_rounds(
     _same_tables(tmp_path, [docs], ScanConfig(), settings)
 
 
-def test_jsonl_with_fields_groups_and_bad_lines_gives_the_same_tables(
+def test_jsonl_and_parquet_with_fields_groups_and_bad_lines_give_the_same_tables(
     local_ray: None, tmp_path: Path
 ) -> None:
     corpus = generate(SynthConfig(seed=2, sites=3, pages_per_site=8, near_duplicates=3))
@@ -103,6 +105,11 @@ def test_jsonl_with_fields_groups_and_bad_lines_gives_the_same_tables(
     lines[1].append(json.dumps({"doc": "binary", "body": "\x00\x01" * 20, "site": "x"}))
     for n, rows in enumerate(lines):
         (shards / f"part-{n}.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    # A Parquet shard among them: every reader runs in the read tasks.
+    parquet = [json.loads(row) for row in lines[1][:5]]
+    for record in parquet:
+        record["doc"] = f"pq-{record.get('doc')}"
+    pq.write_table(pa.Table.from_pylist(parquet), shards / "part-2.parquet")
     inputs = InputConfig(text_field="body", id_field="doc")
     cfg = ScanConfig(group_by="field:site")
     tables = _same_tables(tmp_path, [shards], cfg, RaySettings(partitions=2), inputs)

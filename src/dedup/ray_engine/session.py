@@ -7,7 +7,6 @@ install. Nothing else in dedup imports Ray unless `--engine ray` is asked for.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
@@ -122,11 +121,7 @@ def ray_session(settings: RaySettings) -> Iterator[ModuleType]:
                 num_cpus=settings.num_cpus,
                 object_store_memory=settings.object_store_memory,
                 _temp_dir=str(temp),
-                _system_config={
-                    "object_spilling_config": json.dumps(
-                        {"type": "filesystem", "params": {"directory_path": str(spill)}}
-                    )
-                },
+                object_spilling_directory=str(spill),
             )
         else:
             kwargs["address"] = settings.address
@@ -159,12 +154,14 @@ def configure_data() -> Callable[[], None]:
     from ray.data.context import ShuffleStrategy
 
     context = ray.data.DataContext.get_current()
+    # Ray Data warns of things a scan cannot act on (progress bars off, "no
+    # available CPUs" while its own tasks hold them); errors still show.
+    logger = logging.getLogger("ray.data")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
     before = (context.shuffle_strategy, context.enable_progress_bars)
     context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PUSH_BASED
     context.enable_progress_bars = False
-    logger = logging.getLogger("ray.data")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
 
     def restore() -> None:
         context.shuffle_strategy, context.enable_progress_bars = before
