@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import stat
+import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,14 @@ def seeds_out(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path) -> Path
     out = tmp_path_factory.mktemp("scan") / "out"
     scan([seeds_dir], out, ScanConfig())
     return out
+
+
+def console_script() -> str:
+    """The installed `dedup` console script, as a user runs it (tests import this)."""
+    scripts = sysconfig.get_path("scripts")
+    found = shutil.which("dedup", path=scripts) or shutil.which(
+        "dedup", path=str(Path(sys.executable).parent)
+    )
+    if found is None:
+        pytest.fail(f"no dedup console script in {scripts}; run pip install -e .")
+    return found

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
-import sysconfig
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 import dedup.cli
+from conftest import console_script
 from dedup import InputConfig, NormalizeConfig, ScanConfig
 from dedup.cli import app
 
@@ -284,20 +283,10 @@ def test_interrupt_says_the_output_is_unchanged_and_how_to_resume(
     assert "again to resume" in stderr and stderr.count("\n") == 1
 
 
-def _console_script() -> str:
-    scripts = sysconfig.get_path("scripts")
-    found = shutil.which("dedup", path=scripts) or shutil.which(
-        "dedup", path=str(Path(sys.executable).parent)
-    )
-    if found is None:
-        pytest.fail(f"no dedup console script in {scripts}; run pip install -e .")
-    return found
-
-
 def test_console_script_runs(tmp_path: Path, seeds_dir: Path) -> None:
     out = tmp_path / "out"
     done = subprocess.run(
-        [_console_script(), "scan", str(seeds_dir), "--out", str(out)],
+        [console_script(), "scan", str(seeds_dir), "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -5,10 +5,8 @@ from __future__ import annotations
 import io
 import os
 import select
-import shutil
 import subprocess
 import sys
-import sysconfig
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import console_script
 from dedup import ScanConfig, scan
 from dedup.progress import (
     TerminalProgress,
@@ -160,20 +159,10 @@ def test_scan_reports_each_step_and_writes_the_same_tables(
 # -- the command line, as a user runs it ---------------------------------------------------------
 
 
-def _dedup() -> str:
-    scripts = sysconfig.get_path("scripts")
-    found = shutil.which("dedup", path=scripts) or shutil.which(
-        "dedup", path=str(Path(sys.executable).parent)
-    )
-    if found is None:
-        pytest.fail(f"no dedup console script in {scripts}; run pip install -e .")
-    return found
-
-
 def _run_piped(args: list[str]) -> subprocess.CompletedProcess[str]:
     """Run dedup with stdout and stderr captured: what a script or CI log sees."""
     return subprocess.run(
-        [_dedup(), *args], capture_output=True, text=True, timeout=120, check=False
+        [console_script(), *args], capture_output=True, text=True, timeout=120, check=False
     )
 
 
@@ -181,7 +170,7 @@ def _run_on_a_terminal(args: list[str]) -> tuple[int, str, str]:
     """Run dedup with stderr on a pseudo-terminal: (exit code, stdout, what the terminal got)."""
     main, side = os.openpty()
     proc = subprocess.Popen(
-        [_dedup(), *args], stdout=subprocess.PIPE, stderr=side, stdin=subprocess.DEVNULL
+        [console_script(), *args], stdout=subprocess.PIPE, stderr=side, stdin=subprocess.DEVNULL
     )
     os.close(side)
     drawn = b""

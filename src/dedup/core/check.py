@@ -40,6 +40,7 @@ from dedup.core.labels import (
     _absorb,
     _run_ids,
     _run_keys,
+    accept_counted,
     group_starts,
     span_scores,
     tile_spans,
@@ -230,31 +231,10 @@ def _group_size(lookup: Lookup, merged: I64, user: int | None) -> int:
 
 def _accept(counts: _Counts, prose: I64, grouped: bool, group_size: int, lookup: Lookup) -> Bools:
     """`labels.accept_blocks` for the blocks of one document, on the given counts."""
-    cfg = lookup.cfg
-    n = len(prose)
-    doc = np.zeros(n, dtype=np.int64)
-    count, local = counts.count, counts.local
-    candidate = count >= cfg.min_docs
-    short = prose <= cfg.prose_words
-    ok = candidate & (short | (count >= cfg.prose_min_docs))
-    if grouped:
-        ok |= local >= cfg.min_docs
-    run = _run_ids(doc, candidate, counts.support, np.zeros(n, dtype=bool))
-    if candidate.any():
-        run_ok = np.zeros(int(run.max()) + 1, dtype=bool)
-        np.logical_or.at(run_ok, run[candidate], ok[candidate])
-        accepted = candidate & run_ok[np.maximum(run, 0)]
-        accepted &= ok | short | (count > cfg.min_docs)
-    else:
-        accepted = candidate
-    inner = np.ones(n, dtype=bool)
-    inner[[0, -1]] = False
-    prev_candidate = np.append(False, candidate[:-1])
-    next_candidate = np.append(candidate[1:], False)
-    alone = candidate & ~prev_candidate & ~next_candidate & inner
-    common = local >= np.maximum(cfg.prose_min_docs, cfg.common_fraction * group_size)
-    result: Bools = accepted & ~(alone & common)
-    return result
+    doc = np.zeros(len(prose), dtype=np.int64)
+    return accept_counted(
+        doc, counts.count, counts.local, counts.support, prose, grouped, group_size, lookup.cfg
+    )
 
 
 def _passage_counts(lookup: Lookup, keys: I64, merged: I64) -> I64:

@@ -190,6 +190,27 @@ def accept_blocks(
     else:
         local = count
         group_size = np.full(len(doc), len(np.unique(doc_group)), dtype=np.int64)
+    accepted = accept_counted(doc, count, local, support, words, grouped, group_size, cfg)
+    return accepted, count, support
+
+
+def accept_counted(
+    doc: I64,
+    count: I64,
+    local: I64,
+    support: U64,
+    words: I64,
+    grouped: bool,
+    group_size: I64 | int,
+    cfg: ScanConfig,
+) -> Bools:
+    """The evidence rules of `accept_blocks`, on counts known already.
+
+    `count` is each block's distinct near-duplicate groups, `local` those
+    inside its user group (`count` when ungrouped), `support` a hash of that
+    set, `group_size` the near-duplicate groups of the block's user group.
+    An index that labels one new document (`core.check`) gives its own counts.
+    """
     candidate = count >= cfg.min_docs
     short = words <= cfg.prose_words
     ok = candidate & (short | (count >= cfg.prose_min_docs))
@@ -213,7 +234,8 @@ def accept_blocks(
     next_candidate = np.append(candidate[1:], False) & ~last if len(doc) else first
     alone = candidate & ~prev_candidate & ~next_candidate & ~first & ~last
     common = local >= np.maximum(cfg.prose_min_docs, cfg.common_fraction * group_size)
-    return accepted & ~(alone & common), count, support
+    result: Bools = accepted & ~(alone & common)
+    return result
 
 
 def find_runs(
