@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dedup.config import ScanConfig
 from dedup.core import labels
-from dedup.core.labels import Runs, Spans, group_starts, passage_table, tile_spans
+from dedup.core.labels import (
+    Runs,
+    Spans,
+    count_distinct,
+    group_starts,
+    passage_table,
+    tile_spans,
+)
+from dedup.core.lsh import GOLDEN, fmix64
 from dedup.core.offsets import utf8_offsets
 
 
@@ -359,3 +369,25 @@ def test_utf8_offsets_count_a_lone_surrogate_as_three_bytes() -> None:
     text = "a\udcff\u00e9"
     assert utf8_offsets(text, i64(0, 1, 2, 3)).tolist() == [0, 1, 4, 6]
     assert len(text.encode("utf-8", "surrogatepass")) == 6
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    pairs=st.lists(
+        st.tuples(st.integers(-(2**63), 2**63 - 1) | st.integers(-3, 3), st.integers(-3, 3)),
+        max_size=200,
+    )
+)
+def test_count_distinct_counts_and_hashes_each_keys_members(pairs: list[tuple[int, int]]) -> None:
+    key = np.array([k for k, _ in pairs], dtype=np.int64)
+    member = np.array([m for _, m in pairs], dtype=np.int64)
+    counts, hashes = count_distinct(key, member)
+    members: dict[int, set[int]] = {}
+    for k, m in pairs:
+        members.setdefault(k, set()).add(m)
+    expected_hash = {
+        k: int(np.sum(fmix64(np.array(sorted(ms), dtype=np.int64).astype(np.uint64) + GOLDEN)))
+        for k, ms in members.items()
+    }
+    assert counts.tolist() == [len(members[k]) for k, _ in pairs]
+    assert hashes.tolist() == [expected_hash[k] for k, _ in pairs]

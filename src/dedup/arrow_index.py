@@ -15,7 +15,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
-from dedup.core.blockhash import hash_blocks
+from dedup.core.blockhash import BlockHashes, hash_blocks
 from dedup.core.index_parts import CSR, IndexParts, index_parts
 from dedup.core.offsets import utf8_offsets
 from dedup.core.pipeline import Analysis
@@ -138,14 +138,20 @@ def near_duplicates_table(rows: Sequence[tuple[str, str, float]]) -> pa.Table:
 
 
 def build_index_tables(
-    result: Analysis, cfg: ScanConfig, workers: int = 1, applied_seq: int = 0
+    result: Analysis,
+    cfg: ScanConfig,
+    workers: int = 1,
+    applied_seq: int = 0,
+    hashes: BlockHashes | None = None,
 ) -> dict[str, pa.Table]:
     """The index's tables of an analysis, keyed `index/<name>` as `write_output` takes them.
 
-    The blocks are hashed again (an analysis keeps no hashes): a second
-    pass of the compiled kernel, a fraction of the analysis' time.
+    `hashes` are `hash_blocks(result.texts, cfg)` when the caller still has
+    them (a scan does); without them the blocks are hashed again, since an
+    analysis keeps no hashes.
     """
-    hashes = hash_blocks(result.texts, cfg, workers)
+    if hashes is None:
+        hashes = hash_blocks(result.texts, cfg, workers)
     parts = index_parts(result, hashes, cfg)
     tables = index_tables(parts, result.ids, result.texts, cfg.to_json())
     texts = tables["texts"]

@@ -17,7 +17,7 @@ import numpy as np
 from dedup.arrow import to_tables
 from dedup.arrow_index import build_index_tables
 from dedup.config import InputConfig, ScanConfig
-from dedup.core.blockhash import BlockHashes, concat_blocks, hash_blocks
+from dedup.core.blockhash import BlockHashes, concat_blocks, hash_blocks, select_docs
 from dedup.core.pipeline import Analysis, analyze, passage_texts
 from dedup.errors import ConfigError, DuplicateIdError, OutputError
 from dedup.output import ROWS_PER_FILE, check_target, write_output
@@ -206,6 +206,9 @@ def scan(
             )
         # One long call: its ticks say when it starts and ends, time passes between.
         progress(Tick("analyse", files_total=len(docs)))
+        # Sorted here rather than inside `analyze`, so that the index reuses
+        # the blocks as the analysis saw them and no unsorted copy stays alive.
+        docs, values, blocks = _sorted_by_id(docs, values, blocks)
         result = analyze(
             [d.id for d in docs],
             [d.text for d in docs],
@@ -214,7 +217,8 @@ def scan(
             values if field is not None else None,
             blocks=blocks,
         )
-        extra = build_index_tables(result, cfg, threads) if index else {}
+        extra = build_index_tables(result, cfg, threads, hashes=blocks) if index else {}
+        del blocks
         progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
     finally:
         _set_numba_threads(previous)
@@ -308,6 +312,20 @@ def _read_shards(
     progress(replace(tick, finished=True))
     blocks = concat_blocks(parts, firsts) if parts else hash_blocks([], cfg)
     return docs, values, blocks, resumed
+
+
+def _sorted_by_id(
+    docs: list[Document], values: list[str | None], blocks: BlockHashes
+) -> tuple[list[Document], list[str | None], BlockHashes]:
+    """Documents, group values and blocks in id order, as `analyze` orders them."""
+    order = sorted(range(len(docs)), key=lambda i: docs[i].id)
+    if order == list(range(len(docs))):
+        return docs, values, blocks
+    return (
+        [docs[i] for i in order],
+        [values[i] for i in order],
+        select_docs(blocks, order, len(docs)),
+    )
 
 
 def _unwritable(target: Path, exc: OSError) -> OutputError:

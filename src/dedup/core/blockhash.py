@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from dedup.config import ScanConfig
 from dedup.core.lsh import GOLDEN, fmix64
 from dedup.core.shingles import content_key, shingle_hash, shingle_strings
+from dedup.core.sorting import distinct
 from dedup.core.text import split_blocks, tokens
 
 I64 = NDArray[np.int64]
@@ -212,4 +213,4 @@ def word_shingles(words: U32, n: int) -> U32:
     acc = np.zeros(count, dtype=np.uint64)
     for j in range(width):
         acc = fmix64(acc ^ mixed[j : j + count]) + GOLDEN
-    return np.unique((acc >> np.uint64(32)).astype(np.uint32))
+    return distinct((acc >> np.uint64(32)).astype(np.uint32))

@@ -49,6 +49,7 @@ from dedup.core.lookup import BandIndex, Lookup, group_hash
 from dedup.core.minhash import permutations
 from dedup.core.sets import gather
 from dedup.core.similar import set_band_keys
+from dedup.core.sorting import distinct
 from dedup.core.text import wrapped_words
 
 I64 = NDArray[np.int64]
@@ -296,7 +297,7 @@ def check_document(lookup: Lookup, text: str, group: str | None = None) -> Check
     spread[row >= 0] += lookup.content_spread[row[row >= 0]]
     word_csr = (blocks.words, blocks.word_offsets)
     near_doc, near_similarity = _near_duplicates(lookup, word_csr, spread < cfg.prose_min_docs, n)
-    merged = np.unique(lookup.doc_group[near_doc])
+    merged = distinct(lookup.doc_group[near_doc])
     user = user_index(lookup, group)
     counts = _counts(lookup, cluster, merged, user)
     accepted = _accept(counts, prose, user is not None, _group_size(lookup, merged, user), lookup)

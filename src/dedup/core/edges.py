@@ -35,6 +35,7 @@ from dedup.core.lsh import GOLDEN, fmix64, optimal_params, query_pairs
 from dedup.core.minhash import permutations
 from dedup.core.sets import gather
 from dedup.core.similar import set_band_keys
+from dedup.core.sorting import distinct, lexsort2, stable_argsort
 
 I64 = NDArray[np.int64]
 U32 = NDArray[np.uint32]
@@ -220,7 +221,7 @@ def glued_runs(words: tuple[U32, I64], member: I64, scope: I64, cfg: ScanConfig)
     block = np.concatenate((row_ids[head], row_ids[tail]))
     covered = np.concatenate((head_words[head], tail_words[tail]))
     skip = np.concatenate((np.zeros(int(head.sum()), np.int64), (n_words - tail_words)[tail]))
-    order = np.lexsort((skip, block))
+    order = lexsort2(skip, block)
     block, covered, skip = block[order], covered[order], skip[order]
     # The key hashes the words position by position, as `labels` keys runs.
     owner = np.repeat(np.arange(len(block)), covered)
@@ -282,7 +283,7 @@ def join_variants(
         return cluster, match
     # Each distinct content is compared once: a template line repeats on every page.
     n_scopes = np.int64(int(scope.max()) + 1)
-    target_scoped = np.unique(content[targets] * n_scopes + scope[doc[targets]])
+    target_scoped = distinct(content[targets] * n_scopes + scope[doc[targets]])
     index_content, index_first = np.unique(content[targets], return_index=True)
     _, query_first, query_row = np.unique(content[queries], return_index=True, return_inverse=True)
     pair_query, pair_index, similarity = variant_pairs(
@@ -293,7 +294,7 @@ def join_variants(
         cfg.seed,
     )
     # From distinct contents back to query blocks, keeping targets of the block's scope.
-    order = np.argsort(pair_query, kind="stable")
+    order = stable_argsort(pair_query)
     pair_query, pair_index, similarity = pair_query[order], pair_index[order], similarity[order]
     lo = np.searchsorted(pair_query, query_row, side="left")
     count = np.searchsorted(pair_query, query_row, side="right") - lo
@@ -372,6 +373,6 @@ def split_glued(
             (doc, start, end, content, cluster, words, prose, match), extra, strict=True
         )
     ]
-    order = np.lexsort((merged[1], merged[0]))
+    order = lexsort2(merged[1], merged[0])
     out = [col[order] for col in merged]
     return out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7].astype(np.float64)

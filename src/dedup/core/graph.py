@@ -8,6 +8,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from dedup.core.lsh import unique_pairs
+from dedup.core.sorting import lexsort2
 
 I64 = NDArray[np.int64]
 
@@ -47,7 +48,7 @@ def both_ways(left: I64, right: I64) -> tuple[I64, I64]:
 
 def _neighbourhoods(source: I64, neighbour: I64) -> tuple[I64, I64, I64, I64]:
     """Directed edges sorted by source, with each source's first edge and smallest neighbour."""
-    order = np.lexsort((neighbour, source))
+    order = lexsort2(neighbour, source)
     source, neighbour = source[order], neighbour[order]
     heads = np.flatnonzero(np.r_[True, source[1:] != source[:-1]]) if len(source) else source
     smallest = np.minimum(neighbour[heads], source[heads]) if len(source) else source

@@ -322,6 +322,29 @@ def _splice(
     return out, out_offsets
 
 
+def code_points(texts: Sequence[str]) -> tuple[U32, I64]:
+    """Every code point of `texts`, concatenated, and where each text starts (int64[n + 1]).
+
+    Text by text rather than one joined string: a single character above
+    U+FFFF would make the joined string (and its encoding) four bytes per
+    character for the whole batch. ASCII texts, most of a corpus, are copied
+    from their one-byte encoding; UTF-32 has one unit per code point, lone
+    surrogates included.
+    """
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    doc_offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=doc_offsets[1:])
+    cp = np.empty(int(doc_offsets[-1]), dtype=np.uint32)
+    for text, lo, hi in zip(
+        texts, doc_offsets[:-1].tolist(), doc_offsets[1:].tolist(), strict=True
+    ):
+        if text.isascii():
+            cp[lo:hi] = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+        else:
+            cp[lo:hi] = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return cp, doc_offsets
+
+
 # The kernel's result is the pipeline's block structure.
 KernelBlocks = BlockHashes
 
@@ -340,12 +363,7 @@ def line_blocks(texts: Sequence[str], cfg: ScanConfig) -> BlockHashes:
     """
     if cfg.block_mode != "line":
         raise ConfigError(f"line_blocks needs --block-mode line, got {cfg.block_mode!r}")
-    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
-    doc_offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=doc_offsets[1:])
-    # UTF-32 has one unit per code point, lone surrogates included.
-    joined = "".join(texts).encode("utf-32-le", "surrogatepass")
-    cp = np.frombuffer(joined, dtype=np.uint32)
+    cp, doc_offsets = code_points(texts)
     norm = cfg.normalize
     fold, word = fold_table()
     (doc, start, end, key, in_python, values, offsets, words, word_offsets, first, last) = (

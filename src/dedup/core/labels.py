@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
 from dedup.core.lsh import GOLDEN, fmix64
+from dedup.core.sorting import dense_ranks, distinct, lexsort2
 
 I64 = NDArray[np.int64]
 I32 = NDArray[np.int32]
@@ -89,17 +90,18 @@ def count_distinct(key: I64, member: I64) -> tuple[I64, U64]:
     """Per element: distinct `member`s sharing its `key`, and an order-free hash of them."""
     if not len(key):
         return np.empty(0, np.int64), np.empty(0, np.uint64)
-    order = np.lexsort((member, key))
-    k, m = key[order], member[order]
-    distinct = group_starts(k, m)
-    uk, um = k[distinct], m[distinct]
-    starts = np.flatnonzero(group_starts(uk))
-    counts = np.diff(np.append(starts, len(uk)))
-    hashes = np.add.reduceat(fmix64(um.astype(np.uint64) + GOLDEN), starts)
-    # The key group of each sorted element, scattered back to input order
-    # (a searchsorted of every key would cost as much as the sort again).
-    which = np.empty(len(key), dtype=np.int64)
-    which[order] = np.cumsum(group_starts(k)) - 1
+    # Keys and members as dense ranks, packed in one int64 (both below n):
+    # one plain sort finds the distinct (key, member) pairs, and no element
+    # order is needed, only the pairs and each element's key.
+    which, keys = dense_ranks(key)
+    member_rank, members = dense_ranks(member)
+    width = np.int64(len(members))
+    pairs = distinct(which * width + member_rank)
+    pair_key = pairs // width
+    counts = np.bincount(pair_key, minlength=len(keys))
+    member_values = members[pairs % width]
+    starts = np.flatnonzero(group_starts(pair_key))
+    hashes = np.add.reduceat(fmix64(member_values.astype(np.uint64) + GOLDEN), starts)
     return counts[which].astype(np.int64), hashes[which]
 
 
@@ -132,7 +134,7 @@ def _distinct_per_group(group: I64, member: I64) -> I64:
     """Distinct `member`s of every group value 0..max(group)."""
     if not len(group):
         return np.zeros(0, np.int64)
-    order = np.lexsort((member, group))
+    order = lexsort2(member, group)
     firsts = group_starts(group[order], member[order])
     return np.bincount(group[order][firsts], minlength=int(group.max()) + 1).astype(np.int64)
 
@@ -189,7 +191,7 @@ def accept_blocks(
         group_size = _distinct_per_group(users, near)[users] if len(doc) else local
     else:
         local = count
-        group_size = np.full(len(doc), len(np.unique(doc_group)), dtype=np.int64)
+        group_size = np.full(len(doc), len(distinct(doc_group)), dtype=np.int64)
     accepted = accept_counted(doc, count, local, support, words, grouped, group_size, cfg)
     return accepted, count, support
 
@@ -366,7 +368,7 @@ def passage_table(runs: Runs, doc: I64) -> Passages:
         doc: int64[B] document index of each block.
     """
     run_doc = doc[runs.first]
-    order = np.lexsort((runs.first, runs.passage))
+    order = lexsort2(runs.first, runs.passage)
     keys = runs.passage[order]
     heads = np.flatnonzero(group_starts(keys)) if len(keys) else np.empty(0, np.int64)
     occurrences = np.diff(np.append(heads, len(keys)))

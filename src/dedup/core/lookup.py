@@ -30,6 +30,7 @@ from dedup.core.lsh import GOLDEN, fmix64
 from dedup.core.minhash import permutations
 from dedup.core.sets import gather
 from dedup.core.similar import set_band_keys
+from dedup.core.sorting import distinct, lexsort2, stable_argsort
 
 I64 = NDArray[np.int64]
 U32 = NDArray[np.uint32]
@@ -55,7 +56,7 @@ class BandIndex:
         keys = np.empty((bands, n), dtype=np.int64)
         rows = np.empty((bands, n), dtype=np.int64)
         for band in range(bands):
-            order = np.argsort(band_keys[:, band], kind="stable")
+            order = stable_argsort(band_keys[:, band])
             keys[band], rows[band] = band_keys[order, band], order
         return cls(keys, rows)
 
@@ -82,7 +83,7 @@ class BandIndex:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty
         width = np.int64(max(self.keys.shape[1], 1))
-        packed = np.unique(np.concatenate(queries) * width + np.concatenate(hits))
+        packed = distinct(np.concatenate(queries) * width + np.concatenate(hits))
         return packed // width, packed % width
 
 
@@ -182,22 +183,22 @@ def build_lookup(
     heads = np.flatnonzero(group_starts(h_cluster)) if len(h_cluster) else np.empty(0, np.int64)
     cluster_first = np.append(heads, len(h_cluster)).astype(np.int64)
     # Distinct groups per cluster: a group may hold a cluster in two user groups.
-    by_group = np.lexsort((h_group, h_cluster))
-    distinct = group_starts(h_cluster[by_group], h_group[by_group]) if len(h_cluster) else heads
+    by_group = lexsort2(h_group, h_cluster)
+    first_pair = group_starts(h_cluster[by_group], h_group[by_group]) if len(h_cluster) else heads
     cluster_of = np.repeat(np.arange(len(heads)), np.diff(cluster_first))
-    cluster_groups = np.bincount(cluster_of[by_group][distinct], minlength=len(heads))
+    cluster_groups = np.bincount(cluster_of[by_group][first_pair], minlength=len(heads))
     support = np.zeros(len(heads), dtype=np.uint64)
-    np.add.at(support, cluster_of[by_group][distinct], group_hash(h_group[by_group][distinct]))
+    np.add.at(support, cluster_of[by_group][first_pair], group_hash(h_group[by_group][first_pair]))
 
     group_of_span = parts.doc_group[span_doc]
-    order = np.lexsort((group_of_span, span_passage))
+    order = lexsort2(group_of_span, span_passage)
     pairs = np.stack((span_passage[order], group_of_span[order]))
     if pairs.shape[1]:
         pairs = pairs[:, group_starts(pairs[0], pairs[1])]
     p_heads = np.flatnonzero(group_starts(pairs[0])) if pairs.shape[1] else np.empty(0, np.int64)
 
     with_blocks = np.flatnonzero(parts.doc_blocks > 0)
-    user_group_pairs = np.unique(
+    user_group_pairs = distinct(
         parts.doc_user[with_blocks] * np.int64(max(len(parts.doc_group), 1))
         + parts.doc_group[with_blocks]
     )
@@ -225,7 +226,7 @@ def build_lookup(
         doc_group=parts.doc_group,
         doc_user=parts.doc_user,
         user_group_pairs=user_group_pairs,
-        n_groups=len(np.unique(parts.doc_group)),
+        n_groups=len(distinct(parts.doc_group)),
         own_rows=own_rows,
         own_sets=own_sets,
         own_bands=_bands(own_sets, cfg, cfg.doc_lsh),

@@ -12,6 +12,8 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
+from dedup.core.sorting import distinct, lexsort2, stable_argsort
+
 I64 = NDArray[np.int64]
 
 
@@ -109,7 +111,7 @@ def candidate_pairs(keys: I64, window: int = WINDOW) -> tuple[I64, I64]:
     rights: list[I64] = []
     for band in range(bands):
         # A stable sort by key keeps rows ascending inside each bucket.
-        order = np.argsort(keys[:, band], kind="stable")
+        order = stable_argsort(keys[:, band])
         sorted_keys = keys[order, band]
         for step in range(1, min(window, n - 1) + 1):
             same = sorted_keys[step:] == sorted_keys[:-step]
@@ -120,7 +122,7 @@ def candidate_pairs(keys: I64, window: int = WINDOW) -> tuple[I64, I64]:
         return empty, empty
     left = np.concatenate(lefts)
     right = np.concatenate(rights)
-    packed = np.unique(left * np.int64(n) + right)
+    packed = distinct(left * np.int64(n) + right)
     return packed // n, packed % n
 
 
@@ -138,11 +140,11 @@ def query_pairs(index_keys: I64, query_keys: I64, cap: int = WINDOW) -> tuple[I6
     queries: list[I64] = []
     hits: list[I64] = []
     for band in range(bands):
-        order = np.argsort(index_keys[:, band], kind="stable")
+        order = stable_argsort(index_keys[:, band])
         sorted_keys = index_keys[order, band]
         # Queries looked up in key order: each search starts near the last,
         # which on millions of rows is several times faster than random order.
-        by_key = np.argsort(query_keys[:, band], kind="stable")
+        by_key = stable_argsort(query_keys[:, band])
         wanted = query_keys[by_key, band]
         lo = np.searchsorted(sorted_keys, wanted, side="left")
         hi = np.searchsorted(sorted_keys, wanted, side="right")
@@ -157,7 +159,7 @@ def query_pairs(index_keys: I64, query_keys: I64, cap: int = WINDOW) -> tuple[I6
     if not queries:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
-    packed = np.unique(np.concatenate(queries) * np.int64(max(n_index, 1)) + np.concatenate(hits))
+    packed = distinct(np.concatenate(queries) * np.int64(max(n_index, 1)) + np.concatenate(hits))
     return packed // max(n_index, 1), packed % max(n_index, 1)
 
 
@@ -193,7 +195,7 @@ def unique_pairs(left: I64, right: I64) -> tuple[I64, I64]:
     """Distinct (left, right) pairs of int64 values, sorted by left then right."""
     if not len(left):
         return left.astype(np.int64), right.astype(np.int64)
-    order = np.lexsort((right, left))
+    order = lexsort2(right, left)
     left, right = left[order], right[order]
     first = np.ones(len(left), dtype=bool)
     first[1:] = (left[1:] != left[:-1]) | (right[1:] != right[:-1])

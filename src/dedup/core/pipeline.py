@@ -37,6 +37,7 @@ from dedup.core.labels import (
 from dedup.core.minhash import permutations
 from dedup.core.sets import gather
 from dedup.core.similar import groups_from_keys, set_band_keys
+from dedup.core.sorting import distinct, lexsort2
 from dedup.core.text import wrapped_words
 from dedup.errors import DuplicateIdError
 
@@ -318,7 +319,7 @@ def _representatives(group: I64, keys: I64) -> I64:
     """For every content, the content with the smallest key in its group."""
     if not len(keys):
         return group
-    order = np.lexsort((keys, group))
+    order = lexsort2(keys, group)
     heads = np.flatnonzero(np.r_[True, group[order][1:] != group[order][:-1]])
     best = np.empty(int(group.max()) + 1, dtype=np.int64)
     best[group[order][heads]] = order[heads]
@@ -345,7 +346,7 @@ def _near_duplicates(blocks: BlockHashes, cluster: I64, n_docs: int, cfg: ScanCo
     """
     doc = blocks.doc
     group = np.arange(n_docs, dtype=np.int64)
-    if len(np.unique(doc)) < 2:
+    if len(distinct(doc)) < 2:
         return group
     spread, _ = count_distinct(cluster, doc)
     own_blocks = np.flatnonzero(spread < cfg.prose_min_docs)

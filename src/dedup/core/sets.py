@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from dedup.core.sorting import distinct
+
 I64 = NDArray[np.int64]
 U32 = NDArray[np.uint32]
 
@@ -26,7 +28,7 @@ def unique_rows(values: U32, offsets: I64) -> tuple[U32, I64]:
     """Each row sorted with repeats removed (a CSR of sets)."""
     n = len(offsets) - 1
     row = np.repeat(np.arange(n, dtype=np.uint64), np.diff(offsets))
-    packed = np.unique((row << np.uint64(32)) | values[offsets[0] : offsets[-1]].astype(np.uint64))
+    packed = distinct((row << np.uint64(32)) | values[offsets[0] : offsets[-1]].astype(np.uint64))
     new_rows = (packed >> np.uint64(32)).astype(np.int64)
     counts = np.bincount(new_rows, minlength=n)
     new_offsets = np.zeros(n + 1, dtype=np.int64)

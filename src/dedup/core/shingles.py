@@ -13,6 +13,8 @@ import numpy as np
 import xxhash
 from numpy.typing import NDArray
 
+from dedup.core.sorting import distinct
+
 
 def shingle_hash(shingle: bytes) -> int:
     """The 32-bit hash of one shingle: give this to datasketch as `hashfunc`."""
@@ -32,7 +34,7 @@ def shingle_set(words: Sequence[str], n: int) -> NDArray[np.uint32]:
         (xxhash.xxh32_intdigest(s.encode("utf-8")) for s in shingle_strings(words, n)),
         dtype=np.uint32,
     )
-    return np.unique(hashes)
+    return distinct(hashes)
 
 
 def content_key(words: Sequence[str]) -> int:

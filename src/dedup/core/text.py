@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dedup.config import NormalizeConfig
+from dedup.core.sorting import distinct
 
 # From the first to the last non-space character of one line. `[^\n]` may
 # cross other white space (\r, \u2028), which stays inside the block.
@@ -73,13 +74,13 @@ _MIN_WRAPPED_WORDS = 5
 
 def _lower_or_digit(code_points: NDArray[np.uint32]) -> NDArray[np.bool_]:
     """chr(c).islower() or chr(c).isdigit(), element-wise."""
-    distinct = np.unique(code_points)
+    seen = distinct(code_points)
     flags = np.fromiter(
-        (chr(c).islower() or chr(c).isdigit() for c in distinct.tolist()),
+        (chr(c).islower() or chr(c).isdigit() for c in seen.tolist()),
         dtype=bool,
-        count=len(distinct),
+        count=len(seen),
     )
-    return flags[np.searchsorted(distinct, code_points)]
+    return flags[np.searchsorted(seen, code_points)]
 
 
 _CLOSER_CODES = np.array(sorted(ord(c) for c in _CLOSERS), dtype=np.uint32)

@@ -1,0 +1,60 @@
+"""The fast sorting steps give exactly what the numpy calls they replace give."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from dedup.core.sorting import dense_ranks, distinct, lexsort2, stable_argsort
+
+# Small value ranges make many ties, the case the tie repair handles.
+ints = st.one_of(
+    hnp.arrays(np.int64, st.integers(0, 300), elements=st.integers(-5, 5)),
+    hnp.arrays(np.int64, st.integers(0, 300), elements=st.integers(-(2**63), 2**63 - 1)),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=ints)
+def test_distinct_is_np_unique(values: np.ndarray) -> None:
+    np.testing.assert_array_equal(distinct(values), np.unique(values))
+    as_u32 = values.astype(np.uint32)
+    np.testing.assert_array_equal(distinct(as_u32), np.unique(as_u32))
+    assert distinct(as_u32).dtype == np.uint32
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=ints)
+def test_stable_argsort_is_numpy_stable(values: np.ndarray) -> None:
+    np.testing.assert_array_equal(stable_argsort(values), np.argsort(values, kind="stable"))
+    floats = values.astype(np.float64)
+    np.testing.assert_array_equal(stable_argsort(floats), np.argsort(floats, kind="stable"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), n=st.integers(0, 300))
+def test_lexsort2_is_np_lexsort(data: st.DataObject, n: int) -> None:
+    small = st.integers(-4, 4)
+    wide = st.integers(-(2**63), 2**63 - 1)
+    minor = data.draw(hnp.arrays(np.int64, n, elements=st.one_of(small, wide)))
+    major = data.draw(hnp.arrays(np.int64, n, elements=st.one_of(small, wide)))
+    np.testing.assert_array_equal(lexsort2(minor, major), np.lexsort((minor, major)))
+
+
+def test_a_large_array_with_long_runs_of_ties() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 1000, 200_000)
+    np.testing.assert_array_equal(stable_argsort(values), np.argsort(values, kind="stable"))
+    minor = rng.integers(0, 50, len(values))
+    np.testing.assert_array_equal(lexsort2(minor, values), np.lexsort((minor, values)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=ints)
+def test_dense_ranks_are_np_unique_inverse(values: np.ndarray) -> None:
+    ranks, seen = dense_ranks(values)
+    unique, inverse = np.unique(values, return_inverse=True)
+    np.testing.assert_array_equal(seen, unique)
+    np.testing.assert_array_equal(ranks, inverse.reshape(-1))
