@@ -7,7 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from dedup.core.sorting import dense_ranks, distinct, lexsort2, stable_argsort
+from dedup.core.sorting import (
+    dense_ranks,
+    distinct,
+    lexsort2,
+    stable_argsort,
+    unique_first_inverse,
+)
 
 # Small value ranges make many ties, the case the tie repair handles.
 ints = st.one_of(
@@ -58,3 +64,12 @@ def test_dense_ranks_are_np_unique_inverse(values: np.ndarray) -> None:
     unique, inverse = np.unique(values, return_inverse=True)
     np.testing.assert_array_equal(seen, unique)
     np.testing.assert_array_equal(ranks, inverse.reshape(-1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=ints)
+def test_unique_first_inverse_is_np_unique(values: np.ndarray) -> None:
+    seen, first, inverse = unique_first_inverse(values)
+    expected = np.unique(values, return_index=True, return_inverse=True)
+    for ours, theirs in zip((seen, first, inverse), expected, strict=True):
+        np.testing.assert_array_equal(ours, theirs.reshape(-1))

@@ -28,6 +28,7 @@ from dedup.core.fastops import unique_rows, word_shingle_rows
 from dedup.core.labels import count_distinct
 from dedup.core.pipeline import Analysis
 from dedup.core.sets import gather
+from dedup.core.sorting import unique_first_inverse
 
 I64 = NDArray[np.int64]
 U32 = NDArray[np.uint32]
@@ -103,7 +104,11 @@ def index_parts(result: Analysis, hashes: BlockHashes, cfg: ScanConfig) -> Index
     n_docs = len(result.ids)
     contents = result.contents
     doc = hashes.doc
-    content = np.searchsorted(contents.key, hashes.key).astype(np.int64)
+    # The contents are the distinct keys of these very blocks, so a block's
+    # content is its key's rank among them.
+    keys, first, content = unique_first_inverse(hashes.key)
+    if not np.array_equal(keys, contents.key):
+        raise ValueError("index_parts: the analysis' contents are not these blocks' keys")
     similar = contents.cluster[content] if len(doc) else np.empty(0, np.int64)
     spread, _ = count_distinct(similar, doc)
 
@@ -111,7 +116,6 @@ def index_parts(result: Analysis, hashes: BlockHashes, cfg: ScanConfig) -> Index
     content_spread = np.zeros(len(contents.key), dtype=np.int64)
     content_spread[content] = spread
     # Only contents already repeated are matched on their sets (see `Lookup`).
-    first = np.unique(content, return_index=True)[1] if len(doc) else np.empty(0, np.int64)
     repeated = np.flatnonzero(content_spread >= 2)
     sets = unique_rows(*gather(hashes.hashes, hashes.offsets, first[repeated].astype(np.int64)))
     content_sets = _expand(*sets, repeated, len(contents.key))

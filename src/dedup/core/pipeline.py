@@ -37,7 +37,7 @@ from dedup.core.labels import (
 from dedup.core.minhash import permutations
 from dedup.core.sets import gather
 from dedup.core.similar import groups_from_keys, set_band_keys
-from dedup.core.sorting import distinct, lexsort2
+from dedup.core.sorting import lexsort2, unique_first_inverse
 from dedup.core.text import wrapped_words
 from dedup.errors import DuplicateIdError
 
@@ -133,7 +133,7 @@ def _contents(blocks: BlockHashes) -> tuple[I64, I64, U32, I64]:
     Each distinct content is hashed once and kept as a sorted set, however
     many documents repeat it.
     """
-    keys, first, content = np.unique(blocks.key, return_index=True, return_inverse=True)
+    keys, first, content = unique_first_inverse(blocks.key)
     values, offsets = distinct_sets(blocks.hashes, blocks.offsets, first.astype(np.int64))
     return content.astype(np.int64), keys.astype(np.int64), values, offsets
 
@@ -346,7 +346,7 @@ def _near_duplicates(blocks: BlockHashes, cluster: I64, n_docs: int, cfg: ScanCo
     """
     doc = blocks.doc
     group = np.arange(n_docs, dtype=np.int64)
-    if len(distinct(doc)) < 2:
+    if not len(doc) or doc[0] == doc[-1]:  # blocks are sorted by document
         return group
     spread, _ = count_distinct(cluster, doc)
     own_blocks = np.flatnonzero(spread < cfg.prose_min_docs)

@@ -65,6 +65,15 @@ def dense_ranks(values: NDArray[_T]) -> tuple[I64, NDArray[_T]]:
     n = len(values)
     if n == 0:
         return np.empty(0, dtype=np.int64), values[:0]
+    if values.dtype.kind in "iu":
+        low, high = int(values.min()), int(values.max())
+        if high - low <= 4 * n:
+            # A narrow range (document numbers, group numbers): counting, no sort.
+            offset = (values - low).astype(np.int64)
+            present = np.bincount(offset, minlength=high - low + 1) > 0
+            rank_of = np.cumsum(present) - 1
+            seen = np.flatnonzero(present).astype(values.dtype) + values.dtype.type(low)
+            return rank_of[offset], seen
     order = np.argsort(values)
     ordered = values[order]
     new = np.empty(n, dtype=bool)
@@ -87,3 +96,17 @@ def lexsort2(minor: I64, major: I64) -> I64:
     major_rank = dense_ranks(major)[0]
     minor_rank, minor_values = dense_ranks(minor)
     return stable_argsort(major_rank * np.int64(len(minor_values)) + minor_rank)
+
+
+def unique_first_inverse(values: NDArray[_T]) -> tuple[NDArray[_T], I64, I64]:
+    """`np.unique(values, return_index=True, return_inverse=True)` of a 1-d array.
+
+    Returns (distinct sorted values, index of each one's first occurrence,
+    rank of each element), all but the first int64.
+    """
+    ranks, seen = dense_ranks(values)
+    first = np.empty(len(seen), dtype=np.int64)
+    # Scattered backwards: with repeated targets the last write wins, so
+    # each distinct value keeps the smallest index holding it.
+    first[ranks[::-1]] = np.arange(len(values) - 1, -1, -1, dtype=np.int64)
+    return seen, first, ranks
