@@ -71,3 +71,28 @@ def test_signatures_kernel_equals_numpy() -> None:
     np.testing.assert_array_equal(
         fastops.signatures_kernel(values, offsets, a, b), signatures(values, offsets, a, b)
     )
+
+
+def test_csr_kernels_give_the_same_rows_with_any_number_of_threads() -> None:
+    import numba
+
+    values, offsets = random_csr(np.random.default_rng(11), 5000, 1000)
+    pairs = np.random.default_rng(12).integers(0, 5000, (2, 3000))
+    runs = []
+    before = numba.get_num_threads()
+    try:
+        for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(threads)
+            rows = fastops.unique_rows(values, offsets)
+            runs.append(
+                (
+                    *rows,
+                    *fastops.word_shingle_rows(values, offsets, 5),
+                    fastops.jaccard_sorted(*rows, pairs[0], pairs[1]),
+                )
+            )
+    finally:
+        numba.set_num_threads(before)
+    for ours, first in zip(runs[-1], runs[0], strict=True):
+        np.testing.assert_array_equal(ours, first)
+    np.testing.assert_array_equal(runs[0][0], sets.unique_rows(values, offsets)[0])

@@ -49,20 +49,49 @@ def band_keys(sigs: U32, bands: int, rows: int) -> I64:
     return out.view(np.int64)
 
 
-@numba.njit(cache=True)
+# The CSR kernels below work in fixed chunks of rows, each row computed whole
+# by one thread, into a scratch array laid out like the input (no row gets
+# longer), then packed: the result never depends on the number of threads.
+_CHUNKS = 64
+
+
+@_compiled
+def _pack(scratch: U32, offsets: I64, lengths: I64) -> tuple[U32, I64]:
+    """Rows scratch[offsets[i]:offsets[i] + lengths[i]] packed into one CSR."""
+    rows = len(lengths)
+    out_offsets = np.zeros(rows + 1, dtype=np.int64)
+    for r in range(rows):
+        out_offsets[r + 1] = out_offsets[r] + lengths[r]
+    out = np.empty(out_offsets[rows], dtype=np.uint32)
+    for r in range(rows):
+        out[out_offsets[r] : out_offsets[r + 1]] = scratch[offsets[r] : offsets[r] + lengths[r]]
+    return out, out_offsets
+
+
+@_compiled
+def _sorted_distinct_into(row: U32, scratch: U32, at: int) -> int:
+    """row sorted without repeats, written to scratch[at:]; how many values."""
+    ordered = np.sort(row)
+    k = 0
+    for j in range(len(ordered)):
+        if j == 0 or ordered[j] != ordered[j - 1]:
+            scratch[at + k] = ordered[j]
+            k += 1
+    return k
+
+
+@_compiled_parallel
 def _unique_rows(values: U32, offsets: I64) -> tuple[U32, I64]:
     n = len(offsets) - 1
-    out = np.empty(offsets[n] - offsets[0], dtype=np.uint32)
-    out_offsets = np.zeros(n + 1, dtype=np.int64)
-    k = 0
-    for i in range(n):
-        row = np.sort(values[offsets[i] : offsets[i + 1]])
-        for j in range(len(row)):
-            if j == 0 or row[j] != row[j - 1]:
-                out[k] = row[j]
-                k += 1
-        out_offsets[i + 1] = k
-    return out[:k].copy(), out_offsets
+    base = offsets - offsets[0]
+    scratch = np.empty(base[n], dtype=np.uint32)
+    lengths = np.zeros(n, dtype=np.int64)
+    n_chunks = min(n, _CHUNKS)
+    for c in numba.prange(n_chunks):
+        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            row = values[offsets[i] : offsets[i + 1]]
+            lengths[i] = _sorted_distinct_into(row, scratch, base[i])
+    return _pack(scratch, base, lengths)
 
 
 def unique_rows(values: U32, offsets: I64) -> tuple[U32, I64]:
@@ -70,36 +99,35 @@ def unique_rows(values: U32, offsets: I64) -> tuple[U32, I64]:
     return _unique_rows(np.ascontiguousarray(values, dtype=np.uint32), offsets.astype(np.int64))
 
 
-@numba.njit(cache=True)
+@_compiled
+def _shingle_row(words: U32, lo: int, hi: int, n: int, scratch: U32, at: int) -> int:
+    """Sorted distinct n-gram hashes of words[lo:hi], written to scratch[at:]; how many."""
+    m = hi - lo
+    if m == 0:
+        return 0
+    width = min(n, m)
+    count = m - width + 1
+    row = np.empty(count, dtype=np.uint32)
+    for i in range(count):
+        acc = np.uint64(0)
+        for j in range(width):
+            acc = _fmix64(acc ^ _fmix64(np.uint64(words[lo + i + j]) + GOLDEN)) + GOLDEN
+        row[i] = np.uint32(acc >> np.uint64(32))
+    return _sorted_distinct_into(row, scratch, at)
+
+
+@_compiled_parallel
 def _word_shingle_rows(words: U32, offsets: I64, n: int) -> tuple[U32, I64]:
     rows = len(offsets) - 1
-    out = np.empty(offsets[rows] - offsets[0] + rows, dtype=np.uint32)
-    out_offsets = np.zeros(rows + 1, dtype=np.int64)
-    k = 0
-    for r in range(rows):
-        lo, hi = offsets[r], offsets[r + 1]
-        m = hi - lo
-        if m == 0:
-            out_offsets[r + 1] = k
-            continue
-        width = min(n, m)
-        count = m - width + 1
-        start = k
-        for i in range(count):
-            acc = np.uint64(0)
-            for j in range(width):
-                acc = _fmix64(acc ^ _fmix64(np.uint64(words[lo + i + j]) + GOLDEN)) + GOLDEN
-            out[k] = np.uint32(acc >> np.uint64(32))
-            k += 1
-        row = np.sort(out[start:k])
-        w = start
-        for j in range(len(row)):
-            if j == 0 or row[j] != row[j - 1]:
-                out[w] = row[j]
-                w += 1
-        k = w
-        out_offsets[r + 1] = k
-    return out[:k].copy(), out_offsets
+    # A row of m words has at most m shingles (one when m < n).
+    base = offsets - offsets[0]
+    scratch = np.empty(base[rows], dtype=np.uint32)
+    lengths = np.zeros(rows, dtype=np.int64)
+    n_chunks = min(rows, _CHUNKS)
+    for c in numba.prange(n_chunks):
+        for r in range(c * rows // n_chunks, (c + 1) * rows // n_chunks):
+            lengths[r] = _shingle_row(words, offsets[r], offsets[r + 1], n, scratch, base[r])
+    return _pack(scratch, base, lengths)
 
 
 def word_shingle_rows(words: U32, offsets: I64, n: int) -> tuple[U32, I64]:
@@ -109,25 +137,33 @@ def word_shingle_rows(words: U32, offsets: I64, n: int) -> tuple[U32, I64]:
     )
 
 
-@numba.njit(cache=True)
+@_compiled
+def _jaccard_pair(values: U32, offsets: I64, left: int, right: int) -> float:
+    a, a_end = offsets[left], offsets[left + 1]
+    b, b_end = offsets[right], offsets[right + 1]
+    size = (a_end - a) + (b_end - b)
+    shared = 0
+    while a < a_end and b < b_end:
+        if values[a] == values[b]:
+            shared += 1
+            a += 1
+            b += 1
+        elif values[a] < values[b]:
+            a += 1
+        else:
+            b += 1
+    union = size - shared
+    return shared / union if union > 0 else 0.0
+
+
+@_compiled_parallel
 def _jaccard_sorted(values: U32, offsets: I64, left: I64, right: I64) -> NDArray[np.float64]:
-    out = np.empty(len(left), dtype=np.float64)
-    for k in range(len(left)):
-        a, a_end = offsets[left[k]], offsets[left[k] + 1]
-        b, b_end = offsets[right[k]], offsets[right[k] + 1]
-        size = (a_end - a) + (b_end - b)
-        shared = 0
-        while a < a_end and b < b_end:
-            if values[a] == values[b]:
-                shared += 1
-                a += 1
-                b += 1
-            elif values[a] < values[b]:
-                a += 1
-            else:
-                b += 1
-        union = size - shared
-        out[k] = shared / union if union > 0 else 0.0
+    n = len(left)
+    out = np.empty(n, dtype=np.float64)
+    n_chunks = min(n, _CHUNKS)
+    for c in numba.prange(n_chunks):
+        for k in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            out[k] = _jaccard_pair(values, offsets, left[k], right[k])
     return out
 
 
