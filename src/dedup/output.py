@@ -13,6 +13,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -170,6 +171,7 @@ def write_output(
     force: bool,
     prepare: Callable[[Path], None] | None = None,
     rows_per_file: int = ROWS_PER_FILE,
+    workers: int = 1,
 ) -> None:
     """Write `tables` as `out/<name>.parquet`, replacing `out` as a whole.
 
@@ -178,7 +180,8 @@ def write_output(
     `part-00000.parquet`, ... of at most that many rows each, every part with
     the table's schema and metadata. `prepare`, when given, is called with
     the staging folder once the tables are in it, to add what else must be
-    in place at the swap (a server's live log).
+    in place at the swap (a server's live log). Files are written on up to
+    `workers` threads; the output is the same with any number.
 
     Raises:
         OutputError: `out` exists without `force`, or writing failed (the
@@ -186,18 +189,44 @@ def write_output(
             is left untouched).
     """
     with staged(out, force) as staging:
+        files: list[tuple[pa.Table, Path]] = []
+        folders: set[Path] = {staging}
         for name, table in tables.items():
             path = staging / f"{name}.parquet"
             if path.parent != staging and not path.parent.is_dir():
                 path.parent.mkdir()
+            folders.add(path.parent)
             if table.num_rows <= rows_per_file:
-                write_table(table, path)
+                files.append((table, path))
             else:
                 path.mkdir()
+                folders.add(path)
                 for part, start in enumerate(range(0, table.num_rows, rows_per_file)):
                     chunk = table.slice(start, rows_per_file)
-                    write_table(chunk, path / f"part-{part:05d}.parquet")
-                fsync_folder(path)
-            fsync_folder(path.parent)
+                    files.append((chunk, path / f"part-{part:05d}.parquet"))
+        _write_files(files, workers)
+        for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+            fsync_folder(folder)
         if prepare is not None:
             prepare(staging)
+
+
+def _write_files(files: Sequence[tuple[pa.Table, Path]], workers: int) -> None:
+    """`write_table` of every (table, path), on up to `workers` threads.
+
+    pyarrow encodes and compresses without the GIL, so files are written
+    side by side; each file's bytes do not depend on it. The first error is
+    raised once no write is running, and writes not yet started are dropped.
+    """
+    if workers <= 1 or len(files) <= 1:
+        for table, path in files:
+            write_table(table, path)
+        return
+    pool = ThreadPoolExecutor(max_workers=min(workers, len(files)))
+    try:
+        for future in [pool.submit(write_table, table, path) for table, path in files]:
+            future.result()
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)

@@ -229,6 +229,7 @@ def scan(
         to_tables(result, cfg, problems, provenance) | extra,
         force,
         rows_per_file=rows_per_file,
+        workers=threads,
     )
     shutil.rmtree(work_folder(target), ignore_errors=True)
     progress(Tick("write", files_done=len(TABLES), files_total=len(TABLES), finished=True))

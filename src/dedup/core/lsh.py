@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dedup.core.sorting import distinct, lexsort2, stable_argsort
+from dedup.core.threads import map_in_threads
 
 I64 = NDArray[np.int64]
 
@@ -137,25 +138,27 @@ def query_pairs(index_keys: I64, query_keys: I64, cap: int = WINDOW) -> tuple[I6
     if cap < 1:
         raise ValueError(f"cap must be at least 1, got {cap}")
     n_index, bands = index_keys.shape
-    queries: list[I64] = []
-    hits: list[I64] = []
-    for band in range(bands):
+
+    def band_hits(band: int) -> tuple[I64, I64]:
+        # Stable: the first `cap` members of a bucket are its smallest rows.
         order = stable_argsort(index_keys[:, band])
         sorted_keys = index_keys[order, band]
         # Queries looked up in key order: each search starts near the last,
         # which on millions of rows is several times faster than random order.
-        by_key = stable_argsort(query_keys[:, band])
+        # (Their own order among equal keys does not matter: pairs are sorted.)
+        by_key = np.argsort(query_keys[:, band]).astype(np.int64, copy=False)
         wanted = query_keys[by_key, band]
         lo = np.searchsorted(sorted_keys, wanted, side="left")
         hi = np.searchsorted(sorted_keys, wanted, side="right")
         count = np.minimum(hi - lo, cap)
         total = int(count.sum())
-        if not total:
-            continue
         query = np.repeat(by_key, count)
         step = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
-        queries.append(query)
-        hits.append(order[np.repeat(lo, count) + step].astype(np.int64))
+        return query, order[np.repeat(lo, count) + step].astype(np.int64)
+
+    found = [pair for pair in map_in_threads(band_hits, range(bands)) if len(pair[0])]
+    queries = [query for query, _ in found]
+    hits = [hit for _, hit in found]
     if not queries:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty

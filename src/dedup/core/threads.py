@@ -1,0 +1,35 @@
+"""Independent numpy steps (one per LSH band, say) spread over threads.
+
+numpy's sorts, searches and element-wise loops release the GIL, so steps on
+separate arrays run side by side in threads. How many threads: numba's
+thread count, which the runner sets from `--workers` (`runner.use_workers`)
+for the compiled kernels too, so one setting governs both. Results come back
+in the order of the items, whatever the thread count, so nothing downstream
+depends on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import numba  # type: ignore[import-untyped, unused-ignore]
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def thread_count() -> int:
+    """The number of threads the compiled kernels use in this thread."""
+    count: int = numba.get_num_threads()
+    return count
+
+
+def map_in_threads(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
+    """[fn(item) for item in items], on up to `thread_count()` threads, in item order."""
+    workers = min(thread_count(), len(items))
+    if workers <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, items))
