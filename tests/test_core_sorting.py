@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -55,6 +56,37 @@ def test_a_large_array_with_long_runs_of_ties() -> None:
     np.testing.assert_array_equal(stable_argsort(values), np.argsort(values, kind="stable"))
     minor = rng.integers(0, 50, len(values))
     np.testing.assert_array_equal(lexsort2(minor, values), np.lexsort((minor, values)))
+
+
+# Every integer width and signedness, extremes included (uint64 above 2**63).
+any_ints = st.sampled_from(
+    [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
+).flatmap(lambda dtype: hnp.arrays(dtype, st.integers(0, 300)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=any_ints)
+def test_every_integer_type_gives_what_numpy_gives(values: np.ndarray) -> None:
+    unique, first, inverse = np.unique(values, return_index=True, return_inverse=True)
+    np.testing.assert_array_equal(distinct(values), unique)
+    ranks, seen = dense_ranks(values)
+    np.testing.assert_array_equal(seen, unique)
+    assert seen.dtype == values.dtype
+    np.testing.assert_array_equal(ranks, inverse.reshape(-1))
+    np.testing.assert_array_equal(unique_first_inverse(values)[1], first)
+    np.testing.assert_array_equal(stable_argsort(values), np.argsort(values, kind="stable"))
+    np.testing.assert_array_equal(
+        lexsort2(values, values[::-1]), np.lexsort((values, values[::-1]))
+    )
+
+
+def test_other_shapes_are_refused() -> None:
+    square = np.zeros((3, 3), dtype=np.int64)
+    for fn in (distinct, stable_argsort, dense_ranks, unique_first_inverse):
+        with pytest.raises(ValueError, match="1-d"):
+            fn(square)
+    with pytest.raises(ValueError, match="one length"):
+        lexsort2(np.zeros(1, np.int64), np.zeros(3, np.int64))
 
 
 @settings(max_examples=200, deadline=None)

@@ -110,7 +110,7 @@ def summarize(result: Analysis, out: Path, top: int = 5) -> ScanSummary:
 def use_workers(workers: int | None) -> int:
     """Set the threads of the compiled stages (every core by default); return the old count.
 
-    Numba's thread count is process-wide state, so it is set here, at the
+    Numba's thread count is global state (kept per calling thread), so it is set here, at the
     edge, never inside the core, and `scan` puts the old value back.
     """
     import numba

@@ -80,31 +80,16 @@ def _sorted_distinct_into(row: U32, scratch: U32, at: int) -> int:
     return k
 
 
-@_compiled_parallel
-def _unique_rows(values: U32, offsets: I64) -> tuple[U32, I64]:
-    n = len(offsets) - 1
-    base = offsets - offsets[0]
-    scratch = np.empty(base[n], dtype=np.uint32)
-    lengths = np.zeros(n, dtype=np.int64)
-    n_chunks = min(n, _CHUNKS)
-    for c in numba.prange(n_chunks):
-        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
-            row = values[offsets[i] : offsets[i + 1]]
-            lengths[i] = _sorted_distinct_into(row, scratch, base[i])
-    return _pack(scratch, base, lengths)
-
-
-def unique_rows(values: U32, offsets: I64) -> tuple[U32, I64]:
-    """`sets.unique_rows`, compiled: each CSR row sorted without repeats."""
-    return _unique_rows(np.ascontiguousarray(values, dtype=np.uint32), offsets.astype(np.int64))
-
-
 @_compiled
-def _shingle_row(words: U32, lo: int, hi: int, n: int, scratch: U32, at: int) -> int:
-    """Sorted distinct n-gram hashes of words[lo:hi], written to scratch[at:]; how many."""
+def _set_row(words: U32, lo: int, hi: int, n: int, scratch: U32, at: int) -> int:
+    """Sorted distinct hashes of row words[lo:hi], written to scratch[at:]; how many.
+
+    n = 0: the row's own values; n >= 1: the hashes of its word n-grams
+    (`blockhash.word_shingles`).
+    """
     m = hi - lo
-    if m == 0:
-        return 0
+    if n == 0 or m == 0:
+        return _sorted_distinct_into(words[lo:hi], scratch, at)
     width = min(n, m)
     count = m - width + 1
     row = np.empty(count, dtype=np.uint32)
@@ -117,24 +102,33 @@ def _shingle_row(words: U32, lo: int, hi: int, n: int, scratch: U32, at: int) ->
 
 
 @_compiled_parallel
-def _word_shingle_rows(words: U32, offsets: I64, n: int) -> tuple[U32, I64]:
+def _set_rows(words: U32, offsets: I64, n: int) -> tuple[U32, I64]:
     rows = len(offsets) - 1
-    # A row of m words has at most m shingles (one when m < n).
+    # A row of m values has at most m distinct values and m shingles (one when m < n).
     base = offsets - offsets[0]
     scratch = np.empty(base[rows], dtype=np.uint32)
     lengths = np.zeros(rows, dtype=np.int64)
     n_chunks = min(rows, _CHUNKS)
     for c in numba.prange(n_chunks):
         for r in range(c * rows // n_chunks, (c + 1) * rows // n_chunks):
-            lengths[r] = _shingle_row(words, offsets[r], offsets[r + 1], n, scratch, base[r])
+            lengths[r] = _set_row(words, offsets[r], offsets[r + 1], n, scratch, base[r])
     return _pack(scratch, base, lengths)
 
 
+def unique_rows(values: U32, offsets: I64) -> tuple[U32, I64]:
+    """`sets.unique_rows`, compiled: each CSR row sorted without repeats."""
+    return _set_rows(np.ascontiguousarray(values, dtype=np.uint32), offsets.astype(np.int64), 0)
+
+
 def word_shingle_rows(words: U32, offsets: I64, n: int) -> tuple[U32, I64]:
-    """`blockhash.word_shingles` of every CSR row at once: (values, offsets)."""
-    return _word_shingle_rows(
-        np.ascontiguousarray(words, dtype=np.uint32), offsets.astype(np.int64), n
-    )
+    """`blockhash.word_shingles` of every CSR row at once: (values, offsets).
+
+    Raises:
+        ValueError: n < 1.
+    """
+    if n < 1:
+        raise ValueError(f"shingles need n >= 1 words, got {n}")
+    return _set_rows(np.ascontiguousarray(words, dtype=np.uint32), offsets.astype(np.int64), n)
 
 
 @_compiled

@@ -108,7 +108,10 @@ def index_parts(result: Analysis, hashes: BlockHashes, cfg: ScanConfig) -> Index
     # content is its key's rank among them.
     keys, first, content = unique_first_inverse(hashes.key)
     if not np.array_equal(keys, contents.key):
-        raise ValueError("index_parts: the analysis' contents are not these blocks' keys")
+        raise ValueError(
+            "index_parts: hashes must be hash_blocks(result.texts, cfg), the blocks the "
+            "analysis clustered; their contents differ from the analysis'"
+        )
     similar = contents.cluster[content] if len(doc) else np.empty(0, np.int64)
     spread, _ = count_distinct(similar, doc)
 

@@ -108,16 +108,20 @@ def candidate_pairs(keys: I64, window: int = WINDOW) -> tuple[I64, I64]:
     if window < 1:
         raise ValueError(f"window must be at least 1, got {window}")
     n, bands = keys.shape
-    lefts: list[I64] = []
-    rights: list[I64] = []
-    for band in range(bands):
+
+    def band_pairs(band: int) -> list[tuple[I64, I64]]:
         # A stable sort by key keeps rows ascending inside each bucket.
         order = stable_argsort(keys[:, band])
         sorted_keys = keys[order, band]
+        found = []
         for step in range(1, min(window, n - 1) + 1):
             same = sorted_keys[step:] == sorted_keys[:-step]
-            lefts.append(order[:-step][same])
-            rights.append(order[step:][same])
+            found.append((order[:-step][same], order[step:][same]))
+        return found
+
+    found = [pair for pairs in map_in_threads(band_pairs, range(bands)) for pair in pairs]
+    lefts = [left for left, _ in found]
+    rights = [right for _, right in found]
     if not lefts:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty

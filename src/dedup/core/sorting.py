@@ -5,7 +5,10 @@ without return arrays takes 6.6 s (it goes through a hash table, then sorts
 the distinct values) where a sort and a comparison of neighbours take 0.1 s;
 `np.argsort(kind="stable")` takes 0.92 s where the unstable (SIMD) argsort
 takes 0.39 s; `np.lexsort` of two int64 keys 2.6 s. Each function here gives
-exactly what the numpy call it names gives (`tests/test_core_sorting.py`).
+exactly what the numpy call it names gives (`tests/test_core_sorting.py`),
+for the inputs the core has: 1-d arrays of integers, or of floats without
+NaN (numpy counts every NaN as one value; these would not). Other shapes
+raise ValueError.
 """
 
 from __future__ import annotations
@@ -19,9 +22,18 @@ I64 = NDArray[np.int64]
 _T = TypeVar("_T", bound=np.generic)
 
 
+def _one_dimensional(*arrays: NDArray[np.generic]) -> int:
+    """The common length of 1-d arrays; ValueError for any other shape or unequal lengths."""
+    if any(a.ndim != 1 for a in arrays) or len({len(a) for a in arrays}) > 1:
+        shapes = ", ".join(str(a.shape) for a in arrays)
+        raise ValueError(f"expected 1-d arrays of one length, got shapes {shapes}")
+    return len(arrays[0])
+
+
 def distinct(values: NDArray[_T]) -> NDArray[_T]:
-    """`np.unique(values)`: the sorted distinct values of a numeric array (flattened)."""
-    ordered = np.sort(values, axis=None)
+    """`np.unique(values)`: the sorted distinct values of a 1-d array."""
+    _one_dimensional(values)
+    ordered = np.sort(values)
     if len(ordered) < 2:
         return ordered
     keep = np.empty(len(ordered), dtype=bool)
@@ -36,8 +48,8 @@ def stable_argsort(values: NDArray[np.generic]) -> I64:
     The fast unstable sort first; then the rows of each run of equal values
     (rare among hashes: only repeated keys) are put back in ascending order.
     """
+    n = _one_dimensional(values)
     order = np.argsort(values).astype(np.int64, copy=False)
-    n = len(order)
     if n < 2:
         return order
     ordered = values[order]
@@ -62,17 +74,25 @@ def dense_ranks(values: NDArray[_T]) -> tuple[I64, NDArray[_T]]:
     `np.unique(values, return_inverse=True)`, inverse first, with an unstable
     sort (the ranks do not depend on how ties are ordered).
     """
-    n = len(values)
+    n = _one_dimensional(values)
     if n == 0:
         return np.empty(0, dtype=np.int64), values[:0]
     if values.dtype.kind in "iu":
         low, high = int(values.min()), int(values.max())
-        if high - low <= 4 * n:
-            # A narrow range (document numbers, group numbers): counting, no sort.
-            offset = (values - low).astype(np.int64)
-            present = np.bincount(offset, minlength=high - low + 1) > 0
+        if high - low <= n:
+            # A narrow range (document numbers, group numbers): counting, no
+            # sort. Offsets are taken in int64 (a narrow signed type could
+            # wrap) or in the unsigned type itself (every value >= low).
+            present = np.zeros(high - low + 1, dtype=bool)
+            if values.dtype.kind == "i":
+                offset = values.astype(np.int64) - np.int64(low)
+                present[offset] = True
+                seen = (np.flatnonzero(present) + np.int64(low)).astype(values.dtype)
+            else:
+                offset = (values - values.dtype.type(low)).astype(np.int64)  # type: ignore[operator]
+                present[offset] = True
+                seen = np.flatnonzero(present).astype(values.dtype) + values.dtype.type(low)
             rank_of = np.cumsum(present) - 1
-            seen = np.flatnonzero(present).astype(values.dtype) + values.dtype.type(low)
             return rank_of[offset], seen
     order = np.argsort(values)
     ordered = values[order]
@@ -90,7 +110,7 @@ def lexsort2(minor: I64, major: I64) -> I64:
     Both are 1-d integer arrays of one length; each is replaced by its dense
     rank and the two ranks are packed in one int64, so any int64 values work.
     """
-    n = len(major)
+    n = _one_dimensional(minor, major)
     if n < 2:
         return np.arange(n, dtype=np.int64)
     major_rank = dense_ranks(major)[0]
@@ -105,8 +125,6 @@ def unique_first_inverse(values: NDArray[_T]) -> tuple[NDArray[_T], I64, I64]:
     rank of each element), all but the first int64.
     """
     ranks, seen = dense_ranks(values)
-    first = np.empty(len(seen), dtype=np.int64)
-    # Scattered backwards: with repeated targets the last write wins, so
-    # each distinct value keeps the smallest index holding it.
-    first[ranks[::-1]] = np.arange(len(values) - 1, -1, -1, dtype=np.int64)
+    first = np.full(len(seen), len(values), dtype=np.int64)
+    np.minimum.at(first, ranks, np.arange(len(values), dtype=np.int64))
     return seen, first, ranks
