@@ -37,7 +37,8 @@ and shingled by `shingles.shingle_strings` with `ScanConfig()`'s defaults
   over every block and over distinct contents (as `core.pipeline` does),
   one thread;
 - dedup scan: `dedup.runner.scan` end to end (read -> Parquet) with 1 worker
-  (one numba thread) and with one worker per core.
+  (one numba thread) and with one worker per core, and with one worker per
+  core on the sample of the slow rows (datatrove's input).
 
 The slow rows (datasketch, datatrove; --skip-slow leaves them out) run on a
 seeded sample of --sample-mb, and the datasketch ones stop after --budget
@@ -610,6 +611,16 @@ def main_table(plan: Plan, skip_slow: bool) -> tuple[Row, Row]:
             plan.slow_root,
             slow_floor,
             workers=CORES,
+        )
+    if plan.slow_root != plan.root and plan.workers_arg:
+        # The same input as the slow rows, so that datatrove is compared like with like.
+        plan.run(
+            f"dedup scan, {CORES} workers, on the sample",
+            "scan",
+            plan.slow_root,
+            slow_floor,
+            workers=CORES,
+            workers_arg=True,
         )
     for distinct in (False, True):
         plan.run(
