@@ -96,3 +96,22 @@ def test_csr_kernels_give_the_same_rows_with_any_number_of_threads() -> None:
     for ours, first in zip(runs[-1], runs[0], strict=True):
         np.testing.assert_array_equal(ours, first)
     np.testing.assert_array_equal(runs[0][0], sets.unique_rows(values, offsets)[0])
+
+
+@pytest.mark.parametrize("dtype", [np.uint32, np.int64])
+def test_gather_equals_numpy(dtype: type) -> None:
+    values, offsets = random_csr(np.random.default_rng(21), 400, 1000)
+    values = values.astype(dtype)
+    rng = np.random.default_rng(22)
+    for rows in (rng.integers(0, 400, 900), np.arange(400)[::-1], np.empty(0, np.int64)):
+        ours = fastops.gather(values, offsets, rows.astype(np.int64))
+        plain = sets.gather(values, offsets, rows.astype(np.int64))
+        assert ours[0].dtype == plain[0].dtype
+        np.testing.assert_array_equal(ours[0], plain[0])
+        np.testing.assert_array_equal(ours[1], plain[1])
+    # A slice of a bigger CSR: offsets need not start at 0.
+    shifted = offsets[100:201]
+    np.testing.assert_array_equal(
+        fastops.gather(values, shifted, np.arange(100))[0],
+        sets.gather(values, shifted, np.arange(100))[0],
+    )

@@ -173,7 +173,7 @@ def select_docs(blocks: BlockHashes, order: Sequence[int], n_docs: int) -> Block
     shards in input order (and be saved, to resume); the analysis wants
     documents sorted by id.
     """
-    from dedup.core.sets import gather
+    from dedup.core.fastops import gather
 
     picked = np.asarray(order, dtype=np.int64)
     per_doc = np.searchsorted(blocks.doc, np.arange(n_docs + 1))

@@ -29,11 +29,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
-from dedup.core.fastops import jaccard_sorted, unique_rows
+from dedup.core.fastops import gather, jaccard_sorted, unique_rows
 from dedup.core.labels import Runs, count_distinct
 from dedup.core.lsh import GOLDEN, fmix64, optimal_params, query_pairs
 from dedup.core.minhash import permutations
-from dedup.core.sets import gather
 from dedup.core.similar import set_band_keys
 from dedup.core.sorting import distinct, lexsort2, stable_argsort
 

@@ -24,10 +24,9 @@ from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
 from dedup.core.blockhash import BlockHashes
-from dedup.core.fastops import unique_rows, word_shingle_rows
+from dedup.core.fastops import gather, unique_rows, word_shingle_rows
 from dedup.core.labels import count_distinct
 from dedup.core.pipeline import Analysis
-from dedup.core.sets import gather
 from dedup.core.sorting import unique_first_inverse
 
 I64 = NDArray[np.int64]

@@ -24,11 +24,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
+from dedup.core.fastops import gather
 from dedup.core.index_parts import CSR, IndexParts
 from dedup.core.labels import group_starts
 from dedup.core.lsh import GOLDEN, fmix64
 from dedup.core.minhash import permutations
-from dedup.core.sets import gather
 from dedup.core.similar import set_band_keys
 from dedup.core.sorting import distinct, lexsort2, stable_argsort
 

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from dedup.config import ScanConfig
 from dedup.core.blockhash import BlockHashes, hash_blocks, select_docs
 from dedup.core.edges import edge_blocks, glued_cuts, glued_runs, join_variants, split_glued
-from dedup.core.fastops import jaccard_sorted, unique_rows, word_shingle_rows
+from dedup.core.fastops import gather, jaccard_sorted, unique_rows, word_shingle_rows
 from dedup.core.graph import components
 from dedup.core.groups import group_names
 from dedup.core.labels import (
@@ -35,7 +35,6 @@ from dedup.core.labels import (
     tile_spans,
 )
 from dedup.core.minhash import permutations
-from dedup.core.sets import gather
 from dedup.core.similar import groups_from_keys, set_band_keys
 from dedup.core.sorting import lexsort2, unique_first_inverse
 from dedup.core.text import wrapped_words
