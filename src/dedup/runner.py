@@ -18,7 +18,7 @@ from dedup.arrow import to_tables
 from dedup.arrow_index import build_index_tables
 from dedup.config import InputConfig, ScanConfig
 from dedup.core.blockhash import BlockHashes, concat_blocks, hash_blocks, select_docs
-from dedup.core.pipeline import Analysis, analyze, passage_texts
+from dedup.core.pipeline import Analysis, analyze, id_order, passage_texts
 from dedup.errors import ConfigError, DuplicateIdError, OutputError
 from dedup.output import ROWS_PER_FILE, check_target, write_output
 from dedup.progress import ProgressFn, Tick, no_progress
@@ -319,7 +319,7 @@ def _sorted_by_id(
     docs: list[Document], values: list[str | None], blocks: BlockHashes
 ) -> tuple[list[Document], list[str | None], BlockHashes]:
     """Documents, group values and blocks in id order, as `analyze` orders them."""
-    order = sorted(range(len(docs)), key=lambda i: docs[i].id)
+    order = id_order([d.id for d in docs])
     if order == list(range(len(docs))):
         return docs, values, blocks
     return (

@@ -147,6 +147,15 @@ def distinct_sets(hashes: U32, offsets: I64, rows: I64) -> tuple[U32, I64]:
     return unique_rows(*gather(hashes, offsets, rows))
 
 
+def id_order(ids: Sequence[str]) -> list[int]:
+    """Indices of `ids` in the order the analysis numbers documents: sorted by id.
+
+    A runner that sorts its documents this way before `analyze` (to keep
+    their blocks in that order for the index) gets the same numbering.
+    """
+    return sorted(range(len(ids)), key=lambda i: ids[i])
+
+
 def analyze(
     ids: Sequence[str],
     texts: Sequence[str],
@@ -172,7 +181,7 @@ def analyze(
         DuplicateIdError: two documents share an id.
         ConfigError: a `field:` group spec without `group_values`.
     """
-    order = sorted(range(len(ids)), key=lambda i: ids[i])
+    order = id_order(ids)
     sorted_ids = [ids[i] for i in order]
     for a, b in itertools.pairwise(sorted_ids):
         if a == b:
