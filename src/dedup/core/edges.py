@@ -34,7 +34,7 @@ from dedup.core.labels import Runs, count_distinct
 from dedup.core.lsh import GOLDEN, fmix64, optimal_params, query_pairs
 from dedup.core.minhash import permutations
 from dedup.core.similar import set_band_keys
-from dedup.core.sorting import distinct, lexsort2, stable_argsort
+from dedup.core.sorting import distinct, lexsort2, stable_argsort, unique_first_inverse
 
 I64 = NDArray[np.int64]
 U32 = NDArray[np.uint32]
@@ -283,8 +283,8 @@ def join_variants(
     # Each distinct content is compared once: a template line repeats on every page.
     n_scopes = np.int64(int(scope.max()) + 1)
     target_scoped = distinct(content[targets] * n_scopes + scope[doc[targets]])
-    index_content, index_first = np.unique(content[targets], return_index=True)
-    _, query_first, query_row = np.unique(content[queries], return_index=True, return_inverse=True)
+    index_content, index_first, _ = unique_first_inverse(content[targets])
+    _, query_first, query_row = unique_first_inverse(content[queries])
     pair_query, pair_index, similarity = variant_pairs(
         unique_rows(*gather(*words, queries[query_first])),
         unique_rows(*gather(*words, targets[index_first])),

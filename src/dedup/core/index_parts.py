@@ -119,7 +119,7 @@ def index_parts(result: Analysis, hashes: BlockHashes, cfg: ScanConfig) -> Index
     content_spread[content] = spread
     # Only contents already repeated are matched on their sets (see `Lookup`).
     repeated = np.flatnonzero(content_spread >= 2)
-    sets = unique_rows(*gather(hashes.hashes, hashes.offsets, first[repeated].astype(np.int64)))
+    sets = unique_rows(*gather(hashes.hashes, hashes.offsets, first[repeated]))
     content_sets = _expand(*sets, repeated, len(contents.key))
 
     users = user_groups(result.groups, n_docs)

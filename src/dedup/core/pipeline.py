@@ -133,8 +133,8 @@ def _contents(blocks: BlockHashes) -> tuple[I64, I64, U32, I64]:
     many documents repeat it.
     """
     keys, first, content = unique_first_inverse(blocks.key)
-    values, offsets = distinct_sets(blocks.hashes, blocks.offsets, first.astype(np.int64))
-    return content.astype(np.int64), keys.astype(np.int64), values, offsets
+    values, offsets = distinct_sets(blocks.hashes, blocks.offsets, first)
+    return content, keys, values, offsets
 
 
 def distinct_sets(hashes: U32, offsets: I64, rows: I64) -> tuple[U32, I64]:
