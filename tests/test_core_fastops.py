@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dedup.core import fastops, lsh, sets
+from dedup.core import fastops, labels, lsh, sets
 from dedup.core.blockhash import word_shingles
 from dedup.core.minhash import permutations, signatures
 
@@ -115,3 +115,30 @@ def test_gather_equals_numpy(dtype: type) -> None:
         fastops.gather(values, shifted, np.arange(100))[0],
         sets.gather(values, shifted, np.arange(100))[0],
     )
+
+
+def random_tiling(rng: np.random.Generator, n_docs: int) -> tuple[np.ndarray, ...]:
+    """Blocks sorted by (doc, start): gaps, touching blocks, unique and boilerplate runs."""
+    doc, start, end, run, doc_len = [], [], [], [], []
+    for d in range(n_docs):
+        at = int(rng.integers(0, 3))
+        for _ in range(int(rng.integers(0, 6))):
+            width = int(rng.integers(1, 5))
+            doc.append(d)
+            start.append(at)
+            end.append(at + width)
+            run.append(int(rng.choice([-1, -1, 0, 1, 2])))
+            at += width + int(rng.integers(0, 3))  # touching blocks too
+        doc_len.append(at + int(rng.integers(0, 3)))
+    return tuple(np.array(a, dtype=np.int64) for a in (doc, start, end, run, doc_len))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_tile_spans_equals_numpy(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for n_docs in (0, 1, 2, 40):
+        args = random_tiling(rng, n_docs)
+        ours, plain = fastops.tile_spans(*args), labels.tile_spans(*args)
+        for field in ("doc", "start", "end", "run"):
+            np.testing.assert_array_equal(getattr(ours, field), getattr(plain, field))
+            assert getattr(ours, field).dtype == np.int64

@@ -11,6 +11,7 @@ import numba  # type: ignore[import-untyped, unused-ignore]
 import numpy as np
 from numpy.typing import NDArray
 
+from dedup.core.labels import Spans
 from dedup.core.lsh import GOLDEN
 from dedup.core.xxh import _M32, _compiled, _compiled_parallel
 
@@ -270,3 +271,81 @@ def signatures_kernel(hashes: U32, offsets: I64, a: U32, b: U32) -> U32:
     else:
         _signatures_parallel(values, offs, a64, b64, out, min(n, 64))
     return out
+
+
+@_compiled
+def _tile(
+    doc: I64,
+    start: I64,
+    end: I64,
+    run: I64,
+    doc_len: I64,
+    out_doc: I64,
+    out_start: I64,
+    out_end: I64,
+    out_run: I64,
+) -> int:
+    """Spans of `labels.tile_spans`, written to the out arrays when they are long enough; how many.
+
+    Each document is walked as gap, block, gap, ..., block, gap; a piece that
+    is not empty extends the open span when its run is the same and opens a
+    new one otherwise. One pass, no piece arrays: the numpy version holds
+    four int64 arrays of 2B + D pieces and their filtered copies.
+    """
+    write = len(out_doc) > 0
+    n = 0
+    b = 0
+    for d in range(len(doc_len)):
+        is_open = False
+        s_start = s_end = s_run = 0
+        prev_end = 0
+        prev_run = -2  # -2: the document's start
+        while True:
+            if b < len(doc) and doc[b] == d:
+                lo, hi, r = start[b], end[b], run[b]
+                # The gap before a boilerplate block joins the run before it,
+                # or this block's run at the document's start.
+                gap = -1
+                if r >= 0:
+                    gap = r if prev_run == -2 else (prev_run if prev_run >= 0 else -1)
+                pieces = ((prev_end, lo, gap), (lo, hi, r))
+                prev_end, prev_run = hi, r
+                b += 1
+                last = False
+            else:
+                tail = prev_run if prev_run != -2 else -1
+                pieces = ((prev_end, doc_len[d], tail), (0, 0, -1))
+                last = True
+            for p_start, p_end, p_run in pieces:
+                if p_end <= p_start:
+                    continue
+                if is_open and p_run == s_run:
+                    s_end = p_end
+                    continue
+                if is_open:
+                    if write:
+                        out_doc[n], out_start[n], out_end[n], out_run[n] = d, s_start, s_end, s_run
+                    n += 1
+                is_open, s_start, s_end, s_run = True, p_start, p_end, p_run
+            if last:
+                break
+        if is_open:
+            if write:
+                out_doc[n], out_start[n], out_end[n], out_run[n] = d, s_start, s_end, s_run
+            n += 1
+    return n
+
+
+def tile_spans(doc: I64, start: I64, end: I64, block_run: I64, doc_len: I64) -> Spans:
+    """`labels.tile_spans`, compiled: two passes over the blocks, no piece arrays.
+
+    Blocks must be sorted by (doc, start), as there.
+    """
+    doc, start, end, block_run, doc_len = (
+        np.ascontiguousarray(a, dtype=np.int64) for a in (doc, start, end, block_run, doc_len)
+    )
+    none = np.empty(0, np.int64)
+    n = _tile(doc, start, end, block_run, doc_len, none, none, none, none)
+    out = tuple(np.empty(n, np.int64) for _ in range(4))
+    _tile(doc, start, end, block_run, doc_len, *out)
+    return Spans(*out)

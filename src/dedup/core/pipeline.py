@@ -21,7 +21,13 @@ from numpy.typing import NDArray
 from dedup.config import ScanConfig
 from dedup.core.blockhash import BlockHashes, hash_blocks, select_docs
 from dedup.core.edges import edge_blocks, glued_cuts, glued_runs, join_variants, split_glued
-from dedup.core.fastops import gather, jaccard_sorted, unique_rows, word_shingle_rows
+from dedup.core.fastops import (
+    gather,
+    jaccard_sorted,
+    tile_spans,
+    unique_rows,
+    word_shingle_rows,
+)
 from dedup.core.graph import components
 from dedup.core.groups import group_names
 from dedup.core.labels import (
@@ -32,7 +38,6 @@ from dedup.core.labels import (
     find_runs,
     passage_table,
     span_scores,
-    tile_spans,
 )
 from dedup.core.minhash import permutations
 from dedup.core.similar import groups_from_keys, set_band_keys
