@@ -331,14 +331,14 @@ def split_glued(
     """
     content, cluster, words, prose, match = columns
     cut_blocks = edges[cuts.block]
-    keep = np.ones(len(doc), dtype=bool)
-    keep[cut_blocks] = False
     rows: list[tuple[int, int, int, int, int, int, int, float]] = []
+    source: list[int] = []  # the block each new row comes from
     for i, b in enumerate(cut_blocks.tolist()):
         d, base = int(doc[b]), int(start[b])
         lo, hi = base + int(cuts.start[i]), base + int(cuts.end[i])
         n = int(cuts.words[i])
         rows.append((d, lo, hi, -1, int(cuts.key[i]), n, n, 1.0))
+        source.append(b)
     # The unique rest: the block minus its cuts, trimmed of white space.
     # The cuts of one block are neighbours: `glued_runs` orders them by block.
     heads = np.flatnonzero(np.r_[True, cut_blocks[1:] != cut_blocks[:-1]])
@@ -364,14 +364,26 @@ def split_glued(
                         float(match[b]),
                     )
                 )
+                source.append(b)
             pos = hi
-    extra = list(zip(*rows, strict=True))
-    merged = [
-        np.concatenate((col[keep], np.array(new, dtype=col.dtype)))
-        for col, new in zip(
-            (doc, start, end, content, cluster, words, prose, match), extra, strict=True
-        )
-    ]
-    order = lexsort2(merged[1], merged[0])
-    out = [col[order] for col in merged]
+    new = [np.array(col) for col in zip(*rows, strict=True)]
+    # Blocks do not overlap, so a block's pieces take its place in the
+    # (doc, start) order: each cut block is replaced by its pieces sorted by
+    # start, without sorting all blocks again.
+    order = lexsort2(new[1], new[0])
+    at = np.asarray(source, dtype=np.int64)[order]
+    removed = distinct(cut_blocks)
+    # Position of each new row in the result: the kept blocks before its
+    # source block, plus the new rows before it.
+    at = at - np.searchsorted(removed, at) + np.arange(len(at))
+    n_out = len(doc) - len(removed) + len(at)
+    kept = np.ones(n_out, dtype=bool)
+    kept[at] = False
+    out = []
+    old = (doc, start, end, content, cluster, words, prose, match)
+    for col, added in zip(old, new, strict=True):
+        result = np.empty(n_out, dtype=col.dtype)
+        result[kept] = np.delete(col, removed)
+        result[at] = added[order]
+        out.append(result)
     return out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7].astype(np.float64)
