@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 
 from dedup.core.blockhash import hash_blocks
 from dedup.core.fastops import gather, jaccard_sorted, unique_rows, word_shingle_rows
-from dedup.core.index_parts import CSR, MIN_OWN_SHARE
+from dedup.core.index_parts import CSR
 from dedup.core.labels import (
     Spans,
     _absorb,
@@ -47,6 +47,7 @@ from dedup.core.labels import (
 )
 from dedup.core.lookup import BandIndex, Lookup, group_hash
 from dedup.core.minhash import permutations
+from dedup.core.near_duplicates import MIN_OWN_SHARE
 from dedup.core.similar import set_band_keys
 from dedup.core.sorting import distinct
 from dedup.core.text import wrapped_words

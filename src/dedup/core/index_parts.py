@@ -24,8 +24,8 @@ from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
 from dedup.core.blockhash import BlockHashes
-from dedup.core.fastops import gather, unique_rows, word_shingle_rows
-from dedup.core.labels import count_distinct
+from dedup.core.fastops import gather, unique_rows
+from dedup.core.near_duplicates import expand_rows
 from dedup.core.pipeline import Analysis
 from dedup.core.sorting import unique_first_inverse
 
@@ -33,10 +33,6 @@ I64 = NDArray[np.int64]
 U32 = NDArray[np.uint32]
 F64 = NDArray[np.float64]
 CSR = tuple[U32, I64]
-
-# Documents with less than 1/_MIN_OWN_SHARE of their words outside common
-# passages are also compared whole (the pipeline's rule, repeated here).
-MIN_OWN_SHARE = 4
 
 
 @dataclass(frozen=True)
@@ -82,15 +78,6 @@ def user_groups(groups: list[str] | None, n_docs: int) -> I64:
     return np.asarray(inverse, dtype=np.int64).reshape(-1)
 
 
-def _expand(values: U32, offsets: I64, rows: I64, n: int) -> CSR:
-    """A CSR of `n` rows holding the given rows at positions `rows` (sorted), empty elsewhere."""
-    lengths = np.zeros(n, dtype=np.int64)
-    lengths[rows] = np.diff(offsets)
-    new = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=new[1:])
-    return values, new
-
-
 def index_parts(result: Analysis, hashes: BlockHashes, cfg: ScanConfig) -> IndexParts:
     """The index arrays of an analysis.
 
@@ -105,22 +92,23 @@ def index_parts(result: Analysis, hashes: BlockHashes, cfg: ScanConfig) -> Index
     doc = hashes.doc
     # The contents are the distinct keys of these very blocks, so a block's
     # content is its key's rank among them.
-    keys, first, content = unique_first_inverse(hashes.key)
+    keys, first, _ = unique_first_inverse(hashes.key)
     if not np.array_equal(keys, contents.key):
         raise ValueError(
             "index_parts: hashes must be hash_blocks(result.texts, cfg), the blocks the "
             "analysis clustered; their contents differ from the analysis'"
         )
-    similar = contents.cluster[content] if len(doc) else np.empty(0, np.int64)
-    spread, _ = count_distinct(similar, doc)
-
-    # Spread of every content's cluster; every content has a block.
-    content_spread = np.zeros(len(contents.key), dtype=np.int64)
-    content_spread[content] = spread
+    found = result.document_sets
+    if len(found.spread) != len(doc):
+        raise ValueError(
+            f"index_parts: {len(doc)} blocks in hashes, {len(found.spread)} in the analysis"
+        )
+    # Spread of every content's cluster (all blocks of a content share it).
+    content_spread = found.spread[first]
     # Only contents already repeated are matched on their sets (see `Lookup`).
     repeated = np.flatnonzero(content_spread >= 2)
     sets = unique_rows(*gather(hashes.hashes, hashes.offsets, first[repeated]))
-    content_sets = _expand(*sets, repeated, len(contents.key))
+    content_sets = expand_rows(*sets, repeated, len(contents.key))
 
     users = user_groups(result.groups, n_docs)
     final = result.blocks
@@ -132,7 +120,6 @@ def index_parts(result: Analysis, hashes: BlockHashes, cfg: ScanConfig) -> Index
         keep = np.r_[True, np.any(triples[:, 1:] != triples[:, :-1], axis=0)]
         triples = triples[:, keep]
 
-    own, whole = _document_sets(hashes, similar, spread, n_docs, cfg)
     return IndexParts(
         content_key=contents.key,
         content_cluster=contents.cluster,
@@ -145,28 +132,6 @@ def index_parts(result: Analysis, hashes: BlockHashes, cfg: ScanConfig) -> Index
         doc_group=result.doc_group,
         doc_user=users,
         doc_blocks=np.bincount(doc, minlength=n_docs).astype(np.int64),
-        own=own,
-        whole=whole,
+        own=expand_rows(*found.own, found.owners, n_docs),
+        whole=expand_rows(*found.whole, found.mostly_common, n_docs),
     )
-
-
-def _document_sets(
-    hashes: BlockHashes, similar: I64, spread: I64, n_docs: int, cfg: ScanConfig
-) -> tuple[CSR, CSR]:
-    """(own, whole) word-shingle sets of every document, as near-duplicate detection forms them.
-
-    `own` leaves out blocks whose similarity cluster is held by at least
-    `prose_min_docs` documents; `whole` is kept only for documents with less
-    than a quarter of their words their own (empty rows elsewhere).
-    """
-    doc = hashes.doc
-    cuts = np.arange(n_docs + 1)
-    own_blocks = np.flatnonzero(spread < cfg.prose_min_docs)
-    own_words, own_block_offsets = gather(hashes.words, hashes.word_offsets, own_blocks)
-    own_offsets = own_block_offsets[np.searchsorted(doc[own_blocks], cuts)]
-    whole_offsets = hashes.word_offsets[np.searchsorted(doc, cuts)]
-    own_len, whole_len = np.diff(own_offsets), np.diff(whole_offsets)
-    mostly_common = np.flatnonzero((whole_len > 0) & (own_len * MIN_OWN_SHARE < whole_len))
-    own = word_shingle_rows(own_words, own_offsets, cfg.ngram)
-    whole = word_shingle_rows(*gather(hashes.words, whole_offsets, mostly_common), cfg.ngram)
-    return own, _expand(*whole, mostly_common, n_docs)

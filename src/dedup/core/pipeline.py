@@ -26,20 +26,18 @@ from dedup.core.fastops import (
     jaccard_sorted,
     tile_spans,
     unique_rows,
-    word_shingle_rows,
 )
-from dedup.core.graph import components
 from dedup.core.groups import group_names
 from dedup.core.labels import (
     Passages,
     Runs,
     Spans,
-    count_distinct,
     find_runs,
     passage_table,
     span_scores,
 )
 from dedup.core.minhash import permutations
+from dedup.core.near_duplicates import DocumentSets, document_sets, near_duplicate_groups
 from dedup.core.similar import groups_from_keys, set_band_keys
 from dedup.core.sorting import lexsort2, unique_first_inverse
 from dedup.core.text import wrapped_words
@@ -91,7 +89,9 @@ class Analysis:
 
     `doc_group[d]` is the smallest document index of d's near-duplicate
     cluster (d itself when it has no near-duplicate); `doc_cluster_size[d]`
-    is that cluster's size.
+    is that cluster's size. `document_sets` are the sets those clusters were
+    found with, over the blocks before glued passages were cut out; an index
+    keeps them.
     """
 
     ids: list[str]
@@ -107,6 +107,7 @@ class Analysis:
     passages: Passages
     groups: list[str] | None
     contents: Contents
+    document_sets: DocumentSets
 
 
 def passage_texts(result: Analysis, rows: I64) -> tuple[I64, I64, I64, list[str]]:
@@ -268,7 +269,8 @@ def label(
         else words
     )
     cluster = content_cluster[content] if len(content) else content
-    doc_group = _near_duplicates(blocks, cluster, len(ids), cfg)
+    sets = document_sets(doc, blocks.words, blocks.word_offsets, cluster, len(ids), cfg)
+    doc_group = near_duplicate_groups(sets, len(ids), cfg)
     cluster_size = np.bincount(doc_group, minlength=len(ids))[doc_group]
     groups = group_names(ids, cfg.group_by, group_values)
     user_group = None
@@ -325,6 +327,7 @@ def label(
             content_cluster if content_keys is not None else np.empty(0, np.int64),
             content_score if content_keys is not None else np.empty(0),
         ),
+        document_sets=sets,
     )
 
 
@@ -338,59 +341,3 @@ def _representatives(group: I64, keys: I64) -> I64:
     best[group[order][heads]] = order[heads]
     result: I64 = best[group]
     return result
-
-
-# Documents with less than 1/_MIN_OWN_SHARE of their words outside common
-# passages are also compared whole.
-_MIN_OWN_SHARE = 4
-
-
-def _near_duplicates(blocks: BlockHashes, cluster: I64, n_docs: int, cfg: ScanConfig) -> I64:
-    """Near-duplicate group of every document (smallest document index in it).
-
-    Documents are compared on the word n-grams of their running text, across
-    line breaks, so a re-wrapped copy still matches. Passages found in at
-    least `prose_min_docs` documents (a site's template, a generated
-    skeleton) are left out first: two copies of an article on two sites
-    match on the article, and two pages of one template do not match on the
-    template. Documents that are mostly such passages (generated code, where
-    the skeleton is nearly everything) are also compared whole, among
-    themselves. Documents without blocks stay alone.
-    """
-    doc = blocks.doc
-    group = np.arange(n_docs, dtype=np.int64)
-    if not len(doc) or doc[0] == doc[-1]:  # blocks are sorted by document
-        return group
-    spread, _ = count_distinct(cluster, doc)
-    own_blocks = np.flatnonzero(spread < cfg.prose_min_docs)
-    own_words, own_block_offsets = gather(blocks.words, blocks.word_offsets, own_blocks)
-    cuts = np.arange(n_docs + 1)
-    own = own_block_offsets[np.searchsorted(doc[own_blocks], cuts)]
-    whole = blocks.word_offsets[np.searchsorted(doc, cuts)]
-    own_len, whole_len = np.diff(own), np.diff(whole)
-    owners = np.flatnonzero(own_len > 0)
-    mostly_common = np.flatnonzero((whole_len > 0) & (own_len * _MIN_OWN_SHARE < whole_len))
-    left_parts: list[I64] = []
-    right_parts: list[I64] = []
-    for members, words, offsets in (
-        (owners, own_words, own),
-        (mostly_common, blocks.words, whole),
-    ):
-        if len(members) < 2:
-            continue
-        values, row_offsets = word_shingle_rows(*gather(words, offsets, members), cfg.ngram)
-        left, right = _similar_pairs(values, row_offsets, cfg)
-        left_parts.append(members[left])
-        right_parts.append(members[right])
-    if left_parts:
-        left, right = np.concatenate(left_parts), np.concatenate(right_parts)
-        group = components(n_docs, left, right)
-    return group
-
-
-def _similar_pairs(values: U32, offsets: I64, cfg: ScanConfig) -> tuple[I64, I64]:
-    """Verified pairs of document shingle sets (CSR rows) at `doc_threshold`."""
-    bands, band_rows = cfg.doc_lsh
-    keys = set_band_keys(values, offsets, permutations(cfg.num_perm, cfg.seed), bands, band_rows)
-    _, left, right = groups_from_keys(values, offsets, keys, cfg.doc_threshold)
-    return left, right

@@ -1,0 +1,122 @@
+"""Near-duplicate documents: which documents copy each other's running text.
+
+Documents are compared on the word n-grams of their running text, across
+line breaks, so a re-wrapped copy still matches. Passages found in at least
+`prose_min_docs` documents (a site's template, a generated skeleton) are left
+out first: two copies of an article on two sites match on the article, and
+two pages of one template do not match on the template. Documents that are
+mostly such passages (generated code, where the skeleton is nearly
+everything) are also compared whole, among themselves.
+
+The sets compared are kept in `DocumentSets`: the analysis groups documents
+with them, and an index stores them so that a new document finds the
+documents it copies without forming them again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dedup.config import ScanConfig
+from dedup.core.fastops import gather, word_shingle_rows
+from dedup.core.graph import components
+from dedup.core.labels import count_distinct
+from dedup.core.minhash import permutations
+from dedup.core.similar import groups_from_keys, set_band_keys
+
+I64 = NDArray[np.int64]
+U32 = NDArray[np.uint32]
+CSR = tuple[U32, I64]
+
+# Documents with less than 1/MIN_OWN_SHARE of their words outside common
+# passages are also compared whole.
+MIN_OWN_SHARE = 4
+
+
+@dataclass(frozen=True)
+class DocumentSets:
+    """The word-shingle sets near-duplicate detection compares.
+
+    `spread[i]`: how many documents hold block i's similarity cluster.
+    `owners`: the documents with words outside common passages (clusters of
+    at least `prose_min_docs` documents), ascending; `own` holds their
+    sets, one CSR row per owner. `mostly_common`: the documents with less
+    than 1/MIN_OWN_SHARE of their words their own, ascending; `whole` holds
+    the sets of all their words, one row each.
+    """
+
+    spread: I64
+    owners: I64
+    own: CSR
+    mostly_common: I64
+    whole: CSR
+
+
+def document_sets(
+    doc: I64, words: U32, word_offsets: I64, cluster: I64, n_docs: int, cfg: ScanConfig
+) -> DocumentSets:
+    """The sets of every document, from its blocks.
+
+    Args:
+        doc: int64[B] document of each block, ascending (blocks sorted by
+            document).
+        words, word_offsets: CSR of each block's word hashes.
+        cluster: int64[B] similarity cluster of each block.
+        n_docs: number of documents (some may have no block).
+        cfg: ngram and prose_min_docs.
+    """
+    spread, _ = count_distinct(cluster, doc)
+    own_blocks = np.flatnonzero(spread < cfg.prose_min_docs)
+    own_words, own_block_offsets = gather(words, word_offsets, own_blocks)
+    cuts = np.arange(n_docs + 1)
+    own = own_block_offsets[np.searchsorted(doc[own_blocks], cuts)]
+    whole = word_offsets[np.searchsorted(doc, cuts)]
+    own_len, whole_len = np.diff(own), np.diff(whole)
+    owners = np.flatnonzero(own_len > 0)
+    mostly_common = np.flatnonzero((whole_len > 0) & (own_len * MIN_OWN_SHARE < whole_len))
+    return DocumentSets(
+        spread=spread,
+        owners=owners,
+        own=word_shingle_rows(*gather(own_words, own, owners), cfg.ngram),
+        mostly_common=mostly_common,
+        whole=word_shingle_rows(*gather(words, whole, mostly_common), cfg.ngram),
+    )
+
+
+def near_duplicate_groups(sets: DocumentSets, n_docs: int, cfg: ScanConfig) -> I64:
+    """Near-duplicate group of every document (smallest document index in it).
+
+    Owners are compared on their own sets, mostly-common documents on their
+    whole sets; documents without blocks stay alone.
+    """
+    left_parts: list[I64] = []
+    right_parts: list[I64] = []
+    for members, (values, offsets) in ((sets.owners, sets.own), (sets.mostly_common, sets.whole)):
+        if len(members) < 2:
+            continue
+        left, right = _similar_pairs(values, offsets, cfg)
+        left_parts.append(members[left])
+        right_parts.append(members[right])
+    if not left_parts:
+        return np.arange(n_docs, dtype=np.int64)
+    return components(n_docs, np.concatenate(left_parts), np.concatenate(right_parts))
+
+
+def expand_rows(values: U32, offsets: I64, rows: I64, n: int) -> CSR:
+    """A CSR of `n` rows holding the given rows at positions `rows` (ascending), empty elsewhere."""
+    lengths = np.zeros(n, dtype=np.int64)
+    lengths[rows] = np.diff(offsets)
+    new = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=new[1:])
+    return values, new
+
+
+def _similar_pairs(values: U32, offsets: I64, cfg: ScanConfig) -> tuple[I64, I64]:
+    """Verified pairs of document shingle sets (CSR rows) at `doc_threshold`."""
+    bands, band_rows = cfg.doc_lsh
+    keys = set_band_keys(values, offsets, permutations(cfg.num_perm, cfg.seed), bands, band_rows)
+    _, left, right = groups_from_keys(values, offsets, keys, cfg.doc_threshold)
+    return left, right
