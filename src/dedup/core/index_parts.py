@@ -25,9 +25,10 @@ from numpy.typing import NDArray
 from dedup.config import ScanConfig
 from dedup.core.blockhash import BlockHashes
 from dedup.core.fastops import gather, unique_rows
+from dedup.core.labels import group_starts
 from dedup.core.near_duplicates import expand_rows
 from dedup.core.pipeline import Analysis
-from dedup.core.sorting import unique_first_inverse
+from dedup.core.sorting import lexsort2, unique_first_inverse
 
 I64 = NDArray[np.int64]
 U32 = NDArray[np.uint32]
@@ -112,13 +113,14 @@ def index_parts(result: Analysis, hashes: BlockHashes, cfg: ScanConfig) -> Index
 
     users = user_groups(result.groups, n_docs)
     final = result.blocks
-    near = result.doc_group[final.doc]
-    user = users[final.doc]
-    order = np.lexsort((user, near, final.cluster))
-    triples = np.stack((final.cluster[order], near[order], user[order]))
-    if triples.shape[1]:
-        keep = np.r_[True, np.any(triples[:, 1:] != triples[:, :-1], axis=0)]
-        triples = triples[:, keep]
+    # (near group, user group) as one int64 below n_docs squared (users are
+    # at most documents), so one two-key sort orders the triples.
+    n_users = int(users.max()) + 1 if n_docs else 1
+    pair = result.doc_group[final.doc] * np.int64(n_users) + users[final.doc]
+    order = lexsort2(pair, final.cluster)
+    cluster, pair = final.cluster[order], pair[order]
+    keep = group_starts(cluster, pair)
+    holder_cluster, holder_pair = cluster[keep], pair[keep]
 
     return IndexParts(
         content_key=contents.key,
@@ -126,9 +128,9 @@ def index_parts(result: Analysis, hashes: BlockHashes, cfg: ScanConfig) -> Index
         content_score=contents.score,
         content_spread=content_spread,
         content_sets=content_sets,
-        holder_cluster=triples[0],
-        holder_group=triples[1],
-        holder_user=triples[2],
+        holder_cluster=holder_cluster,
+        holder_group=holder_pair // n_users,
+        holder_user=holder_pair % n_users,
         doc_group=result.doc_group,
         doc_user=users,
         doc_blocks=np.bincount(doc, minlength=n_docs).astype(np.int64),

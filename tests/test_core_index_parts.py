@@ -1,0 +1,94 @@
+"""The index's arrays, each recomputed here in plain Python from the analysis' blocks."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from dedup.config import ScanConfig
+from dedup.core.blockhash import hash_blocks, word_shingles
+from dedup.core.index_parts import IndexParts, index_parts, user_groups
+from dedup.core.near_duplicates import MIN_OWN_SHARE
+from dedup.core.pipeline import Analysis, analyze
+from dedup.synth import SynthConfig, generate
+
+
+@pytest.fixture(scope="module", params=["none", "prefix"])
+def analysed(request: pytest.FixtureRequest) -> tuple[Analysis, IndexParts, ScanConfig]:
+    corpus = generate(SynthConfig(seed=5, sites=6, pages_per_site=6))
+    # Generated files: one long skeleton and a line of their own, so that
+    # they are mostly common passages and get whole sets.
+    skeleton = "".join(
+        f"def handler_{i}(request): return render(request, {i})\n" for i in range(30)
+    )
+    ids = [*corpus.ids, *(f"gen/file{n}.py" for n in range(8))]
+    texts = [*corpus.texts, *(f"{skeleton}# generated for client {n} of many\n" for n in range(8))]
+    cfg = ScanConfig(group_by=request.param)
+    result = analyze(ids, texts, cfg)
+    return result, index_parts(result, hash_blocks(result.texts, cfg), cfg), cfg
+
+
+def row(csr: tuple[np.ndarray, np.ndarray], i: int) -> list[int]:
+    values, offsets = csr
+    return values[offsets[i] : offsets[i + 1]].tolist()
+
+
+def test_holders_are_the_distinct_cluster_group_user_triples(
+    analysed: tuple[Analysis, IndexParts, ScanConfig],
+) -> None:
+    result, parts, _ = analysed
+    users = user_groups(result.groups, len(result.ids))
+    final = result.blocks
+    triples = sorted(
+        {
+            (c, int(result.doc_group[d]), int(users[d]))
+            for c, d in zip(final.cluster.tolist(), final.doc.tolist(), strict=True)
+        }
+    )
+    got = list(
+        zip(
+            parts.holder_cluster.tolist(),
+            parts.holder_group.tolist(),
+            parts.holder_user.tolist(),
+            strict=True,
+        )
+    )
+    assert got == triples
+    if result.groups is not None:
+        assert len(set(users.tolist())) > 1  # the grouped case has groups
+
+
+def test_document_sets_are_the_shingles_of_own_and_whole_words(
+    analysed: tuple[Analysis, IndexParts, ScanConfig],
+) -> None:
+    result, parts, cfg = analysed
+    blocks = hash_blocks(result.texts, cfg)
+    content_cluster = dict(
+        zip(result.contents.key.tolist(), result.contents.cluster.tolist(), strict=True)
+    )
+    cluster = [content_cluster[k] for k in blocks.key.tolist()]
+    holders: dict[int, set[int]] = defaultdict(set)
+    for c, d in zip(cluster, blocks.doc.tolist(), strict=True):
+        holders[c].add(d)
+    own: dict[int, list[int]] = defaultdict(list)
+    whole: dict[int, list[int]] = defaultdict(list)
+    for b, d in enumerate(blocks.doc.tolist()):
+        words = row((blocks.words, blocks.word_offsets), b)
+        whole[d] += words
+        if len(holders[cluster[b]]) < cfg.prose_min_docs:
+            own[d] += words
+    mostly_common = 0
+    for d in range(len(result.ids)):
+        expected_own = word_shingles(np.array(own[d], dtype=np.uint32), cfg.ngram).tolist()
+        assert row(parts.own, d) == expected_own
+        if whole[d] and len(own[d]) * MIN_OWN_SHARE < len(whole[d]):
+            mostly_common += 1
+            expected = word_shingles(np.array(whole[d], dtype=np.uint32), cfg.ngram).tolist()
+            assert row(parts.whole, d) == expected
+        else:
+            assert row(parts.whole, d) == []
+    assert 0 < mostly_common < len(result.ids)
+    spread = {k: len(holders[content_cluster[k]]) for k in content_cluster}
+    assert parts.content_spread.tolist() == [spread[k] for k in result.contents.key.tolist()]
