@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from dedup.core import sorting
 from dedup.core.sorting import (
     dense_ranks,
     distinct,
@@ -105,3 +106,29 @@ def test_unique_first_inverse_is_np_unique(values: np.ndarray) -> None:
     expected = np.unique(values, return_index=True, return_inverse=True)
     for ours, theirs in zip((seen, first, inverse), expected, strict=True):
         np.testing.assert_array_equal(ours, theirs.reshape(-1))
+
+
+@pytest.mark.parametrize("pieces", [2, 3, 5])
+def test_sorting_in_pieces_on_threads_gives_the_same(
+    monkeypatch: pytest.MonkeyPatch, pieces: int
+) -> None:
+    # Every array is cut into `pieces` sorted runs and merged (an odd count
+    # leaves a run over for the next round of merges).
+    monkeypatch.setattr(sorting, "SPLIT_AT", 1)
+    monkeypatch.setattr(sorting, "thread_count", lambda: pieces)
+    rng = np.random.default_rng(pieces)
+    for n in (0, 1, 2, 7, 1000):
+        for values in (
+            rng.integers(-3, 3, n),  # ties everywhere
+            rng.integers(-(2**63), 2**63 - 1, n, dtype=np.int64),
+            rng.integers(0, 2**64 - 1, n, dtype=np.uint64),
+            rng.integers(0, 10, n).astype(np.float64),
+        ):
+            expected = np.argsort(values, kind="stable")
+            np.testing.assert_array_equal(stable_argsort(values), expected)
+            ranks, seen = dense_ranks(values)
+            unique, inverse = np.unique(values, return_inverse=True)
+            np.testing.assert_array_equal(seen, unique)
+            np.testing.assert_array_equal(ranks, inverse.reshape(-1))
+        minor, major = rng.integers(0, 4, n), rng.integers(-(2**62), 2**62, n)
+        np.testing.assert_array_equal(lexsort2(minor, major), np.lexsort((minor, major)))

@@ -18,8 +18,18 @@ from typing import TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from dedup.core.threads import map_in_threads, thread_count
+from dedup.core.xxh import _compiled
+
 I64 = NDArray[np.int64]
 _T = TypeVar("_T", bound=np.generic)
+
+# Arrays at least this long are sorted in one piece per thread, then merged:
+# numpy's sorts release the GIL, and on two cores two halves sort in half
+# the time (9 M int64: 0.21 s instead of 0.58 s). Results do not depend on
+# the thread count: every caller either ignores the order of ties or
+# repairs it.
+SPLIT_AT = 1 << 20
 
 
 def _one_dimensional(*arrays: NDArray[np.generic]) -> int:
@@ -30,9 +40,60 @@ def _one_dimensional(*arrays: NDArray[np.generic]) -> int:
     return len(arrays[0])
 
 
+@_compiled
+def _merge(
+    left: NDArray[_T], left_order: I64, right: NDArray[_T], right_order: I64
+) -> tuple[NDArray[_T], I64]:
+    """Two sorted runs (values and the rows they came from) merged, left first on ties."""
+    n = len(left) + len(right)
+    values = np.empty(n, dtype=left.dtype)
+    order = np.empty(n, dtype=np.int64)
+    i = j = 0
+    for k in range(n):
+        if j == len(right) or (i < len(left) and not right[j] < left[i]):
+            values[k], order[k] = left[i], left_order[i]
+            i += 1
+        else:
+            values[k], order[k] = right[j], right_order[j]
+            j += 1
+    return values, order
+
+
+def _sorted_with_order(values: NDArray[_T]) -> tuple[NDArray[_T], I64]:
+    """(values sorted, an order that sorts them); ties in any order.
+
+    Long arrays are cut into one piece per thread, each sorted by numpy on
+    its thread, and the sorted pieces merged pairwise.
+    """
+    n = len(values)
+    parts = min(thread_count(), 8)
+    if parts < 2 or n < SPLIT_AT:
+        order = np.argsort(values).astype(np.int64, copy=False)
+        return values[order], order
+    bounds = np.linspace(0, n, parts + 1).astype(np.int64).tolist()
+
+    def piece(i: int) -> tuple[NDArray[_T], I64]:
+        lo, hi = bounds[i], bounds[i + 1]
+        order = np.argsort(values[lo:hi]).astype(np.int64) + np.int64(lo)
+        return values[order], order
+
+    def merge(
+        pair: tuple[tuple[NDArray[_T], I64], tuple[NDArray[_T], I64]],
+    ) -> tuple[NDArray[_T], I64]:
+        return _merge(*pair[0], *pair[1])
+
+    runs = map_in_threads(piece, range(parts))
+    while len(runs) > 1:
+        pairs = list(zip(runs[0::2], runs[1::2], strict=False))
+        runs = map_in_threads(merge, pairs) + ([runs[-1]] if len(runs) % 2 else [])
+    return runs[0]
+
+
 def distinct(values: NDArray[_T]) -> NDArray[_T]:
     """`np.unique(values)`: the sorted distinct values of a 1-d array."""
     _one_dimensional(values)
+    # numpy's sort of values alone (0.21 s on 9 M int64) is as fast as
+    # argsorting two halves on two threads: no pieces here.
     ordered = np.sort(values)
     if len(ordered) < 2:
         return ordered
@@ -49,10 +110,9 @@ def stable_argsort(values: NDArray[np.generic]) -> I64:
     (rare among hashes: only repeated keys) are put back in ascending order.
     """
     n = _one_dimensional(values)
-    order = np.argsort(values).astype(np.int64, copy=False)
+    ordered, order = _sorted_with_order(values)
     if n < 2:
         return order
-    ordered = values[order]
     tie = ordered[1:] == ordered[:-1]
     if not tie.any():
         return order
@@ -94,8 +154,7 @@ def dense_ranks(values: NDArray[_T]) -> tuple[I64, NDArray[_T]]:
                 seen = np.flatnonzero(present).astype(values.dtype) + values.dtype.type(low)
             rank_of = np.cumsum(present) - 1
             return rank_of[offset], seen
-    order = np.argsort(values)
-    ordered = values[order]
+    ordered, order = _sorted_with_order(values)
     new = np.empty(n, dtype=bool)
     new[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=new[1:])

@@ -31,5 +31,7 @@ def map_in_threads(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
     workers = min(thread_count(), len(items))
     if workers <= 1:
         return [fn(item) for item in items]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    # The pool's threads run single-threaded inside (numba's count is kept
+    # per thread): the pool already uses the workers.
+    with ThreadPoolExecutor(workers, initializer=numba.set_num_threads, initargs=(1,)) as pool:
         return list(pool.map(fn, items))
