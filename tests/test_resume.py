@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -14,9 +17,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import dedup.runner
-from dedup import ScanConfig, scan
+from dedup import OutputError, ScanConfig, scan
 from dedup.schemas import TABLES
-from dedup.shards import work_folder
+from dedup.shards import ShardStore, work_folder
 from dedup.synth import SynthConfig, generate
 from dedup.synth_io import write_corpus
 
@@ -105,6 +108,31 @@ def test_a_shard_killed_while_saving_is_read_again(
     summary = scan([corpus], out, ScanConfig(), shard_bytes=SMALL_SHARDS)
     assert summary.resumed_shards == len(done) - 1
     assert same_tables(out, clean_run)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_full_disk_while_saving_a_shard_stops_the_scan(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """With two workers, shards are saved on a thread of their own; its error stops the scan."""
+    out = tmp_path / "out"
+    real = ShardStore.save
+
+    def flaky(self: ShardStore, index: int, data: object) -> None:
+        if index == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(self, index, data)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ShardStore, "save", flaky)
+    with pytest.raises(OutputError, match=re.escape(str(out))) as caught:
+        scan([corpus], out, ScanConfig(), shard_bytes=SMALL_SHARDS, workers=workers)
+    assert isinstance(caught.value.__cause__, OSError)
+    assert caught.value.__cause__.errno == errno.ENOSPC
+    assert "space" in str(caught.value).lower()
+    assert not out.exists()
+    # The shards saved before the failure are kept for the next run.
+    assert (work_folder(out) / "shard-00001.done").exists()
+    assert not (work_folder(out) / "shard-00002.done").exists()
 
 
 def _dedup() -> list[str]:

@@ -9,6 +9,7 @@ import contextlib
 import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -273,46 +274,78 @@ def _read_shards(
     by_path = {str(s.path): s for s in sources}
     resumed = done_files = 0
     bytes_done = 0
-    for index, rows in enumerate(shards):
-        shard = [sources[i] for i in rows]
-        if store.done(index):
-            data = store.load(index)
-            resumed += 1
-        else:
-            found: list[Problem] = []
-            read = [d for s in shard for d in read_source(s, reading, found, field is not None)]
-            data = ShardData(
-                read,
-                [group_value(d, field) for d in read] if field else [None] * len(read),
-                hash_blocks([d.text for d in read], cfg, threads),
-                found,
-            )
-            try:
-                store.save(index, data)
-            except OSError as exc:
-                raise _unwritable(target, exc) from exc
-        for doc in data.docs:
-            here = location(by_path[doc.source], doc.row)
-            prior = seen.get(doc.id)
-            if prior is not None:
-                raise DuplicateIdError(
-                    f"{prior} and {here} both have the id {doc.id!r}; "
-                    "ids must be distinct: fix the data or pass another --id-field",
-                    doc.source,
+
+    def save(index: int, data: ShardData) -> None:
+        try:
+            store.save(index, data)
+        except OSError as exc:
+            raise _unwritable(target, exc) from exc
+
+    # With more than one worker, a shard is saved on a thread of its own
+    # while the next one is read: saving is mostly writing and compressing,
+    # which release the GIL, and reading mostly Python. Saves stay in order.
+    saver = ThreadPoolExecutor(1) if threads > 1 else None
+    saving: list[Future[None]] = []
+    try:
+        for index, rows in enumerate(shards):
+            shard = [sources[i] for i in rows]
+            if store.done(index):
+                data = store.load(index)
+                resumed += 1
+            else:
+                found: list[Problem] = []
+                read = [d for s in shard for d in read_source(s, reading, found, field is not None)]
+                data = ShardData(
+                    read,
+                    [group_value(d, field) for d in read] if field else [None] * len(read),
+                    hash_blocks([d.text for d in read], cfg, threads),
+                    found,
                 )
-            seen[doc.id] = here
-        firsts.append(len(docs))
-        docs.extend(data.docs)
-        values.extend(data.group_values)
-        parts.append(data.blocks)
-        problems.extend(data.problems)
-        done_files += len(shard)
-        bytes_done += sum(sizes[i] for i in rows)
-        tick = replace(tick, files_done=done_files, bytes_done=bytes_done)
-        progress(tick)
+                if saver is None:
+                    save(index, data)
+                else:
+                    saving.append(saver.submit(save, index, data))
+            for pending in saving:
+                if pending.done():
+                    pending.result()  # a failed save stops the scan now
+            _check_ids(data.docs, seen, by_path)
+            firsts.append(len(docs))
+            docs.extend(data.docs)
+            values.extend(data.group_values)
+            parts.append(data.blocks)
+            problems.extend(data.problems)
+            done_files += len(shard)
+            bytes_done += sum(sizes[i] for i in rows)
+            tick = replace(tick, files_done=done_files, bytes_done=bytes_done)
+            progress(tick)
+        for pending in saving:
+            pending.result()
+    finally:
+        if saver is not None:
+            # On an error or Ctrl-C, saves not started are dropped; the one
+            # under way finishes (a shard counts only once wholly saved).
+            saver.shutdown(cancel_futures=True)
     progress(replace(tick, finished=True))
     blocks = concat_blocks(parts, firsts) if parts else hash_blocks([], cfg)
     return docs, values, blocks, resumed
+
+
+def _check_ids(docs: list[Document], seen: dict[str, str], by_path: dict[str, Source]) -> None:
+    """Adds `docs` to `seen` (id -> where), refusing an id seen before.
+
+    Raises:
+        DuplicateIdError: naming both places.
+    """
+    for doc in docs:
+        here = location(by_path[doc.source], doc.row)
+        prior = seen.get(doc.id)
+        if prior is not None:
+            raise DuplicateIdError(
+                f"{prior} and {here} both have the id {doc.id!r}; "
+                "ids must be distinct: fix the data or pass another --id-field",
+                doc.source,
+            )
+        seen[doc.id] = here
 
 
 def _sorted_by_id(
