@@ -29,6 +29,13 @@ def test_band_keys_equal_numpy(seed: int) -> None:
         )
     with pytest.raises(ValueError, match="exceed"):
         fastops.band_keys(sigs, 20, 7)
+    # Written into a slice of a bigger array, as set_band_keys does by chunks.
+    out = np.zeros((700, 20), dtype=np.int64)
+    fastops.band_keys(sigs, 20, 6, out=out[100:600])
+    np.testing.assert_array_equal(out[100:600], lsh.band_keys(sigs, 20, 6))
+    assert not out[:100].any() and not out[600:].any()
+    with pytest.raises(ValueError, match="out must be"):
+        fastops.band_keys(sigs, 20, 6, out=out[:10])
 
 
 @pytest.mark.parametrize("top", [5, 2**32])
@@ -78,6 +85,8 @@ def test_csr_kernels_give_the_same_rows_with_any_number_of_threads() -> None:
 
     values, offsets = random_csr(np.random.default_rng(11), 5000, 1000)
     pairs = np.random.default_rng(12).integers(0, 5000, (2, 3000))
+    sigs = np.random.default_rng(13).integers(0, 2**32, (5000, 128), dtype=np.uint64)
+    sigs = sigs.astype(np.uint32)
     runs = []
     before = numba.get_num_threads()
     try:
@@ -89,6 +98,7 @@ def test_csr_kernels_give_the_same_rows_with_any_number_of_threads() -> None:
                     *rows,
                     *fastops.word_shingle_rows(values, offsets, 5),
                     fastops.jaccard_sorted(*rows, pairs[0], pairs[1]),
+                    fastops.band_keys(sigs, 16, 8),
                 )
             )
     finally:

@@ -34,29 +34,38 @@ def _fmix64(h: np.uint64) -> np.uint64:
     return h ^ (h >> _S33)
 
 
-@numba.njit(cache=True)
+# The kernels below work in fixed chunks of rows, each row computed whole by
+# one thread: the result never depends on the number of threads.
+_CHUNKS = 64
+
+
+@_compiled_parallel
 def _band_keys(sigs: U32, bands: int, rows: int, out: U64) -> None:
-    for i in range(sigs.shape[0]):
-        for band in range(bands):
-            h = np.uint64(band + 1) * GOLDEN
-            for col in range(band * rows, (band + 1) * rows):
-                h = _fmix64(h ^ np.uint64(sigs[i, col])) + GOLDEN
-            out[i, band] = h
+    n = sigs.shape[0]
+    n_chunks = min(n, _CHUNKS)
+    for c in numba.prange(n_chunks):
+        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            for band in range(bands):
+                h = np.uint64(band + 1) * GOLDEN
+                for col in range(band * rows, (band + 1) * rows):
+                    h = _fmix64(h ^ np.uint64(sigs[i, col])) + GOLDEN
+                out[i, band] = h
 
 
-def band_keys(sigs: U32, bands: int, rows: int) -> I64:
-    """`lsh.band_keys`, compiled: int64[n, bands]."""
+def band_keys(sigs: U32, bands: int, rows: int, out: I64 | None = None) -> I64:
+    """`lsh.band_keys`, compiled: int64[n, bands], written to `out` when given."""
     if bands * rows > sigs.shape[1]:
         raise ValueError(f"{bands} bands x {rows} rows exceed {sigs.shape[1]} permutations")
-    out = np.empty((sigs.shape[0], bands), dtype=np.uint64)
-    _band_keys(np.ascontiguousarray(sigs), bands, rows, out)
-    return out.view(np.int64)
+    if out is None:
+        out = np.empty((sigs.shape[0], bands), dtype=np.int64)
+    elif out.shape != (sigs.shape[0], bands) or out.dtype != np.int64:
+        raise ValueError(f"out must be int64[{sigs.shape[0]}, {bands}], got {out.shape}")
+    _band_keys(np.ascontiguousarray(sigs), bands, rows, out.view(np.uint64))
+    return out
 
 
-# The CSR kernels below work in fixed chunks of rows, each row computed whole
-# by one thread, into a scratch array laid out like the input (no row gets
-# longer), then packed: the result never depends on the number of threads.
-_CHUNKS = 64
+# The CSR kernels below write each row into a scratch array laid out like
+# the input (no row gets longer), then pack it.
 
 
 @_compiled

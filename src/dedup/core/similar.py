@@ -72,5 +72,5 @@ def set_band_keys(
     for lo in range(0, n, _SKETCH_ROWS):
         hi = min(n, lo + _SKETCH_ROWS)
         sigs = signatures_kernel(values, offsets[lo : hi + 1], *perms)
-        keys[lo:hi] = band_keys(sigs, bands, rows)
+        band_keys(sigs, bands, rows, out=keys[lo:hi])
     return keys
