@@ -9,7 +9,7 @@ import pytest
 
 from dedup.config import ScanConfig
 from dedup.core.blockhash import hash_blocks, word_shingles
-from dedup.core.index_parts import IndexParts, index_parts, user_groups
+from dedup.core.index_parts import ClusteredBlocks, IndexParts, index_parts, user_groups
 from dedup.core.near_duplicates import MIN_OWN_SHARE
 from dedup.core.pipeline import Analysis, analyze
 from dedup.synth import SynthConfig, generate
@@ -27,7 +27,8 @@ def analysed(request: pytest.FixtureRequest) -> tuple[Analysis, IndexParts, Scan
     texts = [*corpus.texts, *(f"{skeleton}# generated for client {n} of many\n" for n in range(8))]
     cfg = ScanConfig(group_by=request.param)
     result = analyze(ids, texts, cfg)
-    return result, index_parts(result, hash_blocks(result.texts, cfg), cfg), cfg
+    blocks = ClusteredBlocks.of(hash_blocks(result.texts, cfg))
+    return result, index_parts(result, blocks, cfg), cfg
 
 
 def row(csr: tuple[np.ndarray, np.ndarray], i: int) -> list[int]:

@@ -15,8 +15,8 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
-from dedup.core.blockhash import BlockHashes, hash_blocks
-from dedup.core.index_parts import CSR, IndexParts, index_parts
+from dedup.core.blockhash import hash_blocks
+from dedup.core.index_parts import CSR, ClusteredBlocks, IndexParts, index_parts
 from dedup.core.offsets import utf8_offsets
 from dedup.core.pipeline import Analysis
 from dedup.schemas import (
@@ -142,17 +142,17 @@ def build_index_tables(
     cfg: ScanConfig,
     workers: int = 1,
     applied_seq: int = 0,
-    hashes: BlockHashes | None = None,
+    blocks: ClusteredBlocks | None = None,
 ) -> dict[str, pa.Table]:
     """The index's tables of an analysis, keyed `index/<name>` as `write_output` takes them.
 
-    `hashes` are `hash_blocks(result.texts, cfg)` when the caller still has
-    them (a scan does); without them the blocks are hashed again, since an
-    analysis keeps no hashes.
+    `blocks` are those of `hash_blocks(result.texts, cfg)` when the caller
+    still has them (a scan does); without them the blocks are hashed again,
+    since an analysis keeps no hashes.
     """
-    if hashes is None:
-        hashes = hash_blocks(result.texts, cfg, workers)
-    parts = index_parts(result, hashes, cfg)
+    if blocks is None:
+        blocks = ClusteredBlocks.of(hash_blocks(result.texts, cfg, workers))
+    parts = index_parts(result, blocks, cfg)
     tables = index_tables(parts, result.ids, result.texts, cfg.to_json())
     texts = tables["texts"]
     meta = dict(texts.schema.metadata or {})

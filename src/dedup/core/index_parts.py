@@ -79,13 +79,30 @@ def user_groups(groups: list[str] | None, n_docs: int) -> I64:
     return np.asarray(inverse, dtype=np.int64).reshape(-1)
 
 
-def index_parts(result: Analysis, hashes: BlockHashes, cfg: ScanConfig) -> IndexParts:
+@dataclass(frozen=True)
+class ClusteredBlocks:
+    """What the index reads of the blocks an analysis clustered (`hash_blocks` of its
+    texts, before glued passages were cut out): each block's document and
+    content key, and its shingle hashes as CSR rows.
+    """
+
+    doc: I64
+    key: I64
+    hashes: U32
+    offsets: I64
+
+    @classmethod
+    def of(cls, blocks: BlockHashes) -> ClusteredBlocks:
+        """These fields of `blocks`, so that a caller can let the others go."""
+        return cls(blocks.doc, blocks.key, blocks.hashes, blocks.offsets)
+
+
+def index_parts(result: Analysis, hashes: ClusteredBlocks, cfg: ScanConfig) -> IndexParts:
     """The index arrays of an analysis.
 
     Args:
         result: `analyze(ids, texts, cfg)`.
-        hashes: `hash_blocks(result.texts, cfg)`, the blocks before glued
-            passages were cut out (the blocks the analysis clustered).
+        hashes: of the blocks the analysis clustered.
         cfg: the config of the analysis.
     """
     n_docs = len(result.ids)
