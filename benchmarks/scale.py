@@ -130,7 +130,15 @@ def measure(run: Run, root: Path, out: Path, extra: list[str], timeout: float) -
 
 
 def tables_of(out: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(out.glob("*.parquet"))}
+    """Every table file of a scan's output, by path: a table of more rows than a
+    file holds is a folder of parts. The index is left out (the Ray engine
+    writes none)."""
+    found: dict[str, bytes] = {}
+    for table in sorted(out.glob("*.parquet")):
+        for part in sorted(table.rglob("*")) if table.is_dir() else [table]:
+            if part.is_file():
+                found[str(part.relative_to(out))] = part.read_bytes()
+    return found
 
 
 def report(runs: list[Run], args: argparse.Namespace, total_mb: float) -> str:
