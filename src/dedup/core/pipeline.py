@@ -290,6 +290,7 @@ def label(
     edges = edge_blocks(doc, runs.span_run >= 0)
     edges = edges[joined[edges] == cluster[edges]]
     cluster = joined
+    del runs  # found again below, after the cuts; two sets of run arrays would be the peak
     glued = glued_runs(gather(*word_csr, edges), doc_group[doc[edges]], scope[doc[edges]], cfg)
     cut = edges[glued.block]
     cuts = glued_cuts(
