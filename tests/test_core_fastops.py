@@ -133,7 +133,7 @@ def random_tiling(rng: np.random.Generator, n_docs: int) -> tuple[np.ndarray, ..
     for d in range(n_docs):
         at = int(rng.integers(0, 3))
         for _ in range(int(rng.integers(0, 6))):
-            width = int(rng.integers(1, 5))
+            width = int(rng.integers(0, 5))  # empty blocks too
             doc.append(d)
             start.append(at)
             end.append(at + width)
@@ -149,6 +149,14 @@ def test_tile_spans_equals_numpy(seed: int) -> None:
     for n_docs in (0, 1, 2, 40):
         args = random_tiling(rng, n_docs)
         ours, plain = fastops.tile_spans(*args), labels.tile_spans(*args)
-        for field in ("doc", "start", "end", "run"):
-            np.testing.assert_array_equal(getattr(ours, field), getattr(plain, field))
-            assert getattr(ours, field).dtype == np.int64
+        for column, field in zip(ours, ("doc", "start", "end", "run"), strict=True):
+            np.testing.assert_array_equal(column, getattr(plain, field))
+            assert column.dtype == np.int64
+
+
+def test_tile_spans_refuses_blocks_out_of_document_order() -> None:
+    i64 = lambda *v: np.array(v, dtype=np.int64)  # noqa: E731
+    with pytest.raises(ValueError, match="sorted by document"):
+        fastops.tile_spans(i64(1, 0), i64(0, 0), i64(1, 1), i64(-1, -1), i64(2, 2))
+    with pytest.raises(ValueError, match="below len"):
+        fastops.tile_spans(i64(0, 2), i64(0, 0), i64(1, 1), i64(-1, -1), i64(2, 2))

@@ -26,7 +26,7 @@ def analysed(request: pytest.FixtureRequest) -> tuple[Analysis, IndexParts, Scan
     ids = [*corpus.ids, *(f"gen/file{n}.py" for n in range(8))]
     texts = [*corpus.texts, *(f"{skeleton}# generated for client {n} of many\n" for n in range(8))]
     cfg = ScanConfig(group_by=request.param)
-    result = analyze(ids, texts, cfg)
+    result = analyze(ids, texts, cfg, keep_document_sets=True)
     blocks = ClusteredBlocks.of(hash_blocks(result.texts, cfg))
     return result, index_parts(result, blocks, cfg), cfg
 
@@ -93,3 +93,12 @@ def test_document_sets_are_the_shingles_of_own_and_whole_words(
     assert 0 < mostly_common < len(result.ids)
     spread = {k: len(holders[content_cluster[k]]) for k in content_cluster}
     assert parts.content_spread.tolist() == [spread[k] for k in result.contents.key.tolist()]
+
+
+def test_an_analysis_without_document_sets_has_no_index() -> None:
+    cfg = ScanConfig()
+    texts = ["a shared line here\nmine alone", "a shared line here\nyours alone"]
+    result = analyze(["a", "b"], texts, cfg)
+    assert result.document_sets is None  # freed unless asked for
+    with pytest.raises(ValueError, match="keep_document_sets"):
+        index_parts(result, ClusteredBlocks.of(hash_blocks(result.texts, cfg)), cfg)

@@ -19,7 +19,8 @@ import pytest
 import dedup.runner
 from dedup import OutputError, ScanConfig, scan
 from dedup.schemas import TABLES
-from dedup.shards import ShardStore, work_folder
+from dedup.shards import ShardStore, file_stats, plan_shards, work_folder
+from dedup.sources import list_sources
 from dedup.synth import SynthConfig, generate
 from dedup.synth_io import write_corpus
 
@@ -110,29 +111,65 @@ def test_a_shard_killed_while_saving_is_read_again(
     assert same_tables(out, clean_run)
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_a_full_disk_while_saving_a_shard_stops_the_scan(
-    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch, workers: int
-) -> None:
-    """With two workers, shards are saved on a thread of their own; its error stops the scan."""
-    out = tmp_path / "out"
-    real = ShardStore.save
+def shard_count(corpus: Path) -> int:
+    return len(plan_shards(file_stats(list_sources([corpus])), SMALL_SHARDS))
 
-    def flaky(self: ShardStore, index: int, data: object) -> None:
-        if index == 2:
+
+def slow_saves(monkeypatch: pytest.MonkeyPatch, fail_at: int | None) -> list[int]:
+    """ShardStore.save slowed down (so that saves overlap reading), failing at shard `fail_at`.
+
+    Returns the list the indices of finished saves are appended to, in order.
+    """
+    real = ShardStore.save
+    saved: list[int] = []
+
+    def save(self: ShardStore, index: int, data: object) -> None:
+        time.sleep(0.05)
+        if index == fail_at:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(self, index, data)  # type: ignore[arg-type]
+        saved.append(index)
 
-    monkeypatch.setattr(ShardStore, "save", flaky)
+    monkeypatch.setattr(ShardStore, "save", save)
+    return saved
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("where", ["third", "last"])
+def test_a_full_disk_while_saving_a_shard_stops_the_scan(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch, workers: int, where: str
+) -> None:
+    """With two workers shards are saved on a thread of their own; its error still stops the scan.
+
+    The last shard's save ends after every read: only the final wait sees it.
+    """
+    out = tmp_path / "out"
+    n = shard_count(corpus)
+    fail_at = 2 if where == "third" else n - 1
+    saved = slow_saves(monkeypatch, fail_at)
     with pytest.raises(OutputError, match=re.escape(str(out))) as caught:
         scan([corpus], out, ScanConfig(), shard_bytes=SMALL_SHARDS, workers=workers)
     assert isinstance(caught.value.__cause__, OSError)
     assert caught.value.__cause__.errno == errno.ENOSPC
     assert "space" in str(caught.value).lower()
     assert not out.exists()
-    # The shards saved before the failure are kept for the next run.
-    assert (work_folder(out) / "shard-00001.done").exists()
-    assert not (work_folder(out) / "shard-00002.done").exists()
+    # The shards saved before the failure are kept for the next run, in order.
+    assert saved == list(range(fail_at))
+    assert (work_folder(out) / f"shard-{fail_at - 1:05d}.done").exists()
+    assert not (work_folder(out) / f"shard-{fail_at:05d}.done").exists()
+
+
+def test_background_saves_are_in_order_and_all_done_before_the_analysis(
+    tmp_path: Path, corpus: Path, clean_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    saved = slow_saves(monkeypatch, None)
+    out = tmp_path / "out"
+    interrupt_after_reading(monkeypatch, [corpus], out)  # 2 workers: the default here
+    assert saved == list(range(shard_count(corpus)))
+    assert len(list(work_folder(out).glob("shard-*.done"))) == len(saved)
+    monkeypatch.undo()
+    assert scan([corpus], out, ScanConfig(), shard_bytes=SMALL_SHARDS).resumed_shards == len(saved)
+    assert same_tables(out, clean_run)
 
 
 def _dedup() -> list[str]:

@@ -29,8 +29,7 @@ from dedup.config import InputConfig
 from dedup.core.cleaning import cut_spans, text_hash
 from dedup.errors import ConfigError, InputError
 from dedup.output import check_target, staged, table_parts
-from dedup.progress import ProgressFn, no_progress
-from dedup.runner import tracked
+from dedup.progress import ProgressFn, no_progress, tracked
 from dedup.schemas import META_INPUTS, META_VERSION, SCHEMA_VERSION
 from dedup.sources import Document, Problem, Provenance, list_sources, read_documents
 

@@ -46,13 +46,12 @@ from dedup.core.lookup import Lookup, build_lookup
 from dedup.core.pipeline import Analysis, analyze
 from dedup.errors import ConfigError, DuplicateIdError, InputError, OutputError
 from dedup.output import table_parts, write_output
-from dedup.progress import ProgressFn, Tick, no_progress
+from dedup.progress import ProgressFn, Tick, no_progress, tracked
 from dedup.runner import (
     ScanSummary,
     _numba_threads,
     _set_numba_threads,
     summarize,
-    tracked,
     use_workers,
 )
 from dedup.schemas import INDEX_TABLES, META_CONFIG, META_INPUTS
@@ -386,7 +385,9 @@ def stage(
     previous = use_workers(workers)
     try:
         threads = _numba_threads()
-        result = analyze([*old_ids, *ids], [*old_texts, *texts], cfg, threads)
+        result = analyze(
+            [*old_ids, *ids], [*old_texts, *texts], cfg, threads, keep_document_sets=True
+        )
         extra = build_index_tables(result, cfg, threads, applied_seq)
     finally:
         _set_numba_threads(previous)

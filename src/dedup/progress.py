@@ -14,13 +14,18 @@ prints nothing extra.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TextIO
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from dedup.decoding import Document
+    from dedup.sources import Source
 
 _MB = 1_000_000
 # Erase from the cursor to the end of the line: a shorter line leaves no tail.
@@ -207,3 +212,26 @@ def terminal_progress(quiet: bool = False, stream: TextIO | None = None) -> Iter
         yield reporter
     finally:
         reporter.close()
+
+
+def tracked(
+    docs: Iterable[Document], sources: Sequence[Source], progress: ProgressFn, step: str = "read"
+) -> Iterator[Document]:
+    """`docs` passed through, telling `progress` of the files and bytes read so far.
+
+    `sources` are the files `docs` come from, in reading order (for the totals).
+    """
+    done: dict[str, tuple[int, int]] = {}  # source -> (files, bytes) read up to it
+    nbytes = 0
+    for count, source in enumerate(sources, 1):
+        with contextlib.suppress(OSError):
+            nbytes += source.path.stat().st_size
+        done[str(source.path)] = (count, nbytes)
+    tick = Tick(step, files_total=len(sources), bytes_total=nbytes)
+    progress(tick)
+    for doc in docs:
+        files, read = done.get(doc.source, (tick.files_done, tick.bytes_done))
+        tick = replace(tick, files_done=files, bytes_done=read)
+        progress(tick)
+        yield doc
+    progress(replace(tick, files_done=len(sources), bytes_done=nbytes, finished=True))

@@ -5,10 +5,10 @@ It only wires; every algorithm lives in `dedup.core`.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -218,6 +218,7 @@ def scan(
             threads,
             values if field is not None else None,
             blocks=blocks,
+            keep_document_sets=index,
         )
         # The index reads a few of the blocks' arrays; the others (a third of
         # the scan's memory on a large corpus) go before it builds its tables.
@@ -256,11 +257,14 @@ def _read_shards(
     """Documents, group values and block hashes of every shard, and how many were resumed.
 
     Finished shards of an interrupted run come from the work folder; the
-    others are read, hashed and saved there. Problems are appended in input
-    order, as reading everything in one go would append them.
+    others are read, hashed and saved there (with `threads` > 1, on a thread
+    of their own while the next shard is read; in order, and all saved before
+    this returns). Problems are appended in input order, as reading
+    everything in one go would append them.
 
     Raises:
         DuplicateIdError: two documents have the same id (both are named).
+        OutputError: a shard cannot be saved (full disk, permissions).
     """
     stats = file_stats(sources)
     shards = plan_shards(stats, shard_bytes)
@@ -280,11 +284,19 @@ def _read_shards(
     resumed = done_files = 0
     bytes_done = 0
 
+    failed = threading.Event()
+
     def save(index: int, data: ShardData) -> None:
+        if failed.is_set():
+            return  # after a failed save (a full disk), the queued ones are not tried
         try:
             store.save(index, data)
         except OSError as exc:
+            failed.set()
             raise _unwritable(target, exc) from exc
+        except BaseException:
+            failed.set()
+            raise
 
     # With more than one worker, a shard is saved on a thread of its own
     # while the next one is read: saving is mostly writing and compressing,
@@ -310,9 +322,10 @@ def _read_shards(
                     save(index, data)
                 else:
                     saving.append(saver.submit(save, index, data))
-            for pending in saving:
-                if pending.done():
-                    pending.result()  # a failed save stops the scan now
+            # A failed save stops the scan here, after the shard read meanwhile.
+            for pending in [f for f in saving if f.done()]:
+                pending.result()
+                saving.remove(pending)
             _check_ids(data.docs, seen, by_path)
             firsts.append(len(docs))
             docs.extend(data.docs)
@@ -379,26 +392,3 @@ def group_value(doc: Document, field: str) -> str | None:
     """A document's value of its `--group-by field:<name>` field (None: absent or null)."""
     value = (doc.record or {}).get(field)
     return None if value is None else str(value)
-
-
-def tracked(
-    docs: Iterable[Document], sources: Sequence[Source], progress: ProgressFn, step: str = "read"
-) -> Iterator[Document]:
-    """`docs` passed through, telling `progress` of the files and bytes read so far.
-
-    `sources` are the files `docs` come from, in reading order (for the totals).
-    """
-    done: dict[str, tuple[int, int]] = {}  # source -> (files, bytes) read up to it
-    nbytes = 0
-    for count, source in enumerate(sources, 1):
-        with contextlib.suppress(OSError):
-            nbytes += source.path.stat().st_size
-        done[str(source.path)] = (count, nbytes)
-    tick = Tick(step, files_total=len(sources), bytes_total=nbytes)
-    progress(tick)
-    for doc in docs:
-        files, read = done.get(doc.source, (tick.files_done, tick.bytes_done))
-        tick = replace(tick, files_done=files, bytes_done=read)
-        progress(tick)
-        yield doc
-    progress(replace(tick, files_done=len(sources), bytes_done=nbytes, finished=True))

@@ -11,7 +11,6 @@ import numba  # type: ignore[import-untyped, unused-ignore]
 import numpy as np
 from numpy.typing import NDArray
 
-from dedup.core.labels import Spans
 from dedup.core.lsh import GOLDEN
 from dedup.core.xxh import _M32, _compiled, _compiled_parallel
 
@@ -345,16 +344,22 @@ def _tile(
     return n
 
 
-def tile_spans(doc: I64, start: I64, end: I64, block_run: I64, doc_len: I64) -> Spans:
-    """`labels.tile_spans`, compiled: two passes over the blocks, no piece arrays.
+def tile_spans(
+    doc: I64, start: I64, end: I64, block_run: I64, doc_len: I64
+) -> tuple[I64, I64, I64, I64]:
+    """`labels.tile_spans`, compiled: (doc, start, end, run) of every span.
 
-    Blocks must be sorted by (doc, start), as there.
+    Two passes over the blocks, no piece arrays. Blocks must be sorted by
+    (doc, start), as there; blocks of documents out of order or out of range
+    raise ValueError (the walk would pass over them).
     """
     doc, start, end, block_run, doc_len = (
         np.ascontiguousarray(a, dtype=np.int64) for a in (doc, start, end, block_run, doc_len)
     )
+    if len(doc) and (doc[0] < 0 or doc[-1] >= len(doc_len) or np.any(doc[1:] < doc[:-1])):
+        raise ValueError("tile_spans: blocks must be sorted by document, each below len(doc_len)")
     none = np.empty(0, np.int64)
     n = _tile(doc, start, end, block_run, doc_len, none, none, none, none)
     out = tuple(np.empty(n, np.int64) for _ in range(4))
     _tile(doc, start, end, block_run, doc_len, *out)
-    return Spans(*out)
+    return out[0], out[1], out[2], out[3]

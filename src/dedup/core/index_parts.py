@@ -26,8 +26,8 @@ from dedup.config import ScanConfig
 from dedup.core.blockhash import BlockHashes
 from dedup.core.fastops import gather, unique_rows
 from dedup.core.labels import group_starts
-from dedup.core.near_duplicates import expand_rows
 from dedup.core.pipeline import Analysis
+from dedup.core.sets import expand_rows
 from dedup.core.sorting import lexsort2, unique_first_inverse
 
 I64 = NDArray[np.int64]
@@ -81,9 +81,10 @@ def user_groups(groups: list[str] | None, n_docs: int) -> I64:
 
 @dataclass(frozen=True)
 class ClusteredBlocks:
-    """What the index reads of the blocks an analysis clustered (`hash_blocks` of its
-    texts, before glued passages were cut out): each block's document and
-    content key, and its shingle hashes as CSR rows.
+    """What the index reads of the blocks an analysis clustered.
+
+    They are `hash_blocks` of its texts, before glued passages were cut out:
+    each block's document and content key, and its shingle hashes as CSR rows.
     """
 
     doc: I64
@@ -97,35 +98,37 @@ class ClusteredBlocks:
         return cls(blocks.doc, blocks.key, blocks.hashes, blocks.offsets)
 
 
-def index_parts(result: Analysis, hashes: ClusteredBlocks, cfg: ScanConfig) -> IndexParts:
+def index_parts(result: Analysis, blocks: ClusteredBlocks, cfg: ScanConfig) -> IndexParts:
     """The index arrays of an analysis.
 
     Args:
         result: `analyze(ids, texts, cfg)`.
-        hashes: of the blocks the analysis clustered.
+        blocks: the blocks the analysis clustered.
         cfg: the config of the analysis.
     """
     n_docs = len(result.ids)
     contents = result.contents
-    doc = hashes.doc
+    doc = blocks.doc
     # The contents are the distinct keys of these very blocks, so a block's
     # content is its key's rank among them.
-    keys, first, _ = unique_first_inverse(hashes.key)
+    keys, first, _ = unique_first_inverse(blocks.key)
     if not np.array_equal(keys, contents.key):
         raise ValueError(
-            "index_parts: hashes must be hash_blocks(result.texts, cfg), the blocks the "
-            "analysis clustered; their contents differ from the analysis'"
+            "index_parts: blocks must be those of hash_blocks(result.texts, cfg), the blocks "
+            "the analysis clustered; their contents differ from the analysis'"
         )
     found = result.document_sets
+    if found is None:
+        raise ValueError("index_parts: the analysis kept no document sets (keep_document_sets)")
     if len(found.spread) != len(doc):
         raise ValueError(
-            f"index_parts: {len(doc)} blocks in hashes, {len(found.spread)} in the analysis"
+            f"index_parts: {len(doc)} blocks given, {len(found.spread)} in the analysis"
         )
     # Spread of every content's cluster (all blocks of a content share it).
     content_spread = found.spread[first]
     # Only contents already repeated are matched on their sets (see `Lookup`).
     repeated = np.flatnonzero(content_spread >= 2)
-    sets = unique_rows(*gather(hashes.hashes, hashes.offsets, first[repeated]))
+    sets = unique_rows(*gather(blocks.hashes, blocks.offsets, first[repeated]))
     content_sets = expand_rows(*sets, repeated, len(contents.key))
 
     users = user_groups(result.groups, n_docs)
@@ -133,6 +136,8 @@ def index_parts(result: Analysis, hashes: ClusteredBlocks, cfg: ScanConfig) -> I
     # (near group, user group) as one int64 below n_docs squared (users are
     # at most documents), so one two-key sort orders the triples.
     n_users = int(users.max()) + 1 if n_docs else 1
+    if n_docs * n_users >= 1 << 63:
+        raise ValueError(f"index_parts: {n_docs} documents are too many to pack group pairs")
     pair = result.doc_group[final.doc] * np.int64(n_users) + users[final.doc]
     order = lexsort2(pair, final.cluster)
     cluster, pair = final.cluster[order], pair[order]

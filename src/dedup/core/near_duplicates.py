@@ -105,15 +105,6 @@ def near_duplicate_groups(sets: DocumentSets, n_docs: int, cfg: ScanConfig) -> I
     return components(n_docs, np.concatenate(left_parts), np.concatenate(right_parts))
 
 
-def expand_rows(values: U32, offsets: I64, rows: I64, n: int) -> CSR:
-    """A CSR of `n` rows holding the given rows at positions `rows` (ascending), empty elsewhere."""
-    lengths = np.zeros(n, dtype=np.int64)
-    lengths[rows] = np.diff(offsets)
-    new = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=new[1:])
-    return values, new
-
-
 def _similar_pairs(values: U32, offsets: I64, cfg: ScanConfig) -> tuple[I64, I64]:
     """Verified pairs of document shingle sets (CSR rows) at `doc_threshold`."""
     bands, band_rows = cfg.doc_lsh

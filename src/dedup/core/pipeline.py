@@ -90,8 +90,8 @@ class Analysis:
     `doc_group[d]` is the smallest document index of d's near-duplicate
     cluster (d itself when it has no near-duplicate); `doc_cluster_size[d]`
     is that cluster's size. `document_sets` are the sets those clusters were
-    found with, over the blocks before glued passages were cut out; an index
-    keeps them.
+    found with, over the blocks before glued passages were cut out, when
+    asked for (an index keeps them); None otherwise.
     """
 
     ids: list[str]
@@ -107,7 +107,7 @@ class Analysis:
     passages: Passages
     groups: list[str] | None
     contents: Contents
-    document_sets: DocumentSets
+    document_sets: DocumentSets | None = None
 
 
 def passage_texts(result: Analysis, rows: I64) -> tuple[I64, I64, I64, list[str]]:
@@ -169,6 +169,7 @@ def analyze(
     workers: int = 1,
     group_values: Sequence[str | None] | None = None,
     blocks: BlockHashes | None = None,
+    keep_document_sets: bool = False,
 ) -> Analysis:
     """Label every character of every document as unique or boilerplate.
 
@@ -182,6 +183,8 @@ def analyze(
             `group_by="field:<name>"` config counts by (None: no value).
         blocks: `hash_blocks(texts, cfg)` computed already (by shards, say,
             that a resumed run saved); hashed here when None.
+        keep_document_sets: keep the near-duplicate step's document sets
+            in the result (`Analysis.document_sets`), for an index.
 
     Raises:
         DuplicateIdError: two documents share an id.
@@ -202,7 +205,16 @@ def analyze(
     sorted_values = None if group_values is None else [group_values[i] for i in order]
     clusters, scores = content_clusters(values, offsets, keys, cfg)
     return label(
-        sorted_ids, sorted_texts, blocks, content, clusters, scores, cfg, sorted_values, keys
+        sorted_ids,
+        sorted_texts,
+        blocks,
+        content,
+        clusters,
+        scores,
+        cfg,
+        sorted_values,
+        keys,
+        keep_document_sets,
     )
 
 
@@ -241,6 +253,7 @@ def label(
     cfg: ScanConfig,
     group_values: Sequence[str | None] | None = None,
     content_keys: I64 | None = None,
+    keep_document_sets: bool = False,
 ) -> Analysis:
     """Everything after block matching: near-duplicates, runs, edges, spans, passages.
 
@@ -256,6 +269,9 @@ def label(
         group_values: each document's value of a `field:` group spec.
         content_keys: the key of each distinct content, kept in the result's
             `contents` for an index (empty when not given).
+        keep_document_sets: keep the document sets in the result, for an
+            index (about 4 bytes per word of running text, otherwise freed
+            once the near-duplicate groups are known).
 
     An engine that matches blocks in its own way (a cluster of machines)
     calls this with the same arrays and gets the same `Analysis`.
@@ -271,6 +287,8 @@ def label(
     cluster = content_cluster[content] if len(content) else content
     sets = document_sets(doc, blocks.words, blocks.word_offsets, cluster, len(ids), cfg)
     doc_group = near_duplicate_groups(sets, len(ids), cfg)
+    kept_sets = sets if keep_document_sets else None
+    del sets
     cluster_size = np.bincount(doc_group, minlength=len(ids))[doc_group]
     groups = group_names(ids, cfg.group_by, group_values)
     user_group = None
@@ -309,7 +327,7 @@ def label(
         )
     runs = find_runs(doc, cluster, prose, doc_group, user_group, cfg)
     block_score = np.where(runs.block_run >= 0, match, 0.0) if len(doc) else match
-    spans = tile_spans(doc, start, end, runs.span_run, doc_len)
+    spans = Spans(*tile_spans(doc, start, end, runs.span_run, doc_len))
     return Analysis(
         ids=ids,
         texts=texts,
@@ -328,7 +346,7 @@ def label(
             content_cluster if content_keys is not None else np.empty(0, np.int64),
             content_score if content_keys is not None else np.empty(0),
         ),
-        document_sets=sets,
+        document_sets=kept_sets,
     )
 
 

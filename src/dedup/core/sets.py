@@ -24,6 +24,15 @@ def gather(values: U32, offsets: I64, rows: I64) -> tuple[U32, I64]:
     return values[np.repeat(offsets[rows], lengths) + within], new_offsets
 
 
+def expand_rows(values: U32, offsets: I64, rows: I64, n: int) -> tuple[U32, I64]:
+    """A CSR of `n` rows holding the given rows at positions `rows` (ascending), empty elsewhere."""
+    lengths = np.zeros(n, dtype=np.int64)
+    lengths[rows] = np.diff(offsets)
+    new = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=new[1:])
+    return values, new
+
+
 def unique_rows(values: U32, offsets: I64) -> tuple[U32, I64]:
     """Each row sorted with repeats removed (a CSR of sets)."""
     n = len(offsets) - 1

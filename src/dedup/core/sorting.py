@@ -67,7 +67,8 @@ def _sorted_with_order(values: NDArray[_T]) -> tuple[NDArray[_T], I64]:
     """
     n = len(values)
     parts = min(thread_count(), 8)
-    if parts < 2 or n < SPLIT_AT:
+    # Integers only: the merge's `<` would misplace NaN, which numpy sorts last.
+    if parts < 2 or n < SPLIT_AT or values.dtype.kind not in "iu":
         order = np.argsort(values).astype(np.int64, copy=False)
         return values[order], order
     bounds = np.linspace(0, n, parts + 1).astype(np.int64).tolist()
