@@ -4,7 +4,8 @@ Measured on this project's machine (numpy 2.4, 9 M random int64): `np.unique`
 without return arrays takes 6.6 s (it goes through a hash table, then sorts
 the distinct values) where a sort and a comparison of neighbours take 0.1 s;
 `np.argsort(kind="stable")` takes 0.92 s where the unstable (SIMD) argsort
-takes 0.39 s; `np.lexsort` of two int64 keys 2.6 s. Each function here gives
+takes 0.39 s; `np.lexsort` of two int64 keys 2.6 s; a compiled LSD radix
+sort, stable, 0.45 s with the sorted values. Each function here gives
 exactly what the numpy call it names gives (`tests/test_core_sorting.py`),
 for the inputs the core has: 1-d arrays of integers, or of floats without
 NaN (numpy counts every NaN as one value; these would not). Other shapes
