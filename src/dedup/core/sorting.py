@@ -107,11 +107,12 @@ def _radix(keys: NDArray[np.uint64]) -> tuple[NDArray[np.uint64], I64]:
     return current, order
 
 
-def _sorted_with_order(values: NDArray[_T]) -> tuple[NDArray[_T], I64]:
-    """(values sorted, an order that sorts them); ties in any order.
+def _sorted_with_order(values: NDArray[_T]) -> tuple[NDArray[_T], I64, bool]:
+    """(values sorted, an order that sorts them, whether that order is stable).
 
     Long arrays of integers are cut into one piece per thread, each sorted
-    on its thread, and the sorted pieces merged pairwise.
+    on its thread, and the sorted pieces merged pairwise (left first on
+    ties, so stable pieces give a stable whole).
     """
     n = len(values)
     parts = min(thread_count(), 8)
@@ -120,29 +121,30 @@ def _sorted_with_order(values: NDArray[_T]) -> tuple[NDArray[_T], I64]:
         return _sorted_piece(values)
     bounds = np.linspace(0, n, parts + 1).astype(np.int64).tolist()
 
-    def piece(i: int) -> tuple[NDArray[_T], I64]:
+    def piece(i: int) -> tuple[NDArray[_T], I64, bool]:
         lo, hi = bounds[i], bounds[i + 1]
-        ordered, order = _sorted_piece(values[lo:hi])
-        return ordered, order + np.int64(lo)
+        ordered, order, stable = _sorted_piece(values[lo:hi])
+        return ordered, order + np.int64(lo), stable
 
     def merge(
         pair: tuple[tuple[NDArray[_T], I64], tuple[NDArray[_T], I64]],
     ) -> tuple[NDArray[_T], I64]:
         return _merge(*pair[0], *pair[1])
 
-    runs = map_in_threads(piece, range(parts))
+    pieces = map_in_threads(piece, range(parts))
+    runs = [(ordered, order) for ordered, order, _ in pieces]
     while len(runs) > 1:
         pairs = list(zip(runs[0::2], runs[1::2], strict=False))
         runs = map_in_threads(merge, pairs) + ([runs[-1]] if len(runs) % 2 else [])
-    return runs[0]
+    return runs[0][0], runs[0][1], all(stable for _, _, stable in pieces)
 
 
-def _sorted_piece(values: NDArray[_T]) -> tuple[NDArray[_T], I64]:
-    """(values sorted, an order that sorts them) on this thread."""
+def _sorted_piece(values: NDArray[_T]) -> tuple[NDArray[_T], I64, bool]:
+    """(values sorted, an order that sorts them, whether it is stable) on this thread."""
     if values.dtype in (np.int64, np.uint64) and len(values) >= RADIX_AT:
-        return _radix_sorted(values)
+        return (*_radix_sorted(values), True)
     order = np.argsort(values).astype(np.int64, copy=False)
-    return values[order], order
+    return values[order], order, False
 
 
 def _radix_sorted(values: NDArray[_T]) -> tuple[NDArray[_T], I64]:
@@ -169,12 +171,13 @@ def distinct(values: NDArray[_T]) -> NDArray[_T]:
 def stable_argsort(values: NDArray[np.generic]) -> I64:
     """`np.argsort(values, kind="stable")` of a 1-d numeric array (no NaN).
 
-    The fast unstable sort first; then the rows of each run of equal values
-    (rare among hashes: only repeated keys) are put back in ascending order.
+    The radix sort of 64-bit keys is stable already; after numpy's faster
+    unstable sort, the rows of each run of equal values (rare among hashes:
+    only repeated keys) are put back in ascending order.
     """
     n = _one_dimensional(values)
-    ordered, order = _sorted_with_order(values)
-    if n < 2:
+    ordered, order, stable = _sorted_with_order(values)
+    if n < 2 or stable:
         return order
     tie = ordered[1:] == ordered[:-1]
     if not tie.any():
@@ -217,7 +220,7 @@ def dense_ranks(values: NDArray[_T]) -> tuple[I64, NDArray[_T]]:
                 seen = np.flatnonzero(present).astype(values.dtype) + values.dtype.type(low)
             rank_of = np.cumsum(present) - 1
             return rank_of[offset], seen
-    ordered, order = _sorted_with_order(values)
+    ordered, order, _ = _sorted_with_order(values)
     new = np.empty(n, dtype=bool)
     new[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
