@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -14,8 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup.config import NormalizeConfig, ScanConfig
+from dedup.core import kernel
 from dedup.core.fastops import signatures_kernel
-from dedup.core.kernel import KernelBlocks, is_space, line_blocks
+from dedup.core.kernel import KernelBlocks, batches, is_space, line_blocks
 from dedup.core.minhash import permutations, signatures
 from dedup.core.shingles import content_key, shingle_strings
 from dedup.core.text import split_lines, tokens
@@ -125,6 +130,39 @@ def test_line_blocks_of_no_documents() -> None:
     got = assert_same_as_python([], config())
     assert got.offsets.tolist() == [0]
     assert len(got.doc) == len(got.hashes) == 0
+
+
+# The kernel's output arrays are sized in advance for one block per line and
+# one word per two characters of a line; these inputs come near those bounds.
+WORST = ["a " * 5000, "a\n" * 5000, "a", "\n" * 100, "é " * 300 + "\na", "x_" * 999, "."]
+
+
+def test_line_blocks_fills_its_arrays_to_the_worst_case() -> None:
+    for ngram in (1, 5):
+        got = assert_same_as_python(WORST, config(ngram))
+        assert len(got.words) >= 5000 + 5000
+
+
+def test_line_blocks_stays_inside_its_arrays(tmp_path: Path) -> None:
+    # Compiled code does not check indices; compiled again with the checks on
+    # (in a process of its own, with its own cache), a write past the end of
+    # an array raises IndexError.
+    code = (
+        "from dedup.core.kernel import line_blocks\n"
+        "from dedup.config import ScanConfig\n"
+        f"for n in (1, 5): line_blocks({WORST!r}, ScanConfig(ngram=n))\n"
+    )
+    env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_batches_are_consecutive_and_bounded() -> None:
+    assert batches([], 10) == []
+    assert batches([3, 3, 3, 20, 0, 4, 10], 10) == [(0, 3), (3, 4), (4, 6), (6, 7)]
+    assert batches([0, 0], 1) == [(0, 2)]
 
 
 def test_line_blocks_sends_non_ascii_blocks_to_python() -> None:
@@ -329,6 +367,17 @@ def test_line_blocks_equals_the_python_path_on_any_ascii(
     texts: list[str], ngram: int, flag_values: tuple[bool, bool, bool, bool]
 ) -> None:
     assert_same_as_python(texts, config(ngram, flag_values))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(line_doc, long_doc), max_size=8), st.integers(1, 400))
+def test_line_blocks_is_the_same_whatever_the_batch_size(texts: list[str], limit: int) -> None:
+    want = line_blocks(texts, config())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kernel, "_BATCH_CHARS", limit)
+        got = line_blocks(texts, config())
+    for field in dataclasses.fields(want):
+        assert np.array_equal(getattr(got, field.name), getattr(want, field.name)), field.name
 
 
 @settings(max_examples=50, deadline=None)

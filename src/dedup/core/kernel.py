@@ -34,6 +34,8 @@ U8 = NDArray[np.uint8]
 U32 = NDArray[np.uint32]
 U64 = NDArray[np.uint64]
 I64 = NDArray[np.int64]
+# `_scan_lines`' output arrays: seven per block, then two CSR (values, offsets).
+_Out = tuple[I64, I64, I64, U64, NDArray[np.bool_], U32, U32, U32, I64, U32, I64]
 
 # --- blocks and shingles ------------------------------------------------------
 
@@ -186,43 +188,34 @@ def _only_zeros(buf: U8, word_start: I64, n_words: int, length: int) -> bool:
 def _scan_lines(
     cp: U32,
     doc_offsets: I64,
+    first_doc: int,
     ngram: int,
     casefold: bool,
     mask_digits: bool,
     strip_punct: bool,
     fold: U32,
     word: NDArray[np.bool_],
-) -> tuple[I64, I64, I64, U64, NDArray[np.bool_], U32, I64, U32, I64, U32, U32]:
-    """Blocks of every document, keys, shingle and word hashes of those `_tokenize` can do.
+    out: _Out,
+    counts: I64,
+) -> None:
+    """Blocks, keys, shingle and word hashes of the documents of cp, appended to `out`.
 
-    Returns (doc, start, end, key, in_python, values, offsets, words,
-    word_offsets, first_char, last_char); `start`/`end` are relative to the document, `key` is the
-    unsigned xxh64 with its top bit flipped; `words` holds the xxh32 of every
-    normalised word, block after block; a block with `in_python` set has key
-    0 and no hashes yet.
+    cp holds documents first_doc, first_doc + 1, ... (document i is
+    cp[doc_offsets[i]:doc_offsets[i + 1]]). `out` is (doc, start, end, key,
+    in_python, first_char, last_char, values, offsets, words, word_offsets),
+    with room for every block, shingle and word; counts holds how many
+    blocks, shingle hashes and word hashes it holds already, and is updated.
+    `start`/`end` are relative to the document, `key` is the unsigned xxh64
+    with its top bit flipped; `words` holds the xxh32 of every normalised
+    word, block after block; a block with `in_python` set has key 0 and no
+    hashes yet.
     """
-    # Each line makes at most one block.
-    max_blocks = len(doc_offsets) - 1
-    for i in range(len(cp)):
-        if cp[i] == 10:
-            max_blocks += 1
-    doc = np.empty(max_blocks, dtype=np.int64)
-    start = np.empty(max_blocks, dtype=np.int64)
-    end = np.empty(max_blocks, dtype=np.int64)
-    key = np.zeros(max_blocks, dtype=np.uint64)
-    first_char = np.empty(max_blocks, dtype=np.uint32)
-    last_char = np.empty(max_blocks, dtype=np.uint32)
-    in_python = np.zeros(max_blocks, dtype=np.bool_)
-    offsets = np.zeros(max_blocks + 1, dtype=np.int64)
-    values = np.empty(len(cp) // 8 + 64, dtype=np.uint32)
-    words = np.empty(len(cp) // 8 + 64, dtype=np.uint32)
-    word_offsets = np.zeros(max_blocks + 1, dtype=np.int64)
-    n_word_values = 0
+    doc, start, end, key, in_python, first_char, last_char = out[:7]
+    values, offsets, words, word_offsets = out[7:]
+    n_blocks, n_values, n_word_values = counts[0], counts[1], counts[2]
     buf = np.empty(768, dtype=np.uint8)
     word_start = np.empty(256, dtype=np.int64)
     word_end = np.empty(256, dtype=np.int64)
-    n_blocks = 0
-    n_values = 0
     for d in range(len(doc_offsets) - 1):
         base = doc_offsets[d]
         stop = doc_offsets[d + 1]
@@ -243,16 +236,18 @@ def _scan_lines(
                 continue
             b = n_blocks
             n_blocks += 1
-            doc[b] = d
+            doc[b] = first_doc + d
             start[b] = first - base
             end[b] = last + 1 - base
             first_char[b] = cp[first]
             last_char[b] = cp[last]
             if length < 0:
                 in_python[b] = True
+                key[b] = 0
                 offsets[n_blocks] = n_values
                 word_offsets[n_blocks] = n_word_values
                 continue
+            in_python[b] = False
             if n_words == 0 or (mask_digits and _only_zeros(buf, word_start, n_words, length)):
                 # Only punctuation, or only numbers: keep the case-folded raw
                 # words, as `text.tokens` does.
@@ -260,40 +255,20 @@ def _scan_lines(
                     cp, first, last + 1, True, False, False, fold, word, buf, word_start, word_end
                 )
             key[b] = _xxh64(buf, 0, length) ^ _TOP64
-            n_shingles = max(n_words - ngram + 1, 1)
-            if n_values + n_shingles > len(values):
-                grown = np.empty(2 * (n_values + n_shingles), dtype=np.uint32)
-                grown[:n_values] = values[:n_values]
-                values = grown
             if n_words <= ngram:
                 values[n_values] = np.uint32(_xxh32(buf, 0, length))
+                n_values += 1
             else:
-                for i in range(n_shingles):
+                for i in range(n_words - ngram + 1):
                     h = _xxh32(buf, word_start[i], word_end[i + ngram - 1])
-                    values[n_values + i] = np.uint32(h)
-            n_values += n_shingles
+                    values[n_values] = np.uint32(h)
+                    n_values += 1
             offsets[n_blocks] = n_values
-            if n_word_values + n_words > len(words):
-                grown = np.empty(2 * (n_word_values + n_words), dtype=np.uint32)
-                grown[:n_word_values] = words[:n_word_values]
-                words = grown
             for i in range(n_words):
-                words[n_word_values + i] = np.uint32(_xxh32(buf, word_start[i], word_end[i]))
-            n_word_values += n_words
+                words[n_word_values] = np.uint32(_xxh32(buf, word_start[i], word_end[i]))
+                n_word_values += 1
             word_offsets[n_blocks] = n_word_values
-    return (
-        doc[:n_blocks].copy(),
-        start[:n_blocks].copy(),
-        end[:n_blocks].copy(),
-        key[:n_blocks].copy(),
-        in_python[:n_blocks].copy(),
-        values[:n_values].copy(),
-        offsets[: n_blocks + 1].copy(),
-        words[:n_word_values].copy(),
-        word_offsets[: n_blocks + 1].copy(),
-        first_char[:n_blocks].copy(),
-        last_char[:n_blocks].copy(),
-    )
+    counts[0], counts[1], counts[2] = n_blocks, n_values, n_word_values
 
 
 @_compiled
@@ -322,19 +297,21 @@ def _splice(
     return out, out_offsets
 
 
-def code_points(texts: Sequence[str]) -> tuple[U32, I64]:
+def code_points(texts: Sequence[str], out: U32 | None = None) -> tuple[U32, I64]:
     """Every code point of `texts`, concatenated, and where each text starts (int64[n + 1]).
 
-    Text by text rather than one joined string: a single character above
-    U+FFFF would make the joined string (and its encoding) four bytes per
-    character for the whole batch. ASCII texts, most of a corpus, are copied
-    from their one-byte encoding; UTF-32 has one unit per code point, lone
-    surrogates included.
+    Written to the start of `out` when it is given and long enough (the
+    result is then a view of it). Text by text rather than one joined
+    string: a single character above U+FFFF would make the joined string
+    (and its encoding) four bytes per character for the whole batch. ASCII
+    texts, most of a corpus, are copied from their one-byte encoding; UTF-32
+    has one unit per code point, lone surrogates included.
     """
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
     doc_offsets = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(lengths, out=doc_offsets[1:])
-    cp = np.empty(int(doc_offsets[-1]), dtype=np.uint32)
+    total = int(doc_offsets[-1])
+    cp = out[:total] if out is not None and len(out) >= total else np.empty(total, np.uint32)
     for text, lo, hi in zip(
         texts, doc_offsets[:-1].tolist(), doc_offsets[1:].tolist(), strict=True
     ):
@@ -343,6 +320,29 @@ def code_points(texts: Sequence[str]) -> tuple[U32, I64]:
         else:
             cp[lo:hi] = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     return cp, doc_offsets
+
+
+# Code points converted and scanned at a time. The buffer is reused from
+# batch to batch: converting a whole shard at once (4 bytes per character)
+# made fresh memory, and zeroing fresh pages was a tenth of a scan's time.
+_BATCH_CHARS = 1 << 22
+
+
+def batches(lengths: Sequence[int], limit: int) -> list[tuple[int, int]]:
+    """Consecutive (lo, hi) runs of documents of at most `limit` characters in all.
+
+    A document longer than `limit` is a batch of its own.
+    """
+    runs: list[tuple[int, int]] = []
+    lo, size = 0, 0
+    for i, n in enumerate(lengths):
+        if size and size + n > limit:
+            runs.append((lo, i))
+            lo, size = i, 0
+        size += n
+    if lo < len(lengths):
+        runs.append((lo, len(lengths)))
+    return runs
 
 
 # The kernel's result is the pipeline's block structure.
@@ -363,21 +363,44 @@ def line_blocks(texts: Sequence[str], cfg: ScanConfig) -> BlockHashes:
     """
     if cfg.block_mode != "line":
         raise ConfigError(f"line_blocks needs --block-mode line, got {cfg.block_mode!r}")
-    cp, doc_offsets = code_points(texts)
     norm = cfg.normalize
     fold, word = fold_table()
-    (doc, start, end, key, in_python, values, offsets, words, word_offsets, first, last) = (
+    lengths = [len(t) for t in texts]
+    # Room for every block (one per line at most), shingle and word (one per
+    # two characters of a line at most, plus one per block). np.empty does
+    # not touch memory: only what is written becomes resident.
+    max_blocks = sum(t.count("\n") for t in texts) + len(texts)
+    max_values = (sum(lengths) + max_blocks) // 2 + max_blocks
+    doc, start, end = (np.empty(max_blocks, np.int64) for _ in range(3))
+    key = np.empty(max_blocks, np.uint64)
+    in_python = np.empty(max_blocks, np.bool_)
+    first, last = (np.empty(max_blocks, np.uint32) for _ in range(2))
+    values, words = (np.empty(max_values, np.uint32) for _ in range(2))
+    offsets, word_offsets = (np.zeros(max_blocks + 1, np.int64) for _ in range(2))
+    out = (doc, start, end, key, in_python, first, last, values, offsets, words, word_offsets)
+    counts = np.zeros(3, dtype=np.int64)
+    buffer = np.empty(min(sum(lengths), _BATCH_CHARS), dtype=np.uint32)
+    for lo, hi in batches(lengths, _BATCH_CHARS):
+        cp, doc_offsets = code_points(texts[lo:hi], buffer)
         _scan_lines(
             cp,
             doc_offsets,
+            lo,
             cfg.ngram,
             norm.casefold,
             norm.mask_digits,
             norm.strip_punctuation,
             fold,
             word,
+            out,
+            counts,
         )
-    )
+    n_blocks, n_values, n_words = counts.tolist()
+    doc, start, end = doc[:n_blocks], start[:n_blocks], end[:n_blocks]
+    key, in_python = key[:n_blocks], in_python[:n_blocks]
+    first, last = first[:n_blocks], last[:n_blocks]
+    values, offsets = values[:n_values], offsets[: n_blocks + 1]
+    words, word_offsets = words[:n_words], word_offsets[: n_blocks + 1]
     signed = key.view(np.int64)
     rows = np.flatnonzero(in_python).astype(np.int64)
     if len(rows):
