@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dedup.core import fastops, labels, lsh, sets
+from dedup.core import fastops, labels, lsh, sets, similar
 from dedup.core.blockhash import word_shingles
 from dedup.core.minhash import permutations, signatures
 
@@ -77,6 +77,35 @@ def test_signatures_kernel_equals_numpy() -> None:
     a, b = permutations(64, 3)
     np.testing.assert_array_equal(
         fastops.signatures_kernel(values, offsets, a, b), signatures(values, offsets, a, b)
+    )
+
+
+def test_signatures_kernel_writes_into_a_reused_buffer() -> None:
+    rng = np.random.default_rng(6)
+    values, offsets = random_csr(rng, 100, 2**32)
+    nonempty = np.flatnonzero(np.diff(offsets) > 0)
+    values, offsets = sets.gather(values, offsets, nonempty)
+    a, b = permutations(64, 3)
+    buffer = np.zeros(200 * 64, dtype=np.uint32)
+    got = fastops.signatures_kernel(values, offsets, a, b, out=buffer)
+    np.testing.assert_array_equal(got, signatures(values, offsets, a, b))
+    assert np.shares_memory(got, buffer)
+    with pytest.raises(ValueError, match="out must be"):
+        fastops.signatures_kernel(values, offsets, a, b, out=buffer[: 64 * 10])
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 1 << 16])
+def test_set_band_keys_by_chunks_equal_the_signatures_banded(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    values, offsets = fastops.unique_rows(*random_csr(np.random.default_rng(8), 300, 2**32))
+    nonempty = np.flatnonzero(np.diff(offsets) > 0)
+    values, offsets = sets.gather(values, offsets, nonempty)
+    perms = permutations(128, 1)
+    monkeypatch.setattr(similar, "_SKETCH_ROWS", chunk)
+    np.testing.assert_array_equal(
+        similar.set_band_keys(values, offsets, perms, 20, 6),
+        lsh.band_keys(signatures(values, offsets, *perms), 20, 6),
     )
 
 

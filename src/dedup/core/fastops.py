@@ -249,7 +249,7 @@ def _signatures_parallel(
 _PARALLEL_WORK = 1 << 22
 
 
-def signatures_kernel(hashes: U32, offsets: I64, a: U32, b: U32) -> U32:
+def signatures_kernel(hashes: U32, offsets: I64, a: U32, b: U32, out: U32 | None = None) -> U32:
     """MinHash signatures of many sets: same contract and values as `minhash.signatures`.
 
     Args:
@@ -257,12 +257,17 @@ def signatures_kernel(hashes: U32, offsets: I64, a: U32, b: U32) -> U32:
         offsets: int64[n + 1]; row i is `hashes[offsets[i]:offsets[i + 1]]`.
             Every row must be non-empty.
         a, b: permutation parameters from `minhash.permutations`.
+        out: a C-contiguous uint32 array of at least n * len(a) items to
+            write the signatures to (a caller signing chunk after chunk
+            reuses one; fresh memory costs more than signing); the result
+            is then a view of it.
 
     Returns:
         uint32[n, len(a)]: row i is the signature of row i's set.
 
     Raises:
-        ValueError: a row is empty (its signature would be undefined).
+        ValueError: a row is empty (its signature would be undefined), or
+            `out` is too small.
     """
     offs = np.ascontiguousarray(offsets, dtype=np.int64)
     n = len(offs) - 1
@@ -273,7 +278,12 @@ def signatures_kernel(hashes: U32, offsets: I64, a: U32, b: U32) -> U32:
     values = np.ascontiguousarray(hashes, dtype=np.uint32)
     a64 = np.asarray(a, dtype=np.uint32).astype(np.uint64)
     b64 = np.asarray(b, dtype=np.uint32).astype(np.uint64)
-    out = np.empty((n, len(a64)), dtype=np.uint32)
+    if out is None:
+        out = np.empty((n, len(a64)), dtype=np.uint32)
+    elif out.dtype != np.uint32 or not out.flags.c_contiguous or out.size < n * len(a64):
+        raise ValueError(f"out must be C-contiguous uint32 of {n * len(a64)} items or more")
+    else:
+        out = out.reshape(-1)[: n * len(a64)].reshape(n, len(a64))
     if (offs[-1] - offs[0]) * len(a64) < _PARALLEL_WORK:
         _signature_rows(values, offs, a64, b64, out, 0, n)
     else:

@@ -69,8 +69,11 @@ def set_band_keys(
     """
     n = len(offsets) - 1
     keys = np.empty((n, bands), dtype=np.int64)
+    # One buffer for every chunk: a fresh 32 MiB per chunk was memory the
+    # system had to zero each time.
+    buffer = np.empty(min(n, _SKETCH_ROWS) * len(perms[0]), dtype=np.uint32)
     for lo in range(0, n, _SKETCH_ROWS):
         hi = min(n, lo + _SKETCH_ROWS)
-        sigs = signatures_kernel(values, offsets[lo : hi + 1], *perms)
+        sigs = signatures_kernel(values, offsets[lo : hi + 1], *perms, out=buffer)
         band_keys(sigs, bands, rows, out=keys[lo:hi])
     return keys
