@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -125,6 +127,30 @@ def test_the_radix_sort_gives_what_numpy_gives(values: np.ndarray) -> None:
         np.testing.assert_array_equal(stable_argsort(wide), np.argsort(wide, kind="stable"))
     finally:
         sorting.RADIX_AT = before
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda rng: np.full(5000, 7),  # every digit constant: no pass
+        lambda rng: rng.integers(0, 2000, 5000),  # one pass
+        lambda rng: rng.integers(0, 2**22, 5000),  # two passes
+        lambda rng: rng.integers(0, 2**62, 5000),  # every pass
+    ],
+    ids=["no-pass", "one-pass", "two-passes", "all-passes"],
+)
+def test_the_radix_sort_leaves_its_input_alone_whatever_the_passes(
+    monkeypatch: pytest.MonkeyPatch, dtype: type, make: Callable[[np.random.Generator], np.ndarray]
+) -> None:
+    monkeypatch.setattr(sorting, "RADIX_AT", 1)
+    values = make(np.random.default_rng(3)).astype(dtype)
+    kept = values.copy()
+    ordered, order, stable = sorting._sorted_piece(values)
+    np.testing.assert_array_equal(values, kept)
+    assert stable and ordered.dtype == values.dtype
+    np.testing.assert_array_equal(order, np.argsort(kept, kind="stable"))
+    np.testing.assert_array_equal(ordered, np.sort(kept))
 
 
 @pytest.mark.parametrize("radix_at", [1, 2**62], ids=["radix", "numpy"])

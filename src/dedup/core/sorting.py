@@ -72,8 +72,11 @@ _DIGIT_BITS = 11  # 2,048 buckets: the counts stay in the L1 cache
 def _radix(keys: NDArray[np.uint64]) -> tuple[NDArray[np.uint64], I64]:
     """`keys` sorted (LSD radix, stable) and the order that sorts them.
 
-    Passes whose digit is the same in every key are skipped, so keys of a
-    narrow range (packed ranks) take fewer passes.
+    `keys` is overwritten (the caller's own copy): with it and one spare
+    array, plus two order arrays, a sort makes 32 bytes a row of new memory,
+    or 24 with one pass; zeroing new memory costs as much as a pass. Passes
+    whose digit is the same in every key are skipped, so keys of a narrow
+    range (packed ranks) take fewer passes.
     """
     n = len(keys)
     buckets = 1 << _DIGIT_BITS
@@ -84,9 +87,12 @@ def _radix(keys: NDArray[np.uint64]) -> tuple[NDArray[np.uint64], I64]:
         k = keys[i]
         for p in range(passes):
             counts[p, (k >> np.uint64(p * _DIGIT_BITS)) & mask] += 1
-    current, spare = keys.copy(), np.empty(n, dtype=np.uint64)
-    order, spare_order = np.arange(n), np.empty(n, dtype=np.int64)
+    current, spare = keys, np.empty(n, dtype=np.uint64)
+    # The first pass done writes the identity order itself; a second order
+    # array is made only when a second pass comes.
+    order, spare_order = np.empty(0, dtype=np.int64), np.empty(n, dtype=np.int64)
     at = np.empty(buckets, dtype=np.int64)
+    done = 0
     for p in range(passes):
         shift = np.uint64(p * _DIGIT_BITS)
         if n == 0 or counts[p, (current[0] >> shift) & mask] == n:
@@ -95,15 +101,29 @@ def _radix(keys: NDArray[np.uint64]) -> tuple[NDArray[np.uint64], I64]:
         for b in range(buckets):
             at[b] = total
             total += counts[p, b]
-        for i in range(n):
-            k = current[i]
-            digit = (k >> shift) & mask
-            j = at[digit]
-            at[digit] = j + 1
-            spare[j] = k
-            spare_order[j] = order[i]
+        if done == 0:
+            for i in range(n):
+                k = current[i]
+                digit = (k >> shift) & mask
+                j = at[digit]
+                at[digit] = j + 1
+                spare[j] = k
+                spare_order[j] = i
+        else:
+            if len(spare_order) < n:
+                spare_order = np.empty(n, dtype=np.int64)
+            for i in range(n):
+                k = current[i]
+                digit = (k >> shift) & mask
+                j = at[digit]
+                at[digit] = j + 1
+                spare[j] = k
+                spare_order[j] = order[i]
+        done += 1
         current, spare = spare, current
         order, spare_order = spare_order, order
+    if done == 0:
+        order = np.arange(n)
     return current, order
 
 
@@ -150,8 +170,11 @@ def _sorted_piece(values: NDArray[_T]) -> tuple[NDArray[_T], I64, bool]:
 def _radix_sorted(values: NDArray[_T]) -> tuple[NDArray[_T], I64]:
     """`_sorted_with_order` of 64-bit integers by `_radix` (signed: sign bit flipped)."""
     flip = np.uint64(1 << 63) if values.dtype == np.int64 else np.uint64(0)
+    # A new array, which `_radix` may overwrite; its result is ours to flip back.
     keys, order = _radix(values.view(np.uint64) ^ flip)
-    return (keys ^ flip).view(values.dtype), order
+    if flip:
+        keys ^= flip
+    return keys.view(values.dtype), order
 
 
 def distinct(values: NDArray[_T]) -> NDArray[_T]:
