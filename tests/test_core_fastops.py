@@ -92,6 +92,14 @@ def test_signatures_kernel_writes_into_a_reused_buffer() -> None:
     assert np.shares_memory(got, buffer)
     with pytest.raises(ValueError, match="out must be"):
         fastops.signatures_kernel(values, offsets, a, b, out=buffer[: 64 * 10])
+    frozen = buffer.copy()
+    frozen.setflags(write=False)
+    with pytest.raises(ValueError, match="out must be"):
+        fastops.signatures_kernel(values, offsets, a, b, out=frozen)
+    # No rows: still an (0, k) array, and `out` is checked all the same.
+    assert fastops.signatures_kernel(values, offsets[:1], a, b, out=buffer).shape == (0, 64)
+    with pytest.raises(ValueError, match="out must be"):
+        fastops.signatures_kernel(values, offsets[:1], a, b, out=np.empty(3, np.int8))
 
 
 @pytest.mark.parametrize("chunk", [7, 64, 1 << 16])

@@ -147,16 +147,32 @@ def test_line_blocks_stays_inside_its_arrays(tmp_path: Path) -> None:
     # Compiled code does not check indices; compiled again with the checks on
     # (in a process of its own, with its own cache), a write past the end of
     # an array raises IndexError.
+    # Every normalisation, and batches small enough that the counts carry
+    # over from batch to batch.
     code = (
-        "from dedup.core.kernel import line_blocks\n"
-        "from dedup.config import ScanConfig\n"
-        f"for n in (1, 5): line_blocks({WORST!r}, ScanConfig(ngram=n))\n"
+        "import itertools\n"
+        "from dedup.core import kernel\n"
+        "from dedup.config import NormalizeConfig, ScanConfig\n"
+        "for limit, n, flags in itertools.product(\n"
+        "    (1, 7, 1 << 22), (1, 5), itertools.product((True, False), repeat=3)\n"
+        "):\n"
+        "    kernel._BATCH_CHARS = limit\n"
+        "    cfg = ScanConfig(ngram=n, normalize=NormalizeConfig(True, *flags))\n"
+        f"    kernel.line_blocks({WORST!r}, cfg)\n"
     )
     env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path)}
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_small_results_do_not_pin_the_worst_case_arrays() -> None:
+    small = line_blocks(["a b c d e f g\n" * 1000], config())
+    for field in dataclasses.fields(small):
+        array = getattr(small, field.name)
+        owner = array if array.base is None else array.base
+        assert owner.nbytes == array.nbytes, field.name
 
 
 def test_batches_are_consecutive_and_bounded() -> None:
@@ -370,12 +386,20 @@ def test_line_blocks_equals_the_python_path_on_any_ascii(
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.one_of(line_doc, long_doc), max_size=8), st.integers(1, 400))
-def test_line_blocks_is_the_same_whatever_the_batch_size(texts: list[str], limit: int) -> None:
-    want = line_blocks(texts, config())
+@given(
+    st.lists(st.one_of(line_doc, long_doc), max_size=8),
+    st.integers(1, 400),
+    st.integers(1, 7),
+    flags,
+)
+def test_line_blocks_is_the_same_whatever_the_batch_size(
+    texts: list[str], limit: int, ngram: int, flag_values: tuple[bool, bool, bool, bool]
+) -> None:
+    cfg = config(ngram, flag_values)
+    want = line_blocks(texts, cfg)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(kernel, "_BATCH_CHARS", limit)
-        got = line_blocks(texts, config())
+        got = line_blocks(texts, cfg)
     for field in dataclasses.fields(want):
         assert np.array_equal(getattr(got, field.name), getattr(want, field.name)), field.name
 

@@ -270,20 +270,25 @@ def signatures_kernel(hashes: U32, offsets: I64, a: U32, b: U32, out: U32 | None
             `out` is too small.
     """
     offs = np.ascontiguousarray(offsets, dtype=np.int64)
-    n = len(offs) - 1
-    if n <= 0:
-        return np.full((max(n, 0), len(a)), np.iinfo(np.uint32).max, dtype=np.uint32)
+    n, k = max(len(offs) - 1, 0), len(a)
+    if out is None:
+        out = np.empty((n, k), dtype=np.uint32)
+    elif (
+        out.dtype != np.uint32
+        or not out.flags.c_contiguous
+        or not out.flags.writeable
+        or out.size < n * k
+    ):
+        raise ValueError(f"out must be writeable C-contiguous uint32 of {n * k} items or more")
+    else:
+        out = out.reshape(-1)[: n * k].reshape(n, k)
+    if n == 0:
+        return out
     if np.any(np.diff(offs) <= 0):
         raise ValueError("every row needs at least one hash")
     values = np.ascontiguousarray(hashes, dtype=np.uint32)
     a64 = np.asarray(a, dtype=np.uint32).astype(np.uint64)
     b64 = np.asarray(b, dtype=np.uint32).astype(np.uint64)
-    if out is None:
-        out = np.empty((n, len(a64)), dtype=np.uint32)
-    elif out.dtype != np.uint32 or not out.flags.c_contiguous or out.size < n * len(a64):
-        raise ValueError(f"out must be C-contiguous uint32 of {n * len(a64)} items or more")
-    else:
-        out = out.reshape(-1)[: n * len(a64)].reshape(n, len(a64))
     if (offs[-1] - offs[0]) * len(a64) < _PARALLEL_WORK:
         _signature_rows(values, offs, a64, b64, out, 0, n)
     else:

@@ -34,7 +34,7 @@ U8 = NDArray[np.uint8]
 U32 = NDArray[np.uint32]
 U64 = NDArray[np.uint64]
 I64 = NDArray[np.int64]
-# `_scan_lines`' output arrays: seven per block, then two CSR (values, offsets).
+# `_scan_lines`' output arrays: seven per block, then two CSR pairs (values, offsets).
 _Out = tuple[I64, I64, I64, U64, NDArray[np.bool_], U32, U32, U32, I64, U32, I64]
 
 # --- blocks and shingles ------------------------------------------------------
@@ -326,6 +326,10 @@ def code_points(texts: Sequence[str], out: U32 | None = None) -> tuple[U32, I64]
 # batch to batch: converting a whole shard at once (4 bytes per character)
 # made fresh memory, and zeroing fresh pages was a tenth of a scan's time.
 _BATCH_CHARS = 1 << 22
+# Arrays from this size on are mapped by the allocator on their own, page by
+# page as they are written (glibc's largest mmap threshold); the results of
+# `line_blocks` are views of them, sized for the worst case.
+_LAZY_BYTES = 32 << 20
 
 
 def batches(lengths: Sequence[int], limit: int) -> list[tuple[int, int]]:
@@ -367,8 +371,8 @@ def line_blocks(texts: Sequence[str], cfg: ScanConfig) -> BlockHashes:
     fold, word = fold_table()
     lengths = [len(t) for t in texts]
     # Room for every block (one per line at most), shingle and word (one per
-    # two characters of a line at most, plus one per block). np.empty does
-    # not touch memory: only what is written becomes resident.
+    # two characters of a line at most, plus one per block). A large np.empty
+    # is mapped lazily: only what is written becomes resident.
     max_blocks = sum(t.count("\n") for t in texts) + len(texts)
     max_values = (sum(lengths) + max_blocks) // 2 + max_blocks
     doc, start, end = (np.empty(max_blocks, np.int64) for _ in range(3))
@@ -401,6 +405,12 @@ def line_blocks(texts: Sequence[str], cfg: ScanConfig) -> BlockHashes:
     first, last = first[:n_blocks], last[:n_blocks]
     values, offsets = values[:n_values], offsets[: n_blocks + 1]
     words, word_offsets = words[:n_words], word_offsets[: n_blocks + 1]
+    if max_values * values.itemsize < _LAZY_BYTES:
+        # Small arrays come from the heap, whose pages may be resident
+        # already, and a view would pin all of them: copy, it is cheap.
+        doc, start, end, key = doc.copy(), start.copy(), end.copy(), key.copy()
+        first, last, values, words = first.copy(), last.copy(), values.copy(), words.copy()
+        offsets, word_offsets = offsets.copy(), word_offsets.copy()
     signed = key.view(np.int64)
     rows = np.flatnonzero(in_python).astype(np.int64)
     if len(rows):
