@@ -69,11 +69,14 @@ def test_jaccard_sorted_equals_numpy() -> None:
     )
 
 
+def nonempty_csr(seed: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random CSR rows of 32-bit hashes, the empty rows left out (a signature needs one)."""
+    values, offsets = random_csr(np.random.default_rng(seed), rows, 2**32)
+    return sets.gather(values, offsets, np.flatnonzero(np.diff(offsets) > 0))
+
+
 def test_signatures_kernel_equals_numpy() -> None:
-    rng = np.random.default_rng(5)
-    values, offsets = random_csr(rng, 100, 2**32)
-    nonempty = np.flatnonzero(np.diff(offsets) > 0)
-    values, offsets = sets.gather(values, offsets, nonempty)
+    values, offsets = nonempty_csr(5, 100)
     a, b = permutations(64, 3)
     np.testing.assert_array_equal(
         fastops.signatures_kernel(values, offsets, a, b), signatures(values, offsets, a, b)
@@ -81,10 +84,7 @@ def test_signatures_kernel_equals_numpy() -> None:
 
 
 def test_signatures_kernel_writes_into_a_reused_buffer() -> None:
-    rng = np.random.default_rng(6)
-    values, offsets = random_csr(rng, 100, 2**32)
-    nonempty = np.flatnonzero(np.diff(offsets) > 0)
-    values, offsets = sets.gather(values, offsets, nonempty)
+    values, offsets = nonempty_csr(6, 100)
     a, b = permutations(64, 3)
     buffer = np.zeros(200 * 64, dtype=np.uint32)
     got = fastops.signatures_kernel(values, offsets, a, b, out=buffer)
@@ -106,9 +106,7 @@ def test_signatures_kernel_writes_into_a_reused_buffer() -> None:
 def test_set_band_keys_by_chunks_equal_the_signatures_banded(
     chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    values, offsets = fastops.unique_rows(*random_csr(np.random.default_rng(8), 300, 2**32))
-    nonempty = np.flatnonzero(np.diff(offsets) > 0)
-    values, offsets = sets.gather(values, offsets, nonempty)
+    values, offsets = fastops.unique_rows(*nonempty_csr(8, 300))
     perms = permutations(128, 1)
     monkeypatch.setattr(similar, "_SKETCH_ROWS", chunk)
     np.testing.assert_array_equal(

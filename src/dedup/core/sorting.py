@@ -69,6 +69,27 @@ _DIGIT_BITS = 11  # 2,048 buckets: the counts stay in the L1 cache
 
 
 @_compiled
+def _scatter(
+    keys: NDArray[np.uint64],
+    out: NDArray[np.uint64],
+    order: I64,
+    out_order: I64,
+    at: I64,
+    shift: np.uint64,
+    mask: np.uint64,
+    first: bool,
+) -> None:
+    """One LSD pass: keys to out by digit, their order along (the identity when `first`)."""
+    for i in range(len(keys)):
+        k = keys[i]
+        digit = (k >> shift) & mask
+        j = at[digit]
+        at[digit] = j + 1
+        out[j] = k
+        out_order[j] = i if first else order[i]
+
+
+@_compiled
 def _radix(keys: NDArray[np.uint64]) -> tuple[NDArray[np.uint64], I64]:
     """`keys` sorted (LSD radix, stable) and the order that sorts them.
 
@@ -101,24 +122,9 @@ def _radix(keys: NDArray[np.uint64]) -> tuple[NDArray[np.uint64], I64]:
         for b in range(buckets):
             at[b] = total
             total += counts[p, b]
-        if done == 0:
-            for i in range(n):
-                k = current[i]
-                digit = (k >> shift) & mask
-                j = at[digit]
-                at[digit] = j + 1
-                spare[j] = k
-                spare_order[j] = i
-        else:
-            if len(spare_order) < n:
-                spare_order = np.empty(n, dtype=np.int64)
-            for i in range(n):
-                k = current[i]
-                digit = (k >> shift) & mask
-                j = at[digit]
-                at[digit] = j + 1
-                spare[j] = k
-                spare_order[j] = order[i]
+        if len(spare_order) < n:
+            spare_order = np.empty(n, dtype=np.int64)
+        _scatter(current, spare, order, spare_order, at, shift, mask, done == 0)
         done += 1
         current, spare = spare, current
         order, spare_order = spare_order, order
