@@ -77,6 +77,55 @@ def test_a_rerun_resumes_from_the_shards_an_interrupted_run_finished(
     assert not work_folder(out).exists(), "the work folder goes once the output is in place"
 
 
+@pytest.mark.parametrize("removal", ["after the scan", "of a stale folder"])
+def test_a_work_folder_killed_while_being_removed_is_not_reused(
+    tmp_path: Path,
+    corpus: Path,
+    clean_run: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    removal: str,
+) -> None:
+    """A kill in the middle of deleting the work folder must not leave a shard that
+    looks done but lacks its files (the next run would load from it and fail)."""
+    out = tmp_path / "out"
+    interrupt_after_reading(monkeypatch, [corpus], out)
+    folder = work_folder(out)
+    real_rmtree = shutil.rmtree
+
+    def killed_halfway(path: Path, ignore_errors: bool = False) -> None:
+        # Deletes the shards' block files, then the process dies.
+        for blocks in sorted(Path(path).glob("shard-*.blocks.npz")):
+            blocks.unlink()
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(dedup.shards.shutil, "rmtree", killed_halfway)
+        with pytest.raises(KeyboardInterrupt):
+            if removal == "after the scan":
+                scan([corpus], out, ScanConfig(), shard_bytes=SMALL_SHARDS)
+            else:
+                scan([corpus], out, ScanConfig(min_docs=3), shard_bytes=SMALL_SHARDS)
+    assert sorted(folder.glob("shard-*.done")), "the kill left done markers behind"
+    assert not (folder / "manifest.json").exists()
+
+    real_rmtree(out, ignore_errors=True)
+    summary = scan([corpus], out, ScanConfig(), shard_bytes=SMALL_SHARDS)
+    assert summary.resumed_shards == 0
+    assert same_tables(out, clean_run)
+
+
+def test_a_shard_missing_a_file_is_read_again(
+    tmp_path: Path, corpus: Path, clean_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    interrupt_after_reading(monkeypatch, [corpus], out)
+    finished = sorted(work_folder(out).glob("shard-*.done"))
+    (work_folder(out) / "shard-00001.blocks.npz").unlink()
+    summary = scan([corpus], out, ScanConfig(), shard_bytes=SMALL_SHARDS)
+    assert summary.resumed_shards == len(finished) - 1
+    assert same_tables(out, clean_run)
+
+
 def test_a_changed_input_or_config_starts_over(
     tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,7 +6,6 @@ It only wires; every algorithm lives in `dedup.core`.
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,6 +31,7 @@ from dedup.shards import (
     file_stats,
     manifest,
     plan_shards,
+    remove_work_folder,
     work_folder,
 )
 from dedup.sources import (
@@ -238,7 +238,7 @@ def scan(
         rows_per_file=rows_per_file,
         workers=threads,
     )
-    shutil.rmtree(work_folder(target), ignore_errors=True)
+    remove_work_folder(work_folder(target))
     progress(Tick("write", files_done=len(TABLES), files_total=len(TABLES), finished=True))
     return replace(summarize(result, target), problems=problems, resumed_shards=resumed)
 

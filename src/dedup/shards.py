@@ -7,7 +7,8 @@ the same inputs with the same config loads finished shards instead of
 reading and hashing them again. Every shard is saved as files under
 temporary names, then marked done by renaming a marker into place, so a
 shard killed half-way is simply not done. The work folder is removed once
-the output is in place.
+the output is in place, its manifest first, so a folder killed half-way
+through its removal is not reused.
 
 The work folder is only reused when its manifest matches: the schema
 version, the config, how inputs are read, and every input file's path, size
@@ -16,6 +17,7 @@ and modification time. Anything else starts over.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from collections.abc import Sequence
@@ -124,7 +126,7 @@ class ShardStore:
         except OSError:
             current = None
         if current != wanted:
-            shutil.rmtree(folder, ignore_errors=True)
+            remove_work_folder(folder)
             folder.mkdir(parents=True, exist_ok=True)
             _write_atomic(marker, wanted.encode("utf-8"))
 
@@ -132,7 +134,9 @@ class ShardStore:
         return self.folder / f"shard-{index:05d}.{suffix}"
 
     def done(self, index: int) -> bool:
-        return self._name(index, "done").exists()
+        """Whether shard `index` was saved whole (its marker and every file it names)."""
+        names = ("done", "docs.parquet", "blocks.npz", "problems.json")
+        return all(self._name(index, name).exists() for name in names)
 
     def save(self, index: int, data: ShardData) -> None:
         """Save shard `index`; it counts as done only once everything is on disk."""
@@ -177,7 +181,21 @@ class ShardStore:
         )
 
     def remove(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        remove_work_folder(self.folder)
+
+
+def remove_work_folder(folder: Path) -> None:
+    """Delete a work folder so that no run can take a half-deleted one for a good one.
+
+    The manifest goes first: a folder without one is never reused, so a
+    scan killed while the rest is deleted (a shard's "done" marker still
+    there, its blocks gone) leaves a folder the next run empties instead of
+    loading from it.
+    """
+    # Not a folder, or unwritable: rmtree below says nothing either.
+    with contextlib.suppress(OSError):
+        (folder / "manifest.json").unlink(missing_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
