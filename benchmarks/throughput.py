@@ -35,7 +35,8 @@ and shingled by `shingles.shingle_strings` with `ScanConfig()`'s defaults
   documents, its own tokeniser and defaults (14 bands x 8 hashes);
 - dedup signatures: `blockhash.hash_blocks` then `fastops.signatures_kernel`,
   over every block and over distinct contents (as `core.pipeline` does),
-  one thread, 65,536 rows at a time into one buffer (as a scan signs);
+  one thread, by `similar.signature_chunks` (65,536 rows at a time into one
+  buffer, as a scan signs);
 - dedup scan: `dedup.runner.scan` end to end (read -> Parquet) with 1 worker
   (one numba thread) and with one worker per core, and with one worker per
   core on the sample of the slow rows (datatrove's input).
@@ -83,8 +84,6 @@ INSTALL = "pip install 'dedup[bench]'"
 # Rows that stop after --budget seconds (datatrove's stages cannot be stopped halfway).
 BUDGETED = ("datasketch-lsh", "datasketch-bulk")
 DATATROVE_DIRS = ("signatures", "buckets", "remove", "kept", "logs")
-# Rows signed at a time by the signatures rows: a scan's chunk (`similar._SKETCH_ROWS`).
-SIGN_ROWS = 1 << 16
 
 # --- measurements (run in a subprocess by `measure`) ----------------------------
 
@@ -207,11 +206,9 @@ def run_rensa_matrix(reader: Reader, _: dict[str, Any]) -> str:
 
 
 def run_signatures(reader: Reader, spec: dict[str, Any]) -> str:
-    import numpy as np
-
     from dedup.core.blockhash import hash_blocks
-    from dedup.core.fastops import signatures_kernel
     from dedup.core.minhash import permutations
+    from dedup.core.similar import signature_chunks
 
     cfg = config()
     blocks = hash_blocks(list(reader.texts()), cfg)
@@ -224,13 +221,9 @@ def run_signatures(reader: Reader, spec: dict[str, Any]) -> str:
     # Signed a chunk of rows at a time into one buffer, as a scan does
     # (`similar.set_band_keys`) and as the rensa row does batch by batch:
     # nothing ever holds every signature at once.
-    perms = permutations(cfg.num_perm, cfg.seed)
-    n = len(offsets) - 1
-    buffer = np.empty(min(n, SIGN_ROWS) * cfg.num_perm, dtype=np.uint32)
-    for lo in range(0, n, SIGN_ROWS):
-        hi = min(n, lo + SIGN_ROWS)
-        signatures_kernel(values, offsets[lo : hi + 1], *perms, out=buffer)
-    return f"{len(blocks.doc)} blocks, {n} signatures"
+    for _ in signature_chunks(values, offsets, permutations(cfg.num_perm, cfg.seed)):
+        pass
+    return f"{len(blocks.doc)} blocks, {len(offsets) - 1} signatures"
 
 
 def run_scan(reader: Reader, spec: dict[str, Any]) -> str:

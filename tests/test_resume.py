@@ -114,18 +114,6 @@ def test_a_work_folder_killed_while_being_removed_is_not_reused(
     assert same_tables(out, clean_run)
 
 
-def test_a_shard_missing_a_file_is_read_again(
-    tmp_path: Path, corpus: Path, clean_run: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    out = tmp_path / "out"
-    interrupt_after_reading(monkeypatch, [corpus], out)
-    finished = sorted(work_folder(out).glob("shard-*.done"))
-    (work_folder(out) / "shard-00001.blocks.npz").unlink()
-    summary = scan([corpus], out, ScanConfig(), shard_bytes=SMALL_SHARDS)
-    assert summary.resumed_shards == len(finished) - 1
-    assert same_tables(out, clean_run)
-
-
 def test_a_changed_input_or_config_starts_over(
     tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -144,17 +132,22 @@ def test_a_changed_input_or_config_starts_over(
     assert same_tables(out, fresh)
 
 
-def test_a_shard_killed_while_saving_is_read_again(
-    tmp_path: Path, corpus: Path, clean_run: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("damage", ["killed while saving", "a file missing"])
+def test_a_damaged_shard_is_read_again(
+    tmp_path: Path, corpus: Path, clean_run: Path, monkeypatch: pytest.MonkeyPatch, damage: str
 ) -> None:
     out = tmp_path / "out"
     interrupt_after_reading(monkeypatch, [corpus], out)
     folder = work_folder(out)
     done = sorted(folder.glob("shard-*.done"))
-    # Killed after writing half its files: no marker, a truncated blocks file.
-    done[1].unlink()
     blocks = folder / done[1].name.replace(".done", ".blocks.npz")
-    blocks.write_bytes(blocks.read_bytes()[:100])
+    if damage == "killed while saving":
+        # Killed after writing half its files: no marker, a truncated blocks file.
+        done[1].unlink()
+        blocks.write_bytes(blocks.read_bytes()[:100])
+    else:
+        # Marked done, yet its blocks file is gone.
+        blocks.unlink()
     summary = scan([corpus], out, ScanConfig(), shard_bytes=SMALL_SHARDS)
     assert summary.resumed_shards == len(done) - 1
     assert same_tables(out, clean_run)

@@ -18,6 +18,7 @@ compiled.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -370,11 +371,12 @@ def line_blocks(texts: Sequence[str], cfg: ScanConfig) -> BlockHashes:
     norm = cfg.normalize
     fold, word = fold_table()
     lengths = [len(t) for t in texts]
+    chars = sum(lengths)
     # Room for every block (one per line at most), shingle and word (one per
     # two characters of a line at most, plus one per block). A large np.empty
     # is mapped lazily: only what is written becomes resident.
     max_blocks = sum(t.count("\n") for t in texts) + len(texts)
-    max_values = (sum(lengths) + max_blocks) // 2 + max_blocks
+    max_values = (chars + max_blocks) // 2 + max_blocks
     doc, start, end = (np.empty(max_blocks, np.int64) for _ in range(3))
     key = np.empty(max_blocks, np.uint64)
     in_python = np.empty(max_blocks, np.bool_)
@@ -383,7 +385,7 @@ def line_blocks(texts: Sequence[str], cfg: ScanConfig) -> BlockHashes:
     offsets, word_offsets = (np.zeros(max_blocks + 1, np.int64) for _ in range(2))
     out = (doc, start, end, key, in_python, first, last, values, offsets, words, word_offsets)
     counts = np.zeros(3, dtype=np.int64)
-    buffer = np.empty(min(sum(lengths), _BATCH_CHARS), dtype=np.uint32)
+    buffer = np.empty(min(chars, _BATCH_CHARS), dtype=np.uint32)
     for lo, hi in batches(lengths, _BATCH_CHARS):
         cp, doc_offsets = code_points(texts[lo:hi], buffer)
         _scan_lines(
@@ -400,17 +402,14 @@ def line_blocks(texts: Sequence[str], cfg: ScanConfig) -> BlockHashes:
             counts,
         )
     n_blocks, n_values, n_words = counts.tolist()
-    doc, start, end = doc[:n_blocks], start[:n_blocks], end[:n_blocks]
-    key, in_python = key[:n_blocks], in_python[:n_blocks]
-    first, last = first[:n_blocks], last[:n_blocks]
-    values, offsets = values[:n_values], offsets[: n_blocks + 1]
-    words, word_offsets = words[:n_words], word_offsets[: n_blocks + 1]
+    used = (n_blocks,) * 7 + (n_values, n_blocks + 1, n_words, n_blocks + 1)
+    arrays: list[NDArray[Any]] = list(out)
+    trimmed = [array[:size] for array, size in zip(arrays, used, strict=True)]
     if max_values * values.itemsize < _LAZY_BYTES:
         # Small arrays come from the heap, whose pages may be resident
         # already, and a view would pin all of them: copy, it is cheap.
-        doc, start, end, key = doc.copy(), start.copy(), end.copy(), key.copy()
-        first, last, values, words = first.copy(), last.copy(), values.copy(), words.copy()
-        offsets, word_offsets = offsets.copy(), word_offsets.copy()
+        trimmed = [array.copy() for array in trimmed]
+    doc, start, end, key, in_python, first, last, values, offsets, words, word_offsets = trimmed
     signed = key.view(np.int64)
     rows = np.flatnonzero(in_python).astype(np.int64)
     if len(rows):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -54,6 +56,24 @@ def groups_from_keys(
 _SKETCH_ROWS = 1 << 16
 
 
+def signature_chunks(
+    values: NDArray[np.uint32],
+    offsets: I64,
+    perms: tuple[NDArray[np.uint32], NDArray[np.uint32]],
+) -> Iterator[tuple[int, int, NDArray[np.uint32]]]:
+    """(lo, hi, signatures of rows lo..hi-1) of CSR sets, `_SKETCH_ROWS` rows at a time.
+
+    Every chunk is signed into one buffer (a fresh 32 MiB per chunk was
+    memory the system had to zero each time): a chunk's signatures are only
+    valid until the next one is yielded.
+    """
+    n = len(offsets) - 1
+    buffer = np.empty(min(n, _SKETCH_ROWS) * len(perms[0]), dtype=np.uint32)
+    for lo in range(0, n, _SKETCH_ROWS):
+        hi = min(n, lo + _SKETCH_ROWS)
+        yield lo, hi, signatures_kernel(values, offsets[lo : hi + 1], *perms, out=buffer)
+
+
 def set_band_keys(
     values: NDArray[np.uint32],
     offsets: I64,
@@ -67,13 +87,7 @@ def set_band_keys(
     sets), so they are computed a chunk of rows at a time and dropped: memory
     holds bands x 8 bytes per row instead of num_perm x 4.
     """
-    n = len(offsets) - 1
-    keys = np.empty((n, bands), dtype=np.int64)
-    # One buffer for every chunk: a fresh 32 MiB per chunk was memory the
-    # system had to zero each time.
-    buffer = np.empty(min(n, _SKETCH_ROWS) * len(perms[0]), dtype=np.uint32)
-    for lo in range(0, n, _SKETCH_ROWS):
-        hi = min(n, lo + _SKETCH_ROWS)
-        sigs = signatures_kernel(values, offsets[lo : hi + 1], *perms, out=buffer)
+    keys = np.empty((len(offsets) - 1, bands), dtype=np.int64)
+    for lo, hi, sigs in signature_chunks(values, offsets, perms):
         band_keys(sigs, bands, rows, out=keys[lo:hi])
     return keys
