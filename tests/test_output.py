@@ -9,13 +9,15 @@ import re
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
 import dedup.output
-from dedup import SCHEMA_VERSION, DedupError, NormalizeConfig, OutputError, ScanConfig, scan
+from dedup import SCHEMA_VERSION, DedupError, NormalizeConfig, OutputError, ScanConfig, arrow, scan
+from dedup.arrow import take_strings
 from dedup.schemas import META_CONFIG, META_INPUTS, META_TABLE, META_VERSION, TABLES
 
 NAMES = ("spans", "documents", "passages", "errors")
@@ -329,3 +331,18 @@ def test_a_large_table_is_a_folder_of_bounded_parts_that_every_reader_takes(
     assert len(build_report(out, []).documents) == 5
     assert clean(out, tmp_path / "clean").n_written == 5
     assert evaluate_scan(out, seeds_dir).chars is None
+
+
+def test_take_strings_splits_results_past_arrow_string_capacity(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Repeated ids over 2 GiB become several chunks of the same strings, in order."""
+    values = pa.array(["a", "bbb", "cc", ""], pa.string())
+    rows = np.array([0, 1, 1, 2, 3, 1, 0, 2], dtype=np.int64)
+    whole = take_strings(values, rows)
+    assert isinstance(whole, pa.Array)
+    monkeypatch.setattr(arrow, "_STRING_BYTES", 5)
+    split = take_strings(values, rows)
+    assert isinstance(split, pa.ChunkedArray)
+    assert all(sum(len(s) for s in c.to_pylist()) <= 5 for c in split.chunks)
+    assert split.to_pylist() == whole.to_pylist() == [values[i].as_py() for i in rows.tolist()]

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
 from dedup.core.blockhash import BlockHashes
 from dedup.core.cleaning import text_hash
-from dedup.core.offsets import utf8_offsets
+from dedup.core.offsets import utf8_spans
 from dedup.core.pipeline import Analysis, cluster_id, passage_texts
 from dedup.core.sets import gather
 from dedup.schemas import (
@@ -39,37 +40,48 @@ from dedup.schemas import (
 )
 from dedup.sources import Document, Problem, Provenance, Source
 
+# Most bytes one Arrow string array holds (its offsets are int32).
+_STRING_BYTES = (1 << 31) - 1
+
+
+def take_strings(values: pa.StringArray, rows: np.ndarray) -> pa.Array | pa.ChunkedArray:
+    """`values.take(rows)`, in chunks when the result would pass Arrow's 2 GiB per array."""
+    lengths = pc.binary_length(values).to_numpy(zero_copy_only=False).astype(np.int64)
+    sizes = lengths[rows]
+    if int(sizes.sum()) <= _STRING_BYTES:
+        return values.take(rows)
+    ends = np.cumsum(sizes)
+    chunks, lo = [], 0
+    while lo < len(rows):
+        # Every id is far below 2 GiB, so each chunk takes at least one row.
+        hi = int(np.searchsorted(ends, ends[lo] - sizes[lo] + _STRING_BYTES, side="right"))
+        chunks.append(values.take(rows[lo:hi]))
+        lo = hi
+    return pa.chunked_array(chunks, pa.string())
+
 
 def spans_table(result: Analysis, config_json: str, inputs_json: str | None = None) -> pa.Table:
     """spans.parquet: every span of every document, with code-point and UTF-8 byte offsets."""
     spans, runs = result.spans, result.runs
     n = len(spans.doc)
-    start_byte = np.empty(n, dtype=np.int64)
-    end_byte = np.empty(n, dtype=np.int64)
-    # Byte offsets need each document's text: convert one document at a time.
-    bounds = np.searchsorted(spans.doc, np.arange(len(result.ids) + 1))
-    for d in range(len(result.ids)):
-        lo, hi = int(bounds[d]), int(bounds[d + 1])
-        if lo == hi:
-            continue
-        text = result.texts[d]
-        start_byte[lo:hi] = utf8_offsets(text, spans.start[lo:hi])
-        end_byte[lo:hi] = utf8_offsets(text, spans.end[lo:hi])
+    start_byte, end_byte = utf8_spans(result.texts, spans.doc, spans.start, spans.end)
     boilerplate = spans.run >= 0
     run = np.where(boilerplate, spans.run, 0)
     has_runs = len(runs.passage) > 0
     passage = runs.passage[run] if has_runs else np.zeros(n, np.int64)
     doc_count = runs.doc_count[run] if has_runs else np.zeros(n, np.int32)
-    ids = np.array(result.ids, dtype=object)[spans.doc] if n else np.empty(0, object)
+    # Arrow gathers the strings in C++: no Python object per span.
+    ids = take_strings(pa.array(result.ids, pa.string()), spans.doc)
+    labels = pa.array(["unique", "boilerplate"], pa.string()).take(boilerplate.astype(np.int8))
     schema = with_metadata(SPANS, "spans", config_json, inputs_json)
     return pa.table(
         {
-            "id": pa.array(ids, pa.string()),
+            "id": ids,
             "start": spans.start,
             "end": spans.end,
             "start_byte": start_byte,
             "end_byte": end_byte,
-            "label": pa.array(np.where(boilerplate, "boilerplate", "unique"), pa.string()),
+            "label": labels,
             "passage_id": pa.array(passage, pa.int64(), mask=~boilerplate),
             "doc_count": pa.array(doc_count, pa.int32(), mask=~boilerplate),
             "score": pa.array(np.nan_to_num(result.span_score), pa.float64(), mask=~boilerplate),

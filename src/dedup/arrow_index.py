@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from dedup.config import ScanConfig
 from dedup.core.blockhash import hash_blocks
 from dedup.core.index_parts import CSR, ClusteredBlocks, IndexParts, index_parts
-from dedup.core.offsets import utf8_offsets
+from dedup.core.offsets import utf8_spans
 from dedup.core.pipeline import Analysis
 from dedup.schemas import (
     INDEX_CONTENTS,
@@ -174,14 +174,8 @@ def checked_spans_table(
     rows = [(doc_id, *span) for doc_id, doc in zip(ids, spans, strict=True) for span in doc]
     starts = np.array([r[1] for r in rows], dtype=np.int64)
     ends = np.array([r[2] for r in rows], dtype=np.int64)
-    start_byte = np.empty(len(rows), dtype=np.int64)
-    end_byte = np.empty(len(rows), dtype=np.int64)
-    at = 0
-    for text, doc in zip(texts, spans, strict=True):
-        lo, hi = at, at + len(doc)
-        start_byte[lo:hi] = utf8_offsets(text, starts[lo:hi])
-        end_byte[lo:hi] = utf8_offsets(text, ends[lo:hi])
-        at = hi
+    doc = np.repeat(np.arange(len(spans), dtype=np.int64), [len(d) for d in spans])
+    start_byte, end_byte = utf8_spans(texts, doc, starts, ends)
     return pa.table(
         {
             "id": pa.array([r[0] for r in rows], pa.string()),

@@ -2,10 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from numpy.typing import NDArray
 
+from dedup.core.xxh import _compiled
+
 I64 = NDArray[np.int64]
+U32 = NDArray[np.uint32]
+
+
+@_compiled
+def _utf8_at(points: U32, positions: I64, out: I64) -> None:
+    """out[k] = UTF-8 length of points[:positions[k]], for any order of positions.
+
+    One pass fills the running byte count up to the largest position, then
+    one gather: a fifth of the passes (and temporaries) of the numpy version.
+    """
+    top = 0
+    for p in positions:
+        top = max(top, p)
+    cumulative = np.empty(top + 1, dtype=np.int64)
+    total = 0
+    cumulative[0] = 0
+    for i in range(top):
+        c = points[i]
+        total += 1 if c < 0x80 else 2 if c < 0x800 else 3 if c < 0x10000 else 4
+        cumulative[i + 1] = total
+    for k in range(len(positions)):
+        out[k] = cumulative[positions[k]]
 
 
 def utf8_offsets(text: str, positions: I64) -> I64:
@@ -13,11 +39,38 @@ def utf8_offsets(text: str, positions: I64) -> I64:
 
     Lone surrogates (which only `surrogateescape`/`surrogatepass` decoding can
     produce) count as the three bytes `surrogatepass` would write.
+
+    Raises:
+        IndexError: a position is outside 0..len(text) (compiled code checks
+            no bounds, so they are checked here).
     """
+    positions = np.asarray(positions, dtype=np.int64)
+    if len(positions) and (int(positions.min()) < 0 or int(positions.max()) > len(text)):
+        raise IndexError(f"offsets must lie in 0..{len(text)}")
     if text.isascii():
-        return positions.astype(np.int64, copy=True)
+        return positions.copy()
     points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    widths = 1 + (points >= 0x80).astype(np.int64) + (points >= 0x800) + (points >= 0x10000)
-    cumulative = np.zeros(len(points) + 1, dtype=np.int64)
-    np.cumsum(widths, out=cumulative[1:])
-    return cumulative[positions]
+    out = np.empty(len(positions), dtype=np.int64)
+    _utf8_at(points, positions, out)
+    return out
+
+
+def utf8_spans(texts: Sequence[str], doc: I64, start: I64, end: I64) -> tuple[I64, I64]:
+    """UTF-8 byte offsets (start_byte, end_byte) of spans given in code points.
+
+    `doc` indexes `texts` and is ascending (rows of a document together), as
+    in a spans table; each document's text is converted once for both ends.
+    """
+    n = len(doc)
+    if n > 1 and bool(np.any(doc[1:] < doc[:-1])):
+        raise ValueError("spans must be grouped by document, in ascending order")
+    start_byte = np.empty(n, dtype=np.int64)
+    end_byte = np.empty(n, dtype=np.int64)
+    cuts = np.flatnonzero(np.diff(doc)) + 1 if n else np.empty(0, np.int64)
+    for lo, hi in zip(np.r_[0, cuts].tolist(), np.r_[cuts, n].tolist(), strict=True):
+        if lo == hi:
+            continue
+        both = utf8_offsets(texts[int(doc[lo])], np.concatenate((start[lo:hi], end[lo:hi])))
+        start_byte[lo:hi] = both[: hi - lo]
+        end_byte[lo:hi] = both[hi - lo :]
+    return start_byte, end_byte
