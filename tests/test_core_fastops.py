@@ -47,6 +47,35 @@ def test_unique_rows_equal_numpy(top: int) -> None:
     np.testing.assert_array_equal(ours[1], plain[1])
 
 
+@pytest.mark.parametrize("fill", ["descending", "equal", "random"])
+def test_set_rows_sort_rows_on_both_sides_of_the_insertion_sort_limit(fill: str) -> None:
+    """Rows of every length up to well past `_INSERTION_SORT_MAX`, worst orders included."""
+    limit = fastops._INSERTION_SORT_MAX
+    rng = np.random.default_rng(limit)
+    rows = []
+    for length in range(3 * limit):
+        if fill == "descending":
+            rows.append(np.arange(length, 0, -1))
+        elif fill == "equal":
+            rows.append(np.full(length, 7))
+        else:
+            rows.append(rng.integers(0, 2**32, length))
+    values = np.concatenate(rows).astype(np.uint32)
+    offsets = np.r_[0, np.cumsum([len(r) for r in rows])].astype(np.int64)
+    for got, want in (
+        (fastops.unique_rows(values, offsets), sets.unique_rows(values, offsets)),
+        (
+            fastops.word_shingle_rows(values, offsets, 3),
+            (
+                np.concatenate([word_shingles(r.astype(np.uint32), 3) for r in rows]),
+                np.r_[0, np.cumsum([len(word_shingles(r.astype(np.uint32), 3)) for r in rows])],
+            ),
+        ),
+    ):
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+
+
 @pytest.mark.parametrize("n", [1, 3, 5])
 def test_word_shingle_rows_equal_word_shingles(n: int) -> None:
     values, offsets = random_csr(np.random.default_rng(n), 200, 30)

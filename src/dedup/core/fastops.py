@@ -36,6 +36,8 @@ def _fmix64(h: np.uint64) -> np.uint64:
 # The kernels below work in fixed chunks of rows, each row computed whole by
 # one thread: the result never depends on the number of threads.
 _CHUNKS = 64
+# Rows up to this long are sorted by insertion (half of all rows have 6 words).
+_INSERTION_SORT_MAX = 16
 
 
 @_compiled_parallel
@@ -81,13 +83,26 @@ def _pack(scratch: U32, offsets: I64, lengths: I64) -> tuple[U32, I64]:
 
 
 @_compiled
-def _sorted_distinct_into(row: U32, scratch: U32, at: int) -> int:
-    """row sorted without repeats, written to scratch[at:]; how many values."""
-    ordered = np.sort(row)
-    k = 0
-    for j in range(len(ordered)):
-        if j == 0 or ordered[j] != ordered[j - 1]:
-            scratch[at + k] = ordered[j]
+def _sort_distinct_in_place(scratch: U32, at: int, count: int) -> int:
+    """scratch[at:at + count] sorted, repeats dropped, in place; how many values are left."""
+    if count == 0:
+        return 0
+    if count <= _INSERTION_SORT_MAX:
+        # Most rows are a line's few words: a plain insertion sort beats
+        # the call into numba's quicksort by about three times.
+        for j in range(at + 1, at + count):
+            value = scratch[j]
+            i = j - 1
+            while i >= at and scratch[i] > value:
+                scratch[i + 1] = scratch[i]
+                i -= 1
+            scratch[i + 1] = value
+    else:
+        scratch[at : at + count].sort()
+    k = 1
+    for j in range(at + 1, at + count):
+        if scratch[j] != scratch[at + k - 1]:
+            scratch[at + k] = scratch[j]
             k += 1
     return k
 
@@ -120,24 +135,28 @@ def gather(values: NDArray[_T], offsets: I64, rows: I64) -> tuple[NDArray[_T], I
 
 
 @_compiled
-def _set_row(words: U32, lo: int, hi: int, n: int, scratch: U32, at: int) -> int:
+def _set_row(words: U32, lo: int, hi: int, n: int, mixed: U64, scratch: U32, at: int) -> int:
     """Sorted distinct hashes of row words[lo:hi], written to scratch[at:]; how many.
 
     n = 0: the row's own values; n >= 1: the hashes of its word n-grams
-    (`blockhash.word_shingles`).
+    (`blockhash.word_shingles`). `mixed` is room for one uint64 per word of
+    the row: each word is mixed once there, not once per n-gram holding it.
+    Everything happens in scratch[at:at + hi - lo], which no row outgrows.
     """
     m = hi - lo
     if n == 0 or m == 0:
-        return _sorted_distinct_into(words[lo:hi], scratch, at)
+        scratch[at : at + m] = words[lo:hi]
+        return _sort_distinct_in_place(scratch, at, m)
     width = min(n, m)
     count = m - width + 1
-    row = np.empty(count, dtype=np.uint32)
+    for j in range(m):
+        mixed[j] = _fmix64(np.uint64(words[lo + j]) + GOLDEN)
     for i in range(count):
         acc = np.uint64(0)
         for j in range(width):
-            acc = _fmix64(acc ^ _fmix64(np.uint64(words[lo + i + j]) + GOLDEN)) + GOLDEN
-        row[i] = np.uint32(acc >> np.uint64(32))
-    return _sorted_distinct_into(row, scratch, at)
+            acc = _fmix64(acc ^ mixed[i + j]) + GOLDEN
+        scratch[at + i] = np.uint32(acc >> np.uint64(32))
+    return _sort_distinct_in_place(scratch, at, count)
 
 
 @_compiled_parallel
@@ -147,10 +166,14 @@ def _set_rows(words: U32, offsets: I64, n: int) -> tuple[U32, I64]:
     base = offsets - offsets[0]
     scratch = np.empty(base[rows], dtype=np.uint32)
     lengths = np.zeros(rows, dtype=np.int64)
+    longest = 0
+    for r in range(rows):
+        longest = max(longest, offsets[r + 1] - offsets[r])
     n_chunks = min(rows, _CHUNKS)
     for c in numba.prange(n_chunks):
+        mixed = np.empty(longest, dtype=np.uint64)
         for r in range(c * rows // n_chunks, (c + 1) * rows // n_chunks):
-            lengths[r] = _set_row(words, offsets[r], offsets[r + 1], n, scratch, base[r])
+            lengths[r] = _set_row(words, offsets[r], offsets[r + 1], n, mixed, scratch, base[r])
     return _pack(scratch, base, lengths)
 
 
