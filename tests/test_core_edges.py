@@ -150,3 +150,19 @@ def test_a_cut_is_dropped_where_the_text_does_not_show_the_hashed_words() -> Non
     assert not len(glued_cuts(["a b"], runs, i64(3)).block)
     cut = glued_cuts(["a b c."], runs, i64(3))
     assert (cut.start.tolist(), cut.end.tolist()) == ([2], [6])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_query_pairs_equal_a_plain_reading_of_the_cap_rule(seed: int) -> None:
+    """Per band, a query meets the `cap` smallest index rows of its bucket."""
+    rng = np.random.default_rng(seed)
+    index = rng.integers(-3, 4, (int(rng.integers(0, 40)), 3)).astype(np.int64)
+    queries = rng.integers(-4, 5, (int(rng.integers(0, 40)), 3)).astype(np.int64)
+    cap = int(rng.integers(1, 5))
+    want = set()
+    for band in range(3):
+        for q, key in enumerate(queries[:, band].tolist()):
+            bucket = [row for row, k in enumerate(index[:, band].tolist()) if k == key]
+            want.update((q, row) for row in bucket[:cap])
+    query, hit = query_pairs(index, queries, cap=cap)
+    assert list(zip(query.tolist(), hit.tolist(), strict=True)) == sorted(want)

@@ -276,3 +276,24 @@ def test_blocks_hashed_by_shards_in_input_order_give_the_same_analysis() -> None
         assert np.array_equal(getattr(resumed.spans, field), getattr(direct.spans, field))
     assert np.array_equal(resumed.blocks.cluster, direct.blocks.cluster)
     assert np.array_equal(resumed.passages.passage, direct.passages.passage)
+
+
+def _window_reference(keys: np.ndarray, window: int) -> list[tuple[int, int]]:
+    found = set()
+    for band in range(keys.shape[1]):
+        buckets: dict[int, list[int]] = {}
+        for row, key in enumerate(keys[:, band].tolist()):
+            buckets.setdefault(key, []).append(row)
+        for rows in buckets.values():
+            for i, left in enumerate(rows):
+                found.update((left, right) for right in rows[i + 1 : i + 1 + window])
+    return sorted(found)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_candidate_pairs_equal_a_plain_reading_of_the_window_rule(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(-3, 4, (int(rng.integers(0, 60)), 3)).astype(np.int64)
+    window = int(rng.integers(1, 5))
+    left, right = candidate_pairs(keys, window=window)
+    assert pairs(left, right) == _window_reference(keys, window)

@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from dedup.core.sorting import distinct, lexsort2, stable_argsort
 from dedup.core.threads import map_in_threads
+from dedup.core.xxh import _compiled
 
 I64 = NDArray[np.int64]
 
@@ -109,26 +110,43 @@ def candidate_pairs(keys: I64, window: int = WINDOW) -> tuple[I64, I64]:
         raise ValueError(f"window must be at least 1, got {window}")
     n, bands = keys.shape
 
-    def band_pairs(band: int) -> list[tuple[I64, I64]]:
+    def band_pairs(band: int) -> I64:
         # A stable sort by key keeps rows ascending inside each bucket.
         order = stable_argsort(keys[:, band])
-        sorted_keys = keys[order, band]
-        found = []
-        for step in range(1, min(window, n - 1) + 1):
-            same = sorted_keys[step:] == sorted_keys[:-step]
-            found.append((order[:-step][same], order[step:][same]))
-        return found
+        return _window_pairs(keys[order, band], order, window, np.int64(n))
 
-    found = [pair for pairs in map_in_threads(band_pairs, range(bands)) for pair in pairs]
-    lefts = [left for left, _ in found]
-    rights = [right for _, right in found]
-    if not lefts:
+    packed = [p for p in map_in_threads(band_pairs, range(bands)) if len(p)]
+    if not packed:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
-    left = np.concatenate(lefts)
-    right = np.concatenate(rights)
-    packed = distinct(left * np.int64(n) + right)
-    return packed // n, packed % n
+    pairs = distinct(np.concatenate(packed))
+    return pairs // n, pairs % n
+
+
+@_compiled
+def _window_pairs(sorted_keys: I64, order: I64, window: int, n: np.int64) -> I64:
+    """Each row paired with the next `window` rows of its bucket, packed as left * n + right.
+
+    Keys are sorted, so a bucket's members are consecutive: one pass counts
+    the pairs, a second writes them (instead of a comparison of the whole
+    band and two gathers per step of the window).
+    """
+    rows = len(sorted_keys)
+    total = 0
+    for i in range(rows):
+        j = i + 1
+        while j < rows and j - i <= window and sorted_keys[j] == sorted_keys[i]:
+            total += 1
+            j += 1
+    packed = np.empty(total, dtype=np.int64)
+    at = 0
+    for i in range(rows):
+        j = i + 1
+        while j < rows and j - i <= window and sorted_keys[j] == sorted_keys[i]:
+            packed[at] = order[i] * n + order[j]
+            at += 1
+            j += 1
+    return packed
 
 
 def query_pairs(index_keys: I64, query_keys: I64, cap: int = WINDOW) -> tuple[I64, I64]:
@@ -142,32 +160,56 @@ def query_pairs(index_keys: I64, query_keys: I64, cap: int = WINDOW) -> tuple[I6
     if cap < 1:
         raise ValueError(f"cap must be at least 1, got {cap}")
     n_index, bands = index_keys.shape
+    width = np.int64(max(n_index, 1))
 
-    def band_hits(band: int) -> tuple[I64, I64]:
+    def band_hits(band: int) -> I64:
         # Stable: the first `cap` members of a bucket are its smallest rows.
         order = stable_argsort(index_keys[:, band])
-        sorted_keys = index_keys[order, band]
-        # Queries looked up in key order: each search starts near the last,
-        # which on millions of rows is several times faster than random order.
+        # Queries in key order, so that one merge walk meets every bucket.
         # (Their own order among equal keys does not matter: pairs are sorted.)
         by_key = np.argsort(query_keys[:, band]).astype(np.int64, copy=False)
-        wanted = query_keys[by_key, band]
-        lo = np.searchsorted(sorted_keys, wanted, side="left")
-        hi = np.searchsorted(sorted_keys, wanted, side="right")
-        count = np.minimum(hi - lo, cap)
-        total = int(count.sum())
-        query = np.repeat(by_key, count)
-        step = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
-        return query, order[np.repeat(lo, count) + step].astype(np.int64)
+        return _bucket_hits(
+            index_keys[order, band], order, query_keys[by_key, band], by_key, cap, width
+        )
 
-    found = [pair for pair in map_in_threads(band_hits, range(bands)) if len(pair[0])]
-    queries = [query for query, _ in found]
-    hits = [hit for _, hit in found]
-    if not queries:
+    packed = [p for p in map_in_threads(band_hits, range(bands)) if len(p)]
+    if not packed:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
-    packed = distinct(np.concatenate(queries) * np.int64(max(n_index, 1)) + np.concatenate(hits))
-    return packed // max(n_index, 1), packed % max(n_index, 1)
+    pairs = distinct(np.concatenate(packed))
+    return pairs // width, pairs % width
+
+
+@_compiled
+def _bucket_hits(
+    index_keys: I64, index_order: I64, query_keys: I64, query_order: I64, cap: int, width: np.int64
+) -> I64:
+    """(query, index row) pairs of one band packed as query * width + row, `cap` rows a query.
+
+    Both key arrays are sorted: one walk along both finds each query's
+    bucket (instead of two binary searches a query and four gathers).
+    """
+    total = 0
+    i = 0
+    for q in range(len(query_keys)):
+        while i < len(index_keys) and index_keys[i] < query_keys[q]:
+            i += 1
+        j = i
+        while j < len(index_keys) and j - i < cap and index_keys[j] == query_keys[q]:
+            j += 1
+        total += j - i
+    packed = np.empty(total, dtype=np.int64)
+    at = 0
+    i = 0
+    for q in range(len(query_keys)):
+        while i < len(index_keys) and index_keys[i] < query_keys[q]:
+            i += 1
+        j = i
+        while j < len(index_keys) and j - i < cap and index_keys[j] == query_keys[q]:
+            packed[at] = query_order[q] * width + index_order[j]
+            at += 1
+            j += 1
+    return packed
 
 
 def bucket_pairs(band: I64, band_key: I64, member: I64, window: int = WINDOW) -> tuple[I64, I64]:
