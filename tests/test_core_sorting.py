@@ -153,6 +153,48 @@ def test_the_radix_sort_leaves_its_input_alone_whatever_the_passes(
     np.testing.assert_array_equal(ordered, np.sort(kept))
 
 
+def _digit_counts(keys: np.ndarray) -> np.ndarray:
+    bits = sorting._DIGIT_BITS
+    passes = -(-64 // bits)
+    digits = [(keys >> np.uint64(p * bits)) & np.uint64((1 << bits) - 1) for p in range(passes)]
+    return np.stack([np.bincount(d.astype(np.int64), minlength=1 << bits) for d in digits])
+
+
+@pytest.mark.parametrize("prefixes", [40_000, 1_500], ids=["few-shared", "many-shared"])
+def test_hash_keys_sorted_on_their_top_digits_then_in_runs_give_a_stable_sort(
+    prefixes: int,
+) -> None:
+    """Keys that take the top-digits path, with runs sharing the top bits and full repeats."""
+    rng = np.random.default_rng(prefixes)
+    n = 40_000
+    shift = np.uint64((-(-64 // sorting._DIGIT_BITS) - sorting._TOP_PASSES) * sorting._DIGIT_BITS)
+    top = rng.integers(0, 2**64 - 1, prefixes, dtype=np.uint64) >> shift << shift
+    low = rng.integers(0, 1 << 20, n, dtype=np.uint64)
+    keys = top[rng.integers(0, prefixes, n)] | low
+    keys[rng.integers(0, n, n // 4)] = keys[rng.integers(0, n, n // 4)]  # whole keys repeat
+    assert sorting._spread_over_top(_digit_counts(keys), n)
+    ordered, order = sorting._radix(keys.copy())
+    expected = np.argsort(keys, kind="stable")
+    np.testing.assert_array_equal(order, expected)
+    np.testing.assert_array_equal(ordered, keys[expected])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda rng: rng.integers(-1, 10**5, 40_000).view(np.uint64) ^ np.uint64(1 << 63),
+        lambda rng: rng.integers(0, 2**40, 40_000).astype(np.uint64),
+        lambda rng: rng.integers(0, 2**64 - 1, 1_000, dtype=np.uint64),
+    ],
+    ids=["small-signed", "narrow", "short"],
+)
+def test_keys_unlike_hashes_take_every_pass(
+    make: Callable[[np.random.Generator], np.ndarray],
+) -> None:
+    keys = make(np.random.default_rng(5))
+    assert not sorting._spread_over_top(_digit_counts(keys), len(keys))
+
+
 @pytest.mark.parametrize("radix_at", [1, 2**62], ids=["radix", "numpy"])
 @pytest.mark.parametrize("pieces", [2, 3, 5])
 def test_sorting_in_pieces_on_threads_gives_the_same(
