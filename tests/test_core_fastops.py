@@ -48,12 +48,12 @@ def test_unique_rows_equal_numpy(top: int) -> None:
 
 
 @pytest.mark.parametrize("fill", ["descending", "equal", "random"])
-def test_set_rows_sort_rows_on_both_sides_of_the_insertion_sort_limit(fill: str) -> None:
-    """Rows of every length up to well past `_INSERTION_SORT_MAX`, worst orders included."""
-    limit = fastops._INSERTION_SORT_MAX
+def test_set_rows_sort_rows_on_both_sides_of_each_sort_limit(fill: str) -> None:
+    """Rows by insertion sort, quicksort and radix sort, worst orders included."""
+    limit, radix = fastops._INSERTION_SORT_MAX, fastops._RADIX_SORT_MIN
     rng = np.random.default_rng(limit)
     rows = []
-    for length in range(3 * limit):
+    for length in [*range(3 * limit), radix - 1, radix, radix + 1, 5 * radix]:
         if fill == "descending":
             rows.append(np.arange(length, 0, -1))
         elif fill == "equal":
