@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import xxhash
 
+from dedup.core import lsh
 from dedup.core.lsh import WINDOW, band_keys, candidate_pairs, fmix64, optimal_params
 from dedup.core.minhash import fmix32, permutations, signatures
 from dedup.core.shingles import content_key, shingle_hash, shingle_set, shingle_strings
@@ -297,3 +298,24 @@ def test_candidate_pairs_equal_a_plain_reading_of_the_window_rule(seed: int) -> 
     window = int(rng.integers(1, 5))
     left, right = candidate_pairs(keys, window=window)
     assert pairs(left, right) == _window_reference(keys, window)
+
+
+def _fmix64_by_python(value: int) -> int:
+    mask = (1 << 64) - 1
+    value ^= value >> 33
+    value = (value * 0xFF51AFD7ED558CCD) & mask
+    value ^= value >> 33
+    value = (value * 0xC4CEB9FE1A85EC53) & mask
+    return value ^ (value >> 33)
+
+
+@pytest.mark.parametrize("compiled_at", [1, 1 << 62], ids=["compiled", "numpy"])
+def test_fmix64_of_arrays_is_murmur3s_finalizer_either_way(
+    monkeypatch: pytest.MonkeyPatch, compiled_at: int
+) -> None:
+    monkeypatch.setattr(lsh, "_COMPILED_FMIX_AT", compiled_at)
+    values = np.random.default_rng(9).integers(0, 2**64 - 1, 5000, dtype=np.uint64)
+    values[:3] = [0, 1, 2**64 - 1]
+    got = fmix64(values[::2])  # a strided view too
+    assert got.dtype == np.uint64
+    assert got.tolist() == [_fmix64_by_python(int(v)) for v in values[::2]]

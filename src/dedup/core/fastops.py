@@ -11,27 +11,13 @@ import numba  # type: ignore[import-untyped, unused-ignore]
 import numpy as np
 from numpy.typing import NDArray
 
-from dedup.core.lsh import GOLDEN
+from dedup.core.lsh import GOLDEN, _fmix64
 from dedup.core.xxh import _M32, _compiled, _compiled_parallel
 
 I64 = NDArray[np.int64]
 _T = TypeVar("_T", bound=np.generic)
 U32 = NDArray[np.uint32]
 U64 = NDArray[np.uint64]
-
-_M1 = np.uint64(0xFF51AFD7ED558CCD)
-_M2 = np.uint64(0xC4CEB9FE1A85EC53)
-_S33 = np.uint64(33)
-
-
-@numba.njit(cache=True, inline="always")
-def _fmix64(h: np.uint64) -> np.uint64:
-    h ^= h >> _S33
-    h *= _M1
-    h ^= h >> _S33
-    h *= _M2
-    return h ^ (h >> _S33)
-
 
 # The kernels below work in fixed chunks of rows, each row computed whole by
 # one thread: the result never depends on the number of threads.
@@ -226,7 +212,11 @@ def _set_rows(words: U32, offsets: I64, n: int) -> tuple[U32, I64]:
 
 def unique_rows(values: U32, offsets: I64) -> tuple[U32, I64]:
     """`sets.unique_rows`, compiled: each CSR row sorted without repeats."""
-    return _set_rows(np.ascontiguousarray(values, dtype=np.uint32), offsets.astype(np.int64), 0)
+    return _set_rows(
+        np.ascontiguousarray(values, dtype=np.uint32),
+        np.ascontiguousarray(offsets, dtype=np.int64),
+        0,
+    )
 
 
 def word_shingle_rows(words: U32, offsets: I64, n: int) -> tuple[U32, I64]:
@@ -237,7 +227,11 @@ def word_shingle_rows(words: U32, offsets: I64, n: int) -> tuple[U32, I64]:
     """
     if n < 1:
         raise ValueError(f"shingles need n >= 1 words, got {n}")
-    return _set_rows(np.ascontiguousarray(words, dtype=np.uint32), offsets.astype(np.int64), n)
+    return _set_rows(
+        np.ascontiguousarray(words, dtype=np.uint32),
+        np.ascontiguousarray(offsets, dtype=np.int64),
+        n,
+    )
 
 
 @_compiled
@@ -274,9 +268,9 @@ def jaccard_sorted(values: U32, offsets: I64, left: I64, right: I64) -> NDArray[
     """`sets.jaccard` for rows that are sorted sets (as `unique_rows` makes), compiled."""
     return _jaccard_sorted(
         np.ascontiguousarray(values, dtype=np.uint32),
-        offsets.astype(np.int64),
-        left.astype(np.int64),
-        right.astype(np.int64),
+        np.ascontiguousarray(offsets, dtype=np.int64),
+        np.ascontiguousarray(left, dtype=np.int64),
+        np.ascontiguousarray(right, dtype=np.int64),
     )
 
 

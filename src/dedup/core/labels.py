@@ -97,18 +97,19 @@ def count_distinct(key: I64, member: I64) -> tuple[I64, U64]:
     member_rank, members = dense_ranks(member)
     width = np.int64(len(members))
     pairs = distinct(which * width + member_rank)
-    pair_key = pairs // width
+    pair_key, pair_member = np.divmod(pairs, width)
     counts = np.bincount(pair_key, minlength=len(keys))
-    member_values = members[pairs % width]
+    mixed = members[pair_member].astype(np.uint64)
+    mixed += GOLDEN
     starts = np.flatnonzero(group_starts(pair_key))
-    hashes = np.add.reduceat(fmix64(member_values.astype(np.uint64) + GOLDEN), starts)
-    return counts[which].astype(np.int64), hashes[which]
+    hashes = np.add.reduceat(fmix64(mixed), starts)
+    return counts[which].astype(np.int64, copy=False), hashes[which]
 
 
 def _run_ids(doc: I64, repeated: Bools, support: U64, alone: Bools) -> I64:
     """Run id of every block, -1 where not repeated; `alone` blocks start their own run."""
     new = repeated & (group_starts(doc, support, repeated) | alone)
-    return np.where(repeated, np.cumsum(new) - 1, -1).astype(np.int64)
+    return np.where(repeated, np.cumsum(new) - 1, -1).astype(np.int64, copy=False)
 
 
 def _run_keys(block_run: I64, cluster: I64) -> tuple[I64, I64, I64]:
