@@ -155,28 +155,36 @@ def candidate_pairs(keys: I64, window: int = WINDOW) -> tuple[I64, I64]:
 
 
 @_compiled
-def _window_pairs(sorted_keys: I64, order: I64, window: int, n: np.int64) -> I64:
-    """Each row paired with the next `window` rows of its bucket, packed as left * n + right.
+def _walk_windows(
+    sorted_keys: I64, order: I64, window: int, n: np.int64, out: I64, write: bool
+) -> int:
+    """Pairs of each row with the next `window` rows of its bucket; written to `out` if `write`.
 
-    Keys are sorted, so a bucket's members are consecutive: one pass counts
-    the pairs, a second writes them (instead of a comparison of the whole
-    band and two gathers per step of the window).
+    Keys are sorted, so a bucket's members are consecutive. Returns how many
+    pairs there are.
     """
     rows = len(sorted_keys)
-    total = 0
-    for i in range(rows):
-        j = i + 1
-        while j < rows and j - i <= window and sorted_keys[j] == sorted_keys[i]:
-            total += 1
-            j += 1
-    packed = np.empty(total, dtype=np.int64)
     at = 0
     for i in range(rows):
         j = i + 1
         while j < rows and j - i <= window and sorted_keys[j] == sorted_keys[i]:
-            packed[at] = order[i] * n + order[j]
+            if write:
+                out[at] = order[i] * n + order[j]
             at += 1
             j += 1
+    return at
+
+
+@_compiled
+def _window_pairs(sorted_keys: I64, order: I64, window: int, n: np.int64) -> I64:
+    """Each row paired with the next `window` rows of its bucket, packed as left * n + right.
+
+    One walk counts the pairs, a second writes them (instead of a comparison
+    of the whole band and two gathers per step of the window).
+    """
+    total = _walk_windows(sorted_keys, order, window, n, np.empty(0, np.int64), False)
+    packed = np.empty(total, dtype=np.int64)
+    _walk_windows(sorted_keys, order, window, n, packed, True)
     return packed
 
 
@@ -212,24 +220,17 @@ def query_pairs(index_keys: I64, query_keys: I64, cap: int = WINDOW) -> tuple[I6
 
 
 @_compiled
-def _bucket_hits(
-    index_keys: I64, index_order: I64, query_keys: I64, query_order: I64, cap: int, width: np.int64
-) -> I64:
-    """(query, index row) pairs of one band packed as query * width + row, `cap` rows a query.
-
-    Both key arrays are sorted: one walk along both finds each query's
-    bucket (instead of two binary searches a query and four gathers).
-    """
-    total = 0
-    i = 0
-    for q in range(len(query_keys)):
-        while i < len(index_keys) and index_keys[i] < query_keys[q]:
-            i += 1
-        j = i
-        while j < len(index_keys) and j - i < cap and index_keys[j] == query_keys[q]:
-            j += 1
-        total += j - i
-    packed = np.empty(total, dtype=np.int64)
+def _walk_buckets(
+    index_keys: I64,
+    index_order: I64,
+    query_keys: I64,
+    query_order: I64,
+    cap: int,
+    width: np.int64,
+    out: I64,
+    write: bool,
+) -> int:
+    """The pairs of `_bucket_hits`, written to `out` if `write`; how many there are."""
     at = 0
     i = 0
     for q in range(len(query_keys)):
@@ -237,9 +238,27 @@ def _bucket_hits(
             i += 1
         j = i
         while j < len(index_keys) and j - i < cap and index_keys[j] == query_keys[q]:
-            packed[at] = query_order[q] * width + index_order[j]
+            if write:
+                out[at] = query_order[q] * width + index_order[j]
             at += 1
             j += 1
+    return at
+
+
+@_compiled
+def _bucket_hits(
+    index_keys: I64, index_order: I64, query_keys: I64, query_order: I64, cap: int, width: np.int64
+) -> I64:
+    """(query, index row) pairs of one band packed as query * width + row, `cap` rows a query.
+
+    Both key arrays are sorted: one walk along both finds each query's
+    bucket (instead of two binary searches a query and four gathers); a
+    first walk counts the pairs.
+    """
+    none = np.empty(0, dtype=np.int64)
+    total = _walk_buckets(index_keys, index_order, query_keys, query_order, cap, width, none, False)
+    packed = np.empty(total, dtype=np.int64)
+    _walk_buckets(index_keys, index_order, query_keys, query_order, cap, width, packed, True)
     return packed
 
 
