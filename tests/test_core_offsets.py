@@ -64,3 +64,12 @@ def test_utf8_spans_convert_each_row_with_its_document(
 def test_utf8_spans_refuse_rows_out_of_document_order() -> None:
     with pytest.raises(ValueError, match="grouped by document"):
         utf8_spans(["ab", "cd"], np.array([1, 0]), np.array([0, 0]), np.array([1, 1]))
+
+
+@pytest.mark.parametrize(
+    "text", ["\ud800", "a\udfffb", "\udc80\U0001f600\ud83d", "\u00e9\ud800\u4e2d"]
+)
+def test_utf8_offsets_count_lone_surrogates_as_three_bytes(text: str) -> None:
+    positions = np.arange(len(text) + 1, dtype=np.int64)
+    got = utf8_offsets(text, positions)
+    assert got.tolist() == [encoded_length(text[:p]) for p in range(len(text) + 1)]

@@ -188,7 +188,7 @@ def test_hash_keys_sorted_on_their_top_digits_then_in_runs_give_a_stable_sort(
     ],
     ids=["small-signed", "narrow", "short"],
 )
-def test_keys_unlike_hashes_take_every_pass(
+def test_keys_unlike_hashes_are_not_sorted_on_their_top_digits_alone(
     make: Callable[[np.random.Generator], np.ndarray],
 ) -> None:
     keys = make(np.random.default_rng(5))

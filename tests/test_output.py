@@ -18,6 +18,7 @@ import pytest
 import dedup.output
 from dedup import SCHEMA_VERSION, DedupError, NormalizeConfig, OutputError, ScanConfig, arrow, scan
 from dedup.arrow import take_strings
+from dedup.arrow_index import checked_spans_table
 from dedup.schemas import META_CONFIG, META_INPUTS, META_TABLE, META_VERSION, TABLES
 
 NAMES = ("spans", "documents", "passages", "errors")
@@ -346,3 +347,18 @@ def test_take_strings_splits_results_past_arrow_string_capacity(
     assert isinstance(split, pa.ChunkedArray)
     assert all(sum(len(s) for s in c.to_pylist()) <= 5 for c in split.chunks)
     assert split.to_pylist() == whole.to_pylist() == [values[i].as_py() for i in rows.tolist()]
+
+
+def test_take_strings_gives_a_string_longer_than_the_limit_a_chunk_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(arrow, "_STRING_BYTES", 2)
+    got = take_strings(pa.array(["a", "bbb"], pa.string()), np.array([0, 1, 0], dtype=np.int64))
+    assert got.to_pylist() == ["a", "bbb", "a"]
+
+
+def test_checked_spans_table_wants_one_text_per_document() -> None:
+    with pytest.raises(ValueError, match="2 texts for the spans of 1 documents"):
+        checked_spans_table(["a"], ["xy", "z"], [[(0, 2, "unique", None, None, None)]], "{}")
+    table = checked_spans_table(["a"], ["x\u00e9"], [[(0, 2, "unique", None, None, None)]], "{}")
+    assert table.column("end_byte").to_pylist() == [3]

@@ -53,8 +53,10 @@ def take_strings(values: pa.StringArray, rows: np.ndarray) -> pa.Array | pa.Chun
     ends = np.cumsum(sizes)
     chunks, lo = [], 0
     while lo < len(rows):
-        # Every id is far below 2 GiB, so each chunk takes at least one row.
         hi = int(np.searchsorted(ends, ends[lo] - sizes[lo] + _STRING_BYTES, side="right"))
+        # At least one row a chunk: a single string over the limit makes
+        # Arrow raise its own capacity error rather than this loop spin.
+        hi = max(hi, lo + 1)
         chunks.append(values.take(rows[lo:hi]))
         lo = hi
     return pa.chunked_array(chunks, pa.string())

@@ -174,6 +174,8 @@ def checked_spans_table(
     rows = [(doc_id, *span) for doc_id, doc in zip(ids, spans, strict=True) for span in doc]
     starts = np.array([r[1] for r in rows], dtype=np.int64)
     ends = np.array([r[2] for r in rows], dtype=np.int64)
+    if len(texts) != len(spans):
+        raise ValueError(f"{len(texts)} texts for the spans of {len(spans)} documents")
     doc = np.repeat(np.arange(len(spans), dtype=np.int64), [len(d) for d in spans])
     start_byte, end_byte = utf8_spans(texts, doc, starts, ends)
     return pa.table(

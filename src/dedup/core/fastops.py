@@ -201,7 +201,7 @@ def _set_rows(words: U32, offsets: I64, n: int) -> tuple[U32, I64]:
         longest = max(longest, offsets[r + 1] - offsets[r])
     n_chunks = min(rows, _CHUNKS)
     for c in numba.prange(n_chunks):
-        mixed = np.empty(longest, dtype=np.uint64)
+        mixed = np.empty(longest if n > 0 else 0, dtype=np.uint64)
         spare = np.empty(longest, dtype=np.uint32)
         for r in range(c * rows // n_chunks, (c + 1) * rows // n_chunks):
             lengths[r] = _set_row(

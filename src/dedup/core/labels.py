@@ -99,7 +99,8 @@ def count_distinct(key: I64, member: I64) -> tuple[I64, U64]:
     pairs = distinct(which * width + member_rank)
     pair_key, pair_member = np.divmod(pairs, width)
     counts = np.bincount(pair_key, minlength=len(keys))
-    mixed = members[pair_member].astype(np.uint64)
+    picked = members[pair_member]  # a new array: mixed in place below
+    mixed = picked.view(np.uint64) if picked.dtype == np.int64 else picked.astype(np.uint64)
     mixed += GOLDEN
     starts = np.flatnonzero(group_starts(pair_key))
     hashes = np.add.reduceat(fmix64(mixed), starts)

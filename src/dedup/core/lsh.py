@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from dedup.core.sorting import distinct, lexsort2, stable_argsort
 from dedup.core.threads import map_in_threads
-from dedup.core.xxh import _compiled, _compiled_parallel
+from dedup.core.xxh import _compiled
 
 I64 = NDArray[np.int64]
 
@@ -66,6 +66,9 @@ _S33 = np.uint64(33)
 _COMPILED_FMIX_AT = 1 << 12
 
 
+# Compiled callers in other modules (fastops) inline this and cache their
+# machine code keyed on their own file only: after changing it, delete the
+# numba cache files (__pycache__/*.nbi, *.nbc) or those callers keep the old.
 @numba.njit(cache=True, inline="always")
 def _fmix64(h: np.uint64) -> np.uint64:
     """MurmurHash3's 64-bit finalizer of one value, for compiled code."""
@@ -76,14 +79,17 @@ def _fmix64(h: np.uint64) -> np.uint64:
     return h ^ (h >> _S33)
 
 
-@_compiled_parallel
+@_compiled
 def _fmix64_array(h: NDArray[np.uint64], out: NDArray[np.uint64]) -> None:
-    for i in numba.prange(len(h)):
+    # One thread: callers include the service's request threads, and a
+    # parallel region launched from several threads at once is not safe
+    # under every numba threading layer.
+    for i in range(len(h)):
         out[i] = _fmix64(h[i])
 
 
 def fmix64(h: NDArray[np.uint64]) -> NDArray[np.uint64]:
-    """MurmurHash3's 64-bit finalizer, element-wise (a new array)."""
+    """MurmurHash3's 64-bit finalizer, element-wise (a new array for an array)."""
     big = isinstance(h, np.ndarray) and h.ndim == 1 and len(h) >= _COMPILED_FMIX_AT
     if big and h.dtype == np.uint64:
         out = np.empty(len(h), dtype=np.uint64)

@@ -44,11 +44,12 @@ def utf8_offsets(text: str, positions: I64) -> I64:
         IndexError: a position is outside 0..len(text) (compiled code checks
             no bounds, so they are checked here).
     """
-    positions = np.asarray(positions, dtype=np.int64)
+    given = positions
+    positions = np.asarray(given, dtype=np.int64)
     if len(positions) and (int(positions.min()) < 0 or int(positions.max()) > len(text)):
         raise IndexError(f"offsets must lie in 0..{len(text)}")
     if text.isascii():
-        return positions.copy()
+        return positions.copy() if positions is given else positions
     points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     out = np.empty(len(positions), dtype=np.int64)
     _utf8_at(points, positions, out)
