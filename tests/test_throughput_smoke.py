@@ -58,3 +58,35 @@ def test_long_line_benchmark_smoke_prints_the_table() -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     rows = re.findall(r"^\| (text|jsonl\.gz) \| [\d.]+ \| [\d.]+ \|", done.stdout, re.MULTILINE)
     assert rows == ["text", "text", "jsonl.gz", "jsonl.gz"], done.stdout
+
+
+def test_scan_stages_smoke_times_every_step(seeds_dir: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT.parent / "scan_stages.py"),
+            "--corpus",
+            str(seeds_dir),
+            "--repeat",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for step in (
+        "content_clusters",
+        "find_runs (twice)",
+        "join_variants",
+        "analyze",
+        "index tables",
+    ):
+        row = re.search(
+            rf"^\| [^|]*{re.escape(step)}[^|]* \| ([0-9.]+) \| ([0-9.]+) \| ([0-9. ]+) \|$",
+            done.stdout,
+            re.MULTILINE,
+        )
+        assert row, (step, done.stdout)
+        assert len(row.group(3).split()) == 2  # one time per run
