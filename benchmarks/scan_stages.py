@@ -145,9 +145,8 @@ def main() -> None:
     body = f"`{command}`: {head}\n\n" + "\n".join(table)
     print(body)
     if args.write:
-        replace_section(
-            f"scan_stages_{args.workers}", f"Scan, step by step ({args.workers} worker(s))", body
-        )
+        workers = f"{args.workers} worker" + ("s" if args.workers > 1 else "")
+        replace_section(f"scan_stages_{args.workers}", f"Scan, step by step ({workers})", body)
 
 
 if __name__ == "__main__":
