@@ -295,8 +295,11 @@ def join_variants(
     # From distinct contents back to query blocks, keeping targets of the block's scope.
     order = stable_argsort(pair_query)
     pair_query, pair_index, similarity = pair_query[order], pair_index[order], similarity[order]
-    lo = np.searchsorted(pair_query, query_row, side="left")
-    count = np.searchsorted(pair_query, query_row, side="right") - lo
+    # pair_query, now ascending, numbers distinct query contents as query_row
+    # does: each one's pairs start where the counts of those before it end.
+    per_query = np.bincount(pair_query, minlength=len(query_first))
+    lo = (np.cumsum(per_query) - per_query)[query_row]
+    count = per_query[query_row]
     block = np.repeat(np.arange(len(queries)), count)
     pair = np.repeat(lo, count) + (
         np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
