@@ -110,7 +110,10 @@ def count_distinct(key: I64, member: I64) -> tuple[I64, U64]:
 def _run_ids(doc: I64, repeated: Bools, support: U64, alone: Bools) -> I64:
     """Run id of every block, -1 where not repeated; `alone` blocks start their own run."""
     new = repeated & (group_starts(doc, support, repeated) | alone)
-    return np.where(repeated, np.cumsum(new) - 1, -1).astype(np.int64, copy=False)
+    ids = np.cumsum(new, dtype=np.int64)
+    ids -= 1
+    ids[~repeated] = -1
+    return ids
 
 
 def _run_keys(block_run: I64, cluster: I64) -> tuple[I64, I64, I64]:
@@ -190,10 +193,10 @@ def accept_blocks(
             np.int64
         )
         local, _ = count_distinct(local_key, near)
-        group_size = _distinct_per_group(users, near)[users] if len(doc) else local
+        group_size: I64 | int = _distinct_per_group(users, near)[users] if len(doc) else local
     else:
         local = count
-        group_size = np.full(len(doc), len(distinct(doc_group)), dtype=np.int64)
+        group_size = len(distinct(doc_group))  # one group: one size for every block
     accepted = accept_counted(doc, count, local, support, words, grouped, group_size, cfg)
     return accepted, count, support
 
@@ -224,7 +227,7 @@ def accept_counted(
     run = _run_ids(doc, candidate, support, np.zeros(len(doc), dtype=bool))
     if candidate.any():
         run_ok = np.zeros(int(run.max()) + 1, dtype=bool)
-        np.logical_or.at(run_ok, run[candidate], ok[candidate])
+        run_ok[run[candidate & ok]] = True  # a run is ok when any of its blocks is
         accepted = candidate & run_ok[np.maximum(run, 0)]
         # Through its run, prose needs one document more than a short line:
         # two articles sharing a quote and a caption are not a template.
