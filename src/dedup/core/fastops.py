@@ -79,7 +79,12 @@ def _pack(scratch: U32, offsets: I64, lengths: I64) -> tuple[U32, I64]:
 
 @_compiled
 def _radix_sort_u32(values: U32, spare: U32) -> None:
-    """`values` sorted in place by an LSD radix sort of four 8-bit digits, through `spare`."""
+    """`values` sorted in place by an LSD radix sort of four 8-bit digits, through `spare`.
+
+    Not `sorting._radix`: that one sorts whole 64-bit columns and returns
+    their order in new arrays; this one sorts one row of a CSR array where it
+    lies, with 256-bucket counts that are cheap to clear for every row.
+    """
     n = len(values)
     counts = np.zeros((4, 256), dtype=np.int64)
     for i in range(n):
