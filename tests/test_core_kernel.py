@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from dedup.config import NormalizeConfig, ScanConfig
 from dedup.core import kernel
+from dedup.core.blockhash import rows_csr
 from dedup.core.fastops import signatures_kernel
 from dedup.core.kernel import KernelBlocks, batches, is_space, line_blocks
 from dedup.core.minhash import permutations, signatures
@@ -228,6 +229,42 @@ def test_line_blocks_long_lines_and_many_shingles() -> None:
     assert_same_as_python(texts, config(ngram=7, flags=(False, False, False, False)))
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 2**32 - 1), max_size=5), min_size=1, max_size=30),
+    st.data(),
+    st.integers(0, 8),
+)
+def test_insert_rows_fills_empty_rows_in_place_or_in_a_larger_copy(
+    want_rows: list[list[int]], data: st.DataObject, room: int
+) -> None:
+    n = len(want_rows)
+    rows = sorted(data.draw(st.sets(st.integers(0, n - 1), min_size=1)))
+    kept = [[] if i in rows else r for i, r in enumerate(want_rows)]
+    values, offsets = rows_csr(kept)
+    used = len(values)
+    buffer = np.concatenate([values, np.full(room, 7, dtype=np.uint32)])
+    got, total = kernel._insert_rows(
+        buffer,
+        used,
+        offsets,
+        np.array(rows, dtype=np.int64),
+        *rows_csr([want_rows[i] for i in rows]),
+    )
+    want_values, want_offsets = rows_csr(want_rows)
+    assert total == len(want_values)
+    assert got[:total].tolist() == want_values.tolist()
+    assert offsets.tolist() == want_offsets.tolist()
+    assert (got is buffer) == (total <= len(buffer))
+
+
+def test_line_blocks_python_rows_beyond_the_worst_case_of_the_kernel() -> None:
+    # NFKC makes "¼" three characters (1, U+2044, 4): the words of a block can
+    # outnumber its characters, and the arrays sized for the kernel's worst
+    # case then grow for the rows Python normalises.
+    assert_same_as_python(["¼¼¼", "x\n¼¼¼¼¼¼¼¼"], config(1, (True, True, True, False)))
+
+
 def test_line_blocks_only_line_mode() -> None:
     with pytest.raises(ConfigError, match="block-mode"):
         line_blocks(["x"], ScanConfig(block_mode="paragraph"))
@@ -345,6 +382,18 @@ def test_line_blocks_on_every_fragment_in_context(
     lines = [c.format(f) for f in FRAGMENTS for c in contexts]
     for ngram in (1, 3):
         assert_same_as_python(["\n".join(lines), *lines[:50]], config(ngram, flag_values))
+
+
+@pytest.mark.parametrize("flag_values", ALL_FLAGS)
+def test_line_blocks_every_ascii_code_point_in_context(
+    flag_values: tuple[bool, bool, bool, bool],
+) -> None:
+    # ASCII goes by a table (`kernel._ascii_table`): every entry, alone, in
+    # words, next to digits, doubled and at both ends of a line.
+    contexts = ["{}", "a{}B", "1{}2", "{0}{0} x{0}", "9{0}9{0}Z_"]
+    chars = [chr(c) for c in range(128) if c != 10]
+    lines = [c.format(ch) for ch in chars for c in contexts]
+    assert_same_as_python(["\n".join(lines), " ".join(chars)], config(3, flag_values))
 
 
 piece = st.one_of(

@@ -24,6 +24,11 @@ def _compiled(fn: _F) -> _F:
     return cast(_F, numba.njit(cache=True, nogil=True)(fn))
 
 
+def _compiled_inline(fn: _F) -> _F:
+    """`_compiled`, inlined into each compiled caller (whose cache then holds it)."""
+    return cast(_F, numba.njit(cache=True, nogil=True, inline="always")(fn))
+
+
 def _compiled_parallel(fn: _F) -> _F:
     return cast(_F, numba.njit(cache=True, nogil=True, parallel=True)(fn))
 
@@ -58,11 +63,15 @@ def _rotl64(x: np.uint64, r: int) -> np.uint64:
 
 @_compiled
 def _read32(buf: U8, p: int) -> np.uint64:
+    # Unsigned indices: numba wraps negative signed ones, and those checks
+    # keep LLVM from merging the four byte loads into one (shingle hashing
+    # 1.6 times faster).
+    q = np.uint64(p)
     return (
-        np.uint64(buf[p])
-        | (np.uint64(buf[p + 1]) << np.uint64(8))
-        | (np.uint64(buf[p + 2]) << np.uint64(16))
-        | (np.uint64(buf[p + 3]) << np.uint64(24))
+        np.uint64(buf[q])
+        | (np.uint64(buf[q + np.uint64(1)]) << np.uint64(8))
+        | (np.uint64(buf[q + np.uint64(2)]) << np.uint64(16))
+        | (np.uint64(buf[q + np.uint64(3)]) << np.uint64(24))
     )
 
 
@@ -72,7 +81,7 @@ def _round32(acc: np.uint64, lane: np.uint64) -> np.uint64:
     return (_rotl32(acc, 13) * _P32_1) & _M32
 
 
-@_compiled
+@_compiled_inline
 def _xxh32(buf: U8, start: int, end: int) -> np.uint64:
     p = start
     if end - start >= 16:
@@ -95,7 +104,7 @@ def _xxh32(buf: U8, start: int, end: int) -> np.uint64:
         h = (_rotl32(h, 17) * _P32_4) & _M32
         p += 4
     while p < end:
-        h = (h + np.uint64(buf[p]) * _P32_5) & _M32
+        h = (h + np.uint64(buf[np.uint64(p)]) * _P32_5) & _M32
         h = (_rotl32(h, 11) * _P32_1) & _M32
         p += 1
     h ^= h >> np.uint64(15)
@@ -118,7 +127,7 @@ def _merge64(acc: np.uint64, v: np.uint64) -> np.uint64:
     return acc * _P64_1 + _P64_4
 
 
-@_compiled
+@_compiled_inline
 def _xxh64(buf: U8, start: int, end: int) -> np.uint64:
     p = start
     if end - start >= 32:
@@ -147,7 +156,7 @@ def _xxh64(buf: U8, start: int, end: int) -> np.uint64:
         h = _rotl64(h, 23) * _P64_2 + _P64_3
         p += 4
     while p < end:
-        h ^= np.uint64(buf[p]) * _P64_5
+        h ^= np.uint64(buf[np.uint64(p)]) * _P64_5
         h = _rotl64(h, 11) * _P64_1
         p += 1
     h ^= h >> np.uint64(33)
