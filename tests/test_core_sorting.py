@@ -59,6 +59,16 @@ def test_a_large_array_with_long_runs_of_ties() -> None:
     np.testing.assert_array_equal(stable_argsort(values), np.argsort(values, kind="stable"))
     minor = rng.integers(0, 50, len(values))
     np.testing.assert_array_equal(lexsort2(minor, values), np.lexsort((minor, values)))
+    # Wide values (no counting), ties, sorted in pieces by numpy and by the
+    # radix sort: each distinct value's first occurrence.
+    wide = values * np.int64(2**40) - np.int64(2**62)
+    _, first = np.unique(wide, return_index=True)
+    for radix_at in (sorting.RADIX_AT, 1):
+        before, sorting.RADIX_AT = sorting.RADIX_AT, radix_at
+        try:
+            np.testing.assert_array_equal(unique_first_inverse(wide)[1], first)
+        finally:
+            sorting.RADIX_AT = before
 
 
 # Every integer width and signedness, extremes included (uint64 above 2**63).
@@ -119,10 +129,11 @@ def test_the_radix_sort_gives_what_numpy_gives(values: np.ndarray) -> None:
         expected = np.argsort(values, kind="stable")
         np.testing.assert_array_equal(stable_argsort(values), expected)
         ranks, seen = dense_ranks(values)
-        unique, inverse = np.unique(values, return_inverse=True)
+        unique, first, inverse = np.unique(values, return_index=True, return_inverse=True)
         np.testing.assert_array_equal(seen, unique)
         assert seen.dtype == values.dtype
         np.testing.assert_array_equal(ranks, inverse.reshape(-1))
+        np.testing.assert_array_equal(unique_first_inverse(values)[1], first)
         wide = values.astype(np.int64) * np.int64(2**40) - np.int64(2**62)
         np.testing.assert_array_equal(stable_argsort(wide), np.argsort(wide, kind="stable"))
     finally:

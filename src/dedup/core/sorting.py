@@ -284,9 +284,16 @@ def dense_ranks(values: NDArray[_T]) -> tuple[I64, NDArray[_T]]:
     `np.unique(values, return_inverse=True)`, inverse first, with an unstable
     sort (the ranks do not depend on how ties are ordered).
     """
+    ranks, seen, _ = _dense_ranks(values, with_first=False)
+    return ranks, seen
+
+
+def _dense_ranks(values: NDArray[_T], with_first: bool) -> tuple[I64, NDArray[_T], I64 | None]:
+    """`dense_ranks`, and when `with_first` and the values were sorted, the
+    index of each distinct value's first occurrence (else None)."""
     n = _one_dimensional(values)
     if n == 0:
-        return np.empty(0, dtype=np.int64), values[:0]
+        return np.empty(0, dtype=np.int64), values[:0], None
     if values.dtype.kind in "iu":
         low, high = int(values.min()), int(values.max())
         if high - low <= n:
@@ -303,14 +310,20 @@ def dense_ranks(values: NDArray[_T]) -> tuple[I64, NDArray[_T]]:
                 present[offset] = True
                 seen = np.flatnonzero(present).astype(values.dtype) + values.dtype.type(low)
             rank_of = np.cumsum(present) - 1
-            return rank_of[offset], seen
-    ordered, order, _ = _sorted_with_order(values)
+            return rank_of[offset], seen, None
+    ordered, order, stable = _sorted_with_order(values)
     new = np.empty(n, dtype=bool)
     new[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
     ranks = np.empty(n, dtype=np.int64)
     ranks[order] = np.cumsum(new) - 1
-    return ranks, ordered[new]
+    if not with_first:
+        return ranks, ordered[new], None
+    # Each run of equal values lies together in `order`: its first
+    # occurrence is the run's smallest row, its first row when stable.
+    starts = np.flatnonzero(new)
+    first = order[starts] if stable else np.minimum.reduceat(order, starts)
+    return ranks, ordered[new], first
 
 
 def lexsort2(minor: I64, major: I64) -> I64:
@@ -333,7 +346,8 @@ def unique_first_inverse(values: NDArray[_T]) -> tuple[NDArray[_T], I64, I64]:
     Returns (distinct sorted values, index of each one's first occurrence,
     rank of each element), all but the first int64.
     """
-    ranks, seen = dense_ranks(values)
-    first = np.full(len(seen), len(values), dtype=np.int64)
-    np.minimum.at(first, ranks, np.arange(len(values), dtype=np.int64))
+    ranks, seen, first = _dense_ranks(values, with_first=True)
+    if first is None:
+        first = np.full(len(seen), len(values), dtype=np.int64)
+        np.minimum.at(first, ranks, np.arange(len(values), dtype=np.int64))
     return seen, first, ranks
