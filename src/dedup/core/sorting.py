@@ -316,7 +316,11 @@ def _dense_ranks(values: NDArray[_T], with_first: bool) -> tuple[I64, NDArray[_T
     new[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
     ranks = np.empty(n, dtype=np.int64)
-    ranks[order] = np.cumsum(new) - 1
+    # In place: each whole-corpus temporary is fresh memory, which costs
+    # more than the arithmetic here.
+    sorted_ranks = np.cumsum(new)
+    sorted_ranks -= 1
+    ranks[order] = sorted_ranks
     if not with_first:
         return ranks, ordered[new], None
     # Each run of equal values lies together in `order`: its first
