@@ -58,5 +58,7 @@ corpora:
 quality: install
 	$(BIN)/python benchmarks/quality.py --shared $(SHARED) --write
 
+# numba's disk caches too: each is keyed on its own source file only (see README, Layout).
 clean:
 	rm -rf $(VENV) out build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	find src -name '*.nbi' -delete -o -name '*.nbc' -delete
