@@ -76,10 +76,11 @@ class Source:
 def detect_format(name: str, forced: str = "auto") -> tuple[str, str | None]:
     """(format, compression) of a file, from its name unless `forced` is not "auto"."""
     compression = compression_of(name)
-    stem = Path(name).stem if compression else name
+    # os.path, not Path: this runs once per input file.
+    stem = os.path.splitext(name)[0] if compression else name
     if forced != "auto":
         return forced, compression
-    suffix = Path(stem).suffix.lower()
+    suffix = os.path.splitext(stem)[1].lower()
     if suffix in _JSONL:
         return "jsonl", compression
     if suffix in _PARQUET:
@@ -109,19 +110,20 @@ def _matches(rel: str, patterns: Sequence[str]) -> bool:
 
 
 def _walk(
-    root: Path, skip: set[Path], problems: list[Problem]
+    root: Path, skip: set[tuple[int, int]], problems: list[Problem]
 ) -> Iterator[tuple[str, str, tuple[int, int]]]:
-    """(relative id, path, (device, inode)) of the regular files below `root`.
+    """(relative id, absolute path, (device, inode)) of the regular files below `root`.
 
-    What is not a regular file is a problem. Directory entries carry their
-    type, so a file costs one stat (for its identity), not a path resolution.
+    What is not a regular file is a problem; a folder whose (device, inode)
+    is in `skip` is not read. Directory entries carry their type, so a file
+    costs one stat (for its identity), not a path resolution.
     """
 
     def unlistable(exc: OSError) -> None:
         where = os.path.abspath(exc.filename or root)
         problems.append(Problem(where, where, f"cannot list: {exc.strerror or exc}", "skipped"))
 
-    pending = [(str(root), "")]
+    pending = [(os.path.abspath(root), "")]
     while pending:
         folder, prefix = pending.pop()
         try:
@@ -133,7 +135,7 @@ def _walk(
         for entry in entries:
             rel = prefix + entry.name
             if entry.is_dir(follow_symlinks=False):
-                if Path(entry.path).resolve() not in skip:
+                if not skip or _identity(entry.path) not in skip:
                     pending.append((entry.path, rel + "/"))
                 continue
             try:
@@ -151,6 +153,15 @@ def _walk(
                 problems.append(Problem(shown, rel, reason, "skipped"))
 
 
+def _identity(path: str | Path) -> tuple[int, int] | None:
+    """(device, inode) of what `path` leads to, or None when nothing does."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
 def _partition(rel: str) -> tuple[tuple[str, str], ...]:
     """The hive-style `key=value` folders of a relative path."""
     parts = rel.split("/")[:-1]
@@ -162,7 +173,7 @@ def _partition(rel: str) -> tuple[tuple[str, str], ...]:
 
 
 def _folder_sources(
-    root: Path, cfg: InputConfig, skip: set[Path], problems: list[Problem]
+    root: Path, cfg: InputConfig, skip: set[tuple[int, int]], problems: list[Problem]
 ) -> list[tuple[Source, tuple[int, int]]]:
     entries = [
         (rel, path, identity)
@@ -175,7 +186,7 @@ def _folder_sources(
     ]
     dataset = cfg.input_format == "auto" and any(f == "parquet" for _, _, _, f, _ in typed)
     return [
-        (Source(rel, Path(os.path.abspath(path)), fmt, comp, _partition(rel)), identity)
+        (Source(rel, Path(path), fmt, comp, _partition(rel)), identity)
         for rel, path, identity, fmt, comp in typed
         if not (dataset and os.path.basename(path).startswith(("_", ".")))
     ]
@@ -202,7 +213,9 @@ def list_sources(
     """
     cfg = cfg or InputConfig()
     found = problems if problems is not None else []
-    skipped = {Path(p).resolve() for p in skip}
+    # Folders are compared by (device, inode), which is what resolving their
+    # paths and comparing those would find, one stat instead of a walk up.
+    skipped = {identity for p in skip if (identity := _identity(p)) is not None}
     by_id: dict[str, Source] = {}
     seen: set[tuple[int, int]] = set()
     for given in paths:
