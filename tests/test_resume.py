@@ -93,9 +93,9 @@ def test_a_work_folder_killed_while_being_removed_is_not_reused(
     real_rmtree = shutil.rmtree
 
     def killed_halfway(path: Path, ignore_errors: bool = False) -> None:
-        # Deletes the shards' block files, then the process dies.
-        for blocks in sorted(Path(path).glob("shard-*.blocks.npz")):
-            blocks.unlink()
+        # Deletes the shards' document files, then the process dies.
+        for docs in sorted(Path(path).glob("shard-*.docs.parquet")):
+            docs.unlink()
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
@@ -140,14 +140,14 @@ def test_a_damaged_shard_is_read_again(
     interrupt_after_reading(monkeypatch, [corpus], out)
     folder = work_folder(out)
     done = sorted(folder.glob("shard-*.done"))
-    blocks = folder / done[1].name.replace(".done", ".blocks.npz")
+    docs = folder / done[1].name.replace(".done", ".docs.parquet")
     if damage == "killed while saving":
-        # Killed after writing half its files: no marker, a truncated blocks file.
+        # Killed after writing half its files: no marker, a truncated documents file.
         done[1].unlink()
-        blocks.write_bytes(blocks.read_bytes()[:100])
+        docs.write_bytes(docs.read_bytes()[:100])
     else:
-        # Marked done, yet its blocks file is gone.
-        blocks.unlink()
+        # Marked done, yet its documents file is gone.
+        docs.unlink()
     summary = scan([corpus], out, ScanConfig(), shard_bytes=SMALL_SHARDS)
     assert summary.resumed_shards == len(done) - 1
     assert same_tables(out, clean_run)

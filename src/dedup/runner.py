@@ -307,7 +307,7 @@ def _read_shards(
         for index, rows in enumerate(shards):
             shard = [sources[i] for i in rows]
             if store.done(index):
-                data = store.load(index)
+                data = store.load(index, lambda texts: hash_blocks(texts, cfg, threads))
                 resumed += 1
             else:
                 found: list[Problem] = []
