@@ -146,8 +146,8 @@ def _tokenize(
     by `ascii_table` (made with the same casefold and strip_punct).
 
     Inlined into its caller, and indexed with unsigned integers where it
-    reads and writes most (numba checks signed indices for wrap-around):
-    both make the scan of a corpus faster by a tenth.
+    reads and writes most: numba checks signed indices for wrap-around,
+    a cost in a loop that runs once per code point.
     """
     first = -1
     last = -1
@@ -382,8 +382,8 @@ def _insert_rows(
         grown = np.empty(total, dtype=values.dtype)
         grown[:used] = values[:used]
         values = grown
-    # In place: a copy of every shingle hash of a corpus (hundreds of
-    # megabytes) to insert a few thousand rows took a tenth of the scan.
+    # In place: a copy of every shingle and word hash (hundreds of megabytes
+    # for a corpus) to insert a few thousand rows took a tenth of hashing.
     _fill_rows(values, used, offsets, rows, row_values, row_offsets)
     return values, total
 

@@ -64,8 +64,8 @@ def _rotl64(x: np.uint64, r: int) -> np.uint64:
 @_compiled
 def _read32(buf: U8, p: int) -> np.uint64:
     # Unsigned indices: numba wraps negative signed ones, and those checks
-    # keep LLVM from merging the four byte loads into one (shingle hashing
-    # 1.6 times faster).
+    # keep LLVM from merging the four byte loads into one (xxh32 of 30-byte
+    # slices 1.5 times faster).
     q = np.uint64(p)
     return (
         np.uint64(buf[q])
