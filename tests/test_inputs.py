@@ -48,6 +48,16 @@ def _jsonl(rows: list[dict[str, object]]) -> bytes:
         ("part.pq", "auto", ("parquet", None)),
         ("x.jsonl.xz", "text", ("text", "xz")),
         ("x.txt", "jsonl", ("jsonl", None)),
+        # A dot that starts or ends a name opens no suffix; the last dot does.
+        ("..jsonl", "auto", ("jsonl", None)),
+        ("..jsonl.gz", "auto", ("jsonl", "gzip")),
+        ("...parquet", "auto", ("parquet", None)),
+        (".jsonl", "auto", ("text", None)),
+        (".gz", "auto", ("text", None)),
+        ("a.", "auto", ("text", None)),
+        ("a.jsonl.", "auto", ("text", None)),
+        ("X.JSONL.GZ", "auto", ("jsonl", "gzip")),
+        ("dir.jsonl/part", "auto", ("text", None)),
     ],
 )
 def test_format_is_detected_from_the_name(

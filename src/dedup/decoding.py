@@ -18,6 +18,7 @@ import bz2
 import gzip
 import io
 import lzma
+import os
 import re
 import zlib
 from collections.abc import Mapping
@@ -133,9 +134,22 @@ def check_text(text: str, policy: str, where: str) -> tuple[str | None, tuple[st
     return _SURROGATE.sub("\ufffd", text), (reason + "; replaced with U+FFFD", "replaced")
 
 
+def split_suffix(name: str) -> tuple[str, str]:
+    """(stem, suffix) of a file name's last component, by one rule on every Python.
+
+    The suffix runs from the last dot, unless that dot starts or ends the
+    name: `pathlib` did so up to Python 3.13 (3.14 changed it for such names).
+    """
+    base = os.path.basename(name)
+    dot = base.rfind(".")
+    if 0 < dot < len(base) - 1:
+        return base[:dot], base[dot:]
+    return base, ""
+
+
 def compression_of(name: str) -> str | None:
     """The compression named by a file name's last suffix, or None."""
-    return COMPRESSIONS.get(Path(name).suffix.lower())
+    return COMPRESSIONS.get(split_suffix(name)[1].lower())
 
 
 class _ReadsInto(Protocol):

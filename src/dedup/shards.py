@@ -183,8 +183,8 @@ def remove_work_folder(folder: Path) -> None:
 
     The manifest goes first: a folder without one is never reused, so a
     scan killed while the rest is deleted (a shard's "done" marker still
-    there, its blocks gone) leaves a folder the next run empties instead of
-    loading from it.
+    there, its documents gone) leaves a folder the next run empties instead
+    of loading from it.
     """
     # Not a folder, or unwritable: rmtree below says nothing either.
     with contextlib.suppress(OSError):

@@ -40,6 +40,7 @@ from dedup.decoding import (
     decode_bytes,
     looks_binary,
     read_all,
+    split_suffix,
 )
 from dedup.errors import ConfigError, DuplicateIdError, InputError
 
@@ -76,11 +77,11 @@ class Source:
 def detect_format(name: str, forced: str = "auto") -> tuple[str, str | None]:
     """(format, compression) of a file, from its name unless `forced` is not "auto"."""
     compression = compression_of(name)
-    # os.path, not Path: this runs once per input file.
-    stem = os.path.splitext(name)[0] if compression else name
+    # Not Path: this runs once per input file.
+    stem = split_suffix(name)[0] if compression else name
     if forced != "auto":
         return forced, compression
-    suffix = os.path.splitext(stem)[1].lower()
+    suffix = split_suffix(stem)[1].lower()
     if suffix in _JSONL:
         return "jsonl", compression
     if suffix in _PARQUET:
@@ -213,8 +214,8 @@ def list_sources(
     """
     cfg = cfg or InputConfig()
     found = problems if problems is not None else []
-    # Folders are compared by (device, inode), which is what resolving their
-    # paths and comparing those would find, one stat instead of a walk up.
+    # Folders are compared by (device, inode): the folder itself, however it
+    # is reached (a link, a relative path, a bind mount), in one stat each.
     skipped = {identity for p in skip if (identity := _identity(p)) is not None}
     by_id: dict[str, Source] = {}
     seen: set[tuple[int, int]] = set()

@@ -353,6 +353,8 @@ def _fill_rows(
     after them. Values move right, last row first, each by what the rows
     filled before it add; offsets then grow by the same amounts.
     """
+    if len(rows) == 0:
+        return
     shift = row_offsets[len(rows)]
     hi = used
     for j in range(len(rows) - 1, -1, -1):
