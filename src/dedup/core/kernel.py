@@ -160,19 +160,13 @@ def _tokenize(
         c = int(cp[np.uint64(p)])
         if c < 128:
             k = int(ascii_table[np.uint64(c)])
-            if k == _SPACE:
-                prev_digit = False
-                if in_word:
-                    word_end[n_words] = length
-                    n_words += 1
-                    in_word = False
-                continue
-            if first < 0:
-                first = p
-            last = p
-            if not compiled:
-                continue
-            if k == _SEPARATOR:
+            if k != _SPACE:
+                if first < 0:
+                    first = p
+                last = p
+                if not compiled:
+                    continue
+            if k in (_SPACE, _SEPARATOR):  # white space or a separator ends a word
                 prev_digit = False
                 if in_word:
                     word_end[n_words] = length
