@@ -23,8 +23,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
+from dedup.core.keyed import count_by_partitions
 from dedup.core.lsh import GOLDEN, fmix64
-from dedup.core.sorting import dense_ranks, distinct, lexsort2
+from dedup.core.sorting import distinct, lexsort2
 
 I64 = NDArray[np.int64]
 I32 = NDArray[np.int32]
@@ -86,25 +87,23 @@ def group_starts(*keys: NDArray[np.generic]) -> Bools:
     return first
 
 
-def count_distinct(key: I64, member: I64) -> tuple[I64, U64]:
-    """Per element: distinct `member`s sharing its `key`, and an order-free hash of them."""
+def count_distinct(key: NDArray[np.integer], member: NDArray[np.integer]) -> tuple[I64, U64]:
+    """Per element: distinct `member`s sharing its `key`, and an order-free hash of them.
+
+    The hash is the wrapping sum of `fmix64(member + GOLDEN)` over the
+    distinct members (members as 64-bit patterns), so equal sets get equal
+    hashes whatever the order of the elements.
+    """
     if not len(key):
         return np.empty(0, np.int64), np.empty(0, np.uint64)
-    # Keys and members as dense ranks, packed in one int64 (both below n):
-    # one plain sort finds the distinct (key, member) pairs, and no element
-    # order is needed, only the pairs and each element's key.
-    which, keys = dense_ranks(key)
-    member_rank, members = dense_ranks(member)
-    width = np.int64(len(members))
-    pairs = distinct(which * width + member_rank)
-    pair_key, pair_member = np.divmod(pairs, width)
-    counts = np.bincount(pair_key, minlength=len(keys))
-    picked = members[pair_member]  # a new array: mixed in place below
-    mixed = picked.view(np.uint64) if picked.dtype == np.int64 else picked.astype(np.uint64)
-    mixed += GOLDEN
-    starts = np.flatnonzero(group_starts(pair_key))
-    hashes = np.add.reduceat(fmix64(mixed), starts)
-    return counts[which].astype(np.int64, copy=False), hashes[which]
+    return count_by_partitions(_as_int64(key), _as_int64(member))
+
+
+def _as_int64(values: NDArray[np.integer]) -> I64:
+    """Integers as int64 bit patterns (uint64 reinterpreted, narrower types widened)."""
+    if values.dtype == np.uint64:
+        return np.ascontiguousarray(values).view(np.int64)
+    return np.ascontiguousarray(values, dtype=np.int64)
 
 
 def _run_ids(doc: I64, repeated: Bools, support: U64, alone: Bools) -> I64:

@@ -1,0 +1,102 @@
+"""Distinct members per key, counted in hash partitions (`core.keyed`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedup.core import keyed
+from dedup.core.keyed import count_by_partitions, partition_bits
+from dedup.core.labels import count_distinct
+from dedup.core.lsh import GOLDEN, fmix64
+
+
+def expected(key: list[int], member: list[int]) -> tuple[list[int], list[int]]:
+    """The reference: a set of members per key, its size and its hash sum."""
+    members: dict[int, set[int]] = {}
+    for k, m in zip(key, member, strict=True):
+        members.setdefault(k, set()).add(m)
+    sums = {
+        k: int(np.sum(fmix64(np.array(sorted(ms), dtype=np.int64).view(np.uint64) + GOLDEN)))
+        for k, ms in members.items()
+    }
+    return [len(members[k]) for k in key], [sums[k] for k in key]
+
+
+@pytest.fixture
+def threads() -> Iterator[None]:
+    before = numba.get_num_threads()
+    yield
+    numba.set_num_threads(before)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pairs=st.lists(
+        st.tuples(
+            st.integers(-3, 3) | st.integers(-(2**63), 2**63 - 1),
+            st.integers(-3, 3) | st.integers(-(2**63), 2**63 - 1),
+        ),
+        max_size=300,
+    ),
+    per_partition=st.sampled_from([1, 2, 8, 1 << 13]),
+    thread_count=st.sampled_from([1, 2]),
+)
+def test_counts_do_not_depend_on_partitions_or_threads(
+    pairs: list[tuple[int, int]], per_partition: int, thread_count: int
+) -> None:
+    key = [k for k, _ in pairs]
+    member = [m for _, m in pairs]
+    before = numba.get_num_threads()
+    saved = keyed._PER_PARTITION
+    keyed._PER_PARTITION = per_partition
+    numba.set_num_threads(min(thread_count, numba.config.NUMBA_NUM_THREADS))
+    try:
+        count, support = count_by_partitions(
+            np.array(key, dtype=np.int64), np.array(member, dtype=np.int64)
+        )
+    finally:
+        keyed._PER_PARTITION = saved
+        numba.set_num_threads(before)
+    want_count, want_support = expected(key, member)
+    assert count.tolist() == want_count
+    assert support.view(np.uint64).tolist() == want_support
+
+
+def test_many_partitions_with_colliding_slots() -> None:
+    # 200 k elements (24 partitions at the default size) over 5,000 keys with
+    # up to 40 members each: every partition's tables probe past collisions.
+    rng = np.random.default_rng(7)
+    key = rng.integers(0, 5_000, 200_000).astype(np.int64) * np.int64(1 << 40)
+    member = rng.integers(0, 40, 200_000).astype(np.int64)
+    assert partition_bits(len(key)) >= 4
+    count, support = count_by_partitions(key, member)
+    want_count, want_support = expected(key.tolist(), member.tolist())
+    assert count.tolist() == want_count
+    assert support.tolist() == want_support
+
+
+def test_count_distinct_takes_any_integer_type(threads: None) -> None:
+    numba.set_num_threads(1)
+    key = np.array([2**64 - 1, 5, 2**64 - 1, 5, 5], dtype=np.uint64)
+    member = np.array([-1, 3, -1, 4, 3], dtype=np.int32)
+    count, support = count_distinct(key, member)
+    assert count.tolist() == [1, 2, 1, 2, 2]
+    want = expected(key.view(np.int64).tolist(), member.astype(np.int64).tolist())[1]
+    assert support.tolist() == want
+    empty_count, empty_support = count_distinct(key[:0], member[:0])
+    assert empty_count.dtype == np.int64 and empty_support.dtype == np.uint64
+    assert len(empty_count) == len(empty_support) == 0
+
+
+def test_partition_bits() -> None:
+    per = keyed._PER_PARTITION
+    assert partition_bits(0) == 0
+    assert partition_bits(2 * per - 1) == 0
+    assert partition_bits(2 * per) == 1
+    assert partition_bits(1024 * per) == 10
