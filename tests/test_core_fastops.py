@@ -218,6 +218,32 @@ def test_tile_spans_equals_numpy(seed: int) -> None:
             assert column.dtype == np.int64
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_span_scores_equal_numpy_bit_for_bit(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for n_docs in (0, 1, 2, 40):
+        doc, start, end, run, doc_len = random_tiling(rng, n_docs)
+        spans = labels.tile_spans(doc, start, end, run, doc_len)
+        # Scores with many bits set, so that a sum in another order would differ.
+        block_score = np.where(run >= 0, rng.random(len(doc)), 0.0)
+        plain = labels.span_scores(spans, doc, start, end, block_score)
+        orders = [np.arange(len(doc)), rng.permutation(len(doc))]  # the walk steps back too
+        for order in orders:
+            ours = fastops.span_scores(
+                spans.doc,
+                spans.start,
+                spans.run,
+                doc[order],
+                start[order],
+                end[order],
+                block_score[order],
+            )
+            if order is orders[0]:
+                np.testing.assert_array_equal(ours, plain)
+            else:  # the same sums, added in another order
+                np.testing.assert_allclose(ours, plain, rtol=1e-12)
+
+
 def test_tile_spans_refuses_blocks_out_of_document_order() -> None:
     i64 = lambda *v: np.array(v, dtype=np.int64)  # noqa: E731
     with pytest.raises(ValueError, match="sorted by document"):

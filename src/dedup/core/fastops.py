@@ -15,6 +15,7 @@ from dedup.core.lsh import GOLDEN, _fmix64
 from dedup.core.xxh import _M32, _compiled, _compiled_parallel
 
 I64 = NDArray[np.int64]
+F64 = NDArray[np.float64]
 _T = TypeVar("_T", bound=np.generic)
 U32 = NDArray[np.uint32]
 U64 = NDArray[np.uint64]
@@ -447,3 +448,72 @@ def tile_spans(
     out = tuple(np.empty(n, np.int64) for _ in range(4))
     _tile(doc, start, end, block_run, doc_len, *out)
     return out[0], out[1], out[2], out[3]
+
+
+@_compiled
+def _span_sums(
+    span_doc: I64,
+    span_start: I64,
+    doc: I64,
+    start: I64,
+    end: I64,
+    block_score: F64,
+    total: F64,
+    scored: F64,
+) -> None:
+    """Per span, the summed lengths and length-weighted scores of the blocks starting in it.
+
+    One merge walk over spans and blocks, both sorted by (doc, start); the
+    sums are made in block order, as `np.bincount` makes them.
+    """
+    s = 0
+    last = len(span_doc) - 1
+    for b in range(len(doc)):
+        d, a = doc[b], start[b]
+        while s < last and (
+            span_doc[s + 1] < d or (span_doc[s + 1] == d and span_start[s + 1] <= a)
+        ):
+            s += 1
+        # A block out of order walks back (the pipeline's never do).
+        while s > 0 and (span_doc[s] > d or (span_doc[s] == d and span_start[s] > a)):
+            s -= 1
+        if span_doc[s] > d or (span_doc[s] == d and span_start[s] > a):
+            continue  # before the first span: in no span
+        weight = np.float64(end[b] - a)
+        total[s] += weight
+        scored[s] += weight * block_score[b]
+
+
+def span_scores(
+    span_doc: I64,
+    span_start: I64,
+    span_run: I64,
+    doc: I64,
+    start: I64,
+    end: I64,
+    block_score: F64,
+) -> F64:
+    """`labels.span_scores`, compiled: a merge walk instead of a binary search per block.
+
+    On 9 M blocks the searches' random reads cost 0.3 s and grew 30-fold
+    for a tenfold corpus; the walk reads both arrays once, in order.
+    """
+    scores = np.full(len(span_doc), np.nan)
+    if not len(doc) or not len(span_doc):
+        return scores
+    total = np.zeros(len(span_doc))
+    scored = np.zeros(len(span_doc))
+    as_i64 = np.ascontiguousarray
+    _span_sums(
+        as_i64(span_doc, dtype=np.int64),
+        as_i64(span_start, dtype=np.int64),
+        as_i64(doc, dtype=np.int64),
+        as_i64(start, dtype=np.int64),
+        as_i64(end, dtype=np.int64),
+        np.ascontiguousarray(block_score, dtype=np.float64),
+        total,
+        scored,
+    )
+    boiler = span_run >= 0
+    scores[boiler] = scored[boiler] / np.maximum(total[boiler], 1.0)
+    return scores

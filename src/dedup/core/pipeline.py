@@ -24,6 +24,7 @@ from dedup.core.edges import edge_blocks, glued_cuts, glued_runs, join_variants,
 from dedup.core.fastops import (
     gather,
     jaccard_sorted,
+    span_scores,
     tile_spans,
     unique_rows,
 )
@@ -34,7 +35,6 @@ from dedup.core.labels import (
     Spans,
     find_runs,
     passage_table,
-    span_scores,
 )
 from dedup.core.minhash import permutations
 from dedup.core.near_duplicates import DocumentSets, document_sets, near_duplicate_groups
@@ -338,7 +338,7 @@ def label(
         doc_cluster_size=cluster_size.astype(np.int64),
         runs=runs,
         spans=spans,
-        span_score=span_scores(spans, doc, start, end, block_score),
+        span_score=span_scores(spans.doc, spans.start, spans.run, doc, start, end, block_score),
         passages=passage_table(runs, doc),
         groups=groups,
         contents=Contents(
