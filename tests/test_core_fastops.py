@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dedup.core import fastops, labels, lsh, sets, similar
 from dedup.core.blockhash import word_shingles
@@ -250,3 +252,36 @@ def test_tile_spans_refuses_blocks_out_of_document_order() -> None:
         fastops.tile_spans(i64(1, 0), i64(0, 0), i64(1, 1), i64(-1, -1), i64(2, 2))
     with pytest.raises(ValueError, match="below len"):
         fastops.tile_spans(i64(0, 2), i64(0, 0), i64(1, 1), i64(-1, -1), i64(2, 2))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(0, 3),  # document step
+            st.booleans(),  # repeated
+            st.integers(0, 2),  # support
+            st.booleans(),  # alone
+            st.integers(-(2**63), 2**63 - 1) | st.integers(-2, 2),  # cluster
+        ),
+        max_size=80,
+    )
+)
+def test_run_ids_and_keys_equal_numpy(rows: list[tuple[int, bool, int, bool, int]]) -> None:
+    doc = np.cumsum([step for step, *_ in rows], dtype=np.int64)
+    repeated = np.array([r[1] for r in rows], dtype=bool)
+    support = np.array([r[2] for r in rows], dtype=np.uint64)
+    alone = np.array([r[3] for r in rows], dtype=bool)
+    cluster = np.array([r[4] for r in rows], dtype=np.int64)
+    ids = fastops.run_ids(doc, repeated, support, alone)
+    np.testing.assert_array_equal(ids, labels._run_ids(doc, repeated, support, alone))
+    assert ids.dtype == np.int64
+    # Run ids as the pipeline makes them, and any order of them: with gaps,
+    # and an id that comes back after another (a new run each time).
+    shuffled = np.where(ids >= 0, (ids * 7) % 3, -1)
+    for block_run in (ids, shuffled):
+        ours = fastops.run_keys(block_run, cluster)
+        plain = labels._run_keys(block_run, cluster)
+        for a, b in zip(ours, plain, strict=True):
+            np.testing.assert_array_equal(a, b)
+            assert a.dtype == np.int64

@@ -517,3 +517,82 @@ def span_scores(
     boiler = span_run >= 0
     scores[boiler] = scored[boiler] / np.maximum(total[boiler], 1.0)
     return scores
+
+
+@_compiled
+def _run_ids_kernel(
+    doc: I64, repeated: NDArray[np.bool_], support: U64, alone: NDArray[np.bool_], ids: I64
+) -> None:
+    run = -1
+    for i in range(len(doc)):
+        if not repeated[i]:
+            ids[i] = -1
+            continue
+        if (
+            i == 0
+            or alone[i]
+            or not repeated[i - 1]
+            or doc[i] != doc[i - 1]
+            or support[i] != support[i - 1]
+        ):
+            run += 1
+        ids[i] = run
+
+
+def run_ids(doc: I64, repeated: NDArray[np.bool_], support: U64, alone: NDArray[np.bool_]) -> I64:
+    """`labels._run_ids`, compiled: one pass, no temporaries the size of the corpus."""
+    ids = np.empty(len(doc), dtype=np.int64)
+    _run_ids_kernel(
+        np.ascontiguousarray(doc, dtype=np.int64),
+        np.ascontiguousarray(repeated, dtype=np.bool_),
+        np.ascontiguousarray(support, dtype=np.uint64),
+        np.ascontiguousarray(alone, dtype=np.bool_),
+        ids,
+    )
+    return ids
+
+
+@_compiled
+def _run_keys_kernel(block_run: I64, cluster: I64, first: I64, length: I64, keys: I64) -> int:
+    """The runs of `labels._run_keys`, written to the out arrays when they are
+    long enough; how many there are."""
+    write = len(first) > 0
+    n = 0
+    previous = np.int64(-1)
+    head = 0
+    count = 0
+    total = np.uint64(0)
+    for b in range(len(block_run)):
+        r = block_run[b]
+        if r < 0:
+            continue
+        if n == 0 or r != previous:
+            if write and n > 0:
+                keys[n - 1] = np.int64(_fmix64(total + np.uint64(count) * GOLDEN))
+                length[n - 1] = count
+            previous = r
+            head = b
+            count = 0
+            total = np.uint64(0)
+            if write:
+                first[n] = b
+            n += 1
+        position = np.uint64(b - head) + np.uint64(1)
+        total += _fmix64(np.uint64(cluster[b]) ^ _fmix64(position * GOLDEN))
+        count += 1
+    if write and n > 0:
+        keys[n - 1] = np.int64(_fmix64(total + np.uint64(count) * GOLDEN))
+        length[n - 1] = count
+    return n
+
+
+def run_keys(block_run: I64, cluster: I64) -> tuple[I64, I64, I64]:
+    """`labels._run_keys`, compiled: (first block, length, passage key) of every run."""
+    block_run = np.ascontiguousarray(block_run, dtype=np.int64)
+    cluster = np.ascontiguousarray(cluster, dtype=np.int64)
+    none = np.empty(0, np.int64)
+    n = _run_keys_kernel(block_run, cluster, none, none, none)
+    first, length, keys = (np.empty(n, np.int64) for _ in range(3))
+    if n:
+        _run_keys_kernel(block_run, cluster, first, length, keys)
+    return first, length, keys

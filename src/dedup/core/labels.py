@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
+from dedup.core.fastops import run_ids, run_keys
 from dedup.core.keyed import count_by_partitions
 from dedup.core.lsh import GOLDEN, fmix64
 from dedup.core.sorting import distinct, lexsort2
@@ -107,7 +108,11 @@ def _as_int64(values: NDArray[np.integer]) -> I64:
 
 
 def _run_ids(doc: I64, repeated: Bools, support: U64, alone: Bools) -> I64:
-    """Run id of every block, -1 where not repeated; `alone` blocks start their own run."""
+    """Run id of every block, -1 where not repeated; `alone` blocks start their own run.
+
+    The reference of `fastops.run_ids`, which `find_runs` calls; `core.check`
+    calls this one on the blocks of one document.
+    """
     new = repeated & (group_starts(doc, support, repeated) | alone)
     ids = np.cumsum(new, dtype=np.int64)
     ids -= 1
@@ -118,7 +123,8 @@ def _run_ids(doc: I64, repeated: Bools, support: U64, alone: Bools) -> I64:
 def _run_keys(block_run: I64, cluster: I64) -> tuple[I64, I64, I64]:
     """(first block, length, passage key) of every run.
 
-    The key hashes the run's cluster sequence, position by position.
+    The key hashes the run's cluster sequence, position by position. The
+    reference of `fastops.run_keys` (see `_run_ids`).
     """
     blocks = np.flatnonzero(block_run >= 0)
     if not len(blocks):
@@ -223,7 +229,7 @@ def accept_counted(
     if grouped:
         ok |= local >= cfg.min_docs
 
-    run = _run_ids(doc, candidate, support, np.zeros(len(doc), dtype=bool))
+    run = run_ids(doc, candidate, support, np.zeros(len(doc), dtype=bool))
     if candidate.any():
         run_ok = np.zeros(int(run.max()) + 1, dtype=bool)
         run_ok[run[candidate & ok]] = True  # a run is ok when any of its blocks is
@@ -257,15 +263,15 @@ def find_runs(
     block_group = doc_group[doc]
     repeated, block_count, support = accept_blocks(doc, cluster, words, doc_group, user_group, cfg)
     alone = np.zeros(len(doc), dtype=bool)
-    block_run = _run_ids(doc, repeated, support, alone)
-    first, length, keys = _run_keys(block_run, cluster)
+    block_run = run_ids(doc, repeated, support, alone)
+    first, length, keys = run_keys(block_run, cluster)
     counts, _ = count_distinct(keys, block_group[first])
     weak = (counts < min_docs) & (length > 1)
     if weak.any():
         # A sequence shared too rarely falls apart into its (shared) blocks.
         alone[np.flatnonzero(block_run >= 0)[np.repeat(weak, length)]] = True
-        block_run = _run_ids(doc, repeated, support, alone)
-        first, length, keys = _run_keys(block_run, cluster)
+        block_run = run_ids(doc, repeated, support, alone)
+        first, length, keys = run_keys(block_run, cluster)
         counts, _ = count_distinct(keys, block_group[first])
     # A lone block is shared by every group that holds its cluster anywhere.
     counts = np.where(length == 1, block_count[first], counts)
