@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xxhash
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dedup.config import ScanConfig
 from dedup.core.edges import (
@@ -87,6 +89,36 @@ def test_best_variant_prefers_similarity_then_the_smaller_key() -> None:
     best, score = best_variant(block, candidate, similarity, key, 3)
     assert best.tolist() == [7, -1, 5]
     assert score.tolist() == [0.9, 0.0, 0.7]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pairs=st.lists(
+        st.tuples(
+            st.integers(0, 4),  # block
+            st.integers(0, 9),  # candidate
+            st.sampled_from([0.5, 0.75, 0.9, 1.0]),  # similarity: ties are common
+            st.integers(-2, 2),  # candidate key
+        ),
+        max_size=40,
+    )
+)
+def test_best_variant_equals_a_sort_of_the_pairs(pairs: list[tuple[int, int, float, int]]) -> None:
+    block = np.array([p[0] for p in pairs], dtype=np.int64)
+    candidate = np.array([p[1] for p in pairs], dtype=np.int64)
+    similarity = np.array([p[2] for p in pairs], dtype=np.float64)
+    key = np.array([p[3] for p in pairs], dtype=np.int64)
+    best, score = best_variant(block, candidate, similarity, key, 5)
+    want_best = np.full(5, -1, dtype=np.int64)
+    want_score = np.zeros(5)
+    if len(block):
+        # Blocks in order, then highest similarity, smallest key, first row.
+        order = np.lexsort((key, -similarity, block))
+        heads = order[np.r_[True, block[order][1:] != block[order][:-1]]]
+        want_best[block[heads]] = candidate[heads]
+        want_score[block[heads]] = similarity[heads]
+    np.testing.assert_array_equal(best, want_best)
+    np.testing.assert_array_equal(score, want_score)
 
 
 GLUED = "Subscribe to our newsletter for the morning news."

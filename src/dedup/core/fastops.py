@@ -596,3 +596,36 @@ def run_keys(block_run: I64, cluster: I64) -> tuple[I64, I64, I64]:
     if n:
         _run_keys_kernel(block_run, cluster, first, length, keys)
     return first, length, keys
+
+
+@_compiled
+def _best_pairs(
+    block: I64, candidate: I64, similarity: F64, candidate_key: I64, best: I64, score: F64
+) -> None:
+    """For each block the pair of highest similarity, then smallest key, then first."""
+    key = np.empty(len(best), dtype=np.int64)
+    for i in range(len(block)):
+        b = block[i]
+        s = similarity[i]
+        if best[b] < 0 or s > score[b] or (s == score[b] and candidate_key[i] < key[b]):
+            best[b] = candidate[i]
+            score[b] = s
+            key[b] = candidate_key[i]
+
+
+def best_pairs(
+    block: I64, candidate: I64, similarity: F64, candidate_key: I64, n_blocks: int
+) -> tuple[I64, F64]:
+    """`edges.best_variant` in one pass over the pairs (no sort)."""
+    best = np.full(n_blocks, -1, dtype=np.int64)
+    score = np.zeros(n_blocks)
+    as_i64 = np.ascontiguousarray
+    _best_pairs(
+        as_i64(block, dtype=np.int64),
+        as_i64(candidate, dtype=np.int64),
+        np.ascontiguousarray(similarity, dtype=np.float64),
+        as_i64(candidate_key, dtype=np.int64),
+        best,
+        score,
+    )
+    return best, score

@@ -27,7 +27,7 @@ from dedup.config import ScanConfig
 from dedup.core.fastops import gather
 from dedup.core.index_parts import CSR, IndexParts
 from dedup.core.labels import group_starts
-from dedup.core.lsh import GOLDEN, fmix64
+from dedup.core.lsh import GOLDEN, band_column, fmix64
 from dedup.core.minhash import permutations
 from dedup.core.similar import set_band_keys
 from dedup.core.sorting import distinct, lexsort2, stable_argsort
@@ -56,8 +56,9 @@ class BandIndex:
         keys = np.empty((bands, n), dtype=np.int64)
         rows = np.empty((bands, n), dtype=np.int64)
         for band in range(bands):
-            order = stable_argsort(band_keys[:, band])
-            keys[band], rows[band] = band_keys[order, band], order
+            column = band_column(band_keys, band)
+            order = stable_argsort(column)
+            keys[band], rows[band] = column[order], order
         return cls(keys, rows)
 
     def query(self, query_keys: I64, cap: int) -> tuple[I64, I64]:
