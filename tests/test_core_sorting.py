@@ -16,6 +16,7 @@ from dedup.core.sorting import (
     distinct,
     lexsort2,
     stable_argsort,
+    stable_sorted,
     unique_first_inverse,
 )
 
@@ -41,6 +42,11 @@ def test_stable_argsort_is_numpy_stable(values: np.ndarray) -> None:
     np.testing.assert_array_equal(stable_argsort(values), np.argsort(values, kind="stable"))
     floats = values.astype(np.float64)
     np.testing.assert_array_equal(stable_argsort(floats), np.argsort(floats, kind="stable"))
+    for array in (values, floats):
+        ordered, order = stable_sorted(array)
+        np.testing.assert_array_equal(order, np.argsort(array, kind="stable"))
+        np.testing.assert_array_equal(ordered, np.sort(array))
+        assert ordered.dtype == array.dtype
 
 
 @settings(max_examples=200, deadline=None)
@@ -57,6 +63,18 @@ def test_a_large_array_with_long_runs_of_ties() -> None:
     rng = np.random.default_rng(3)
     values = rng.integers(0, 1000, 200_000)
     np.testing.assert_array_equal(stable_argsort(values), np.argsort(values, kind="stable"))
+    # Sorted in pieces on the threads and merged, by numpy and by the radix
+    # sort: the values come sorted with their stable order.
+    wide_keys = values * np.int64(2**40) + rng.integers(0, 3, len(values))
+    for radix_at in (sorting.RADIX_AT, 1 << 40):
+        saved = sorting.RADIX_AT, sorting.SPLIT_AT
+        sorting.RADIX_AT, sorting.SPLIT_AT = radix_at, 1000
+        try:
+            ordered, order = stable_sorted(wide_keys)
+        finally:
+            sorting.RADIX_AT, sorting.SPLIT_AT = saved
+        np.testing.assert_array_equal(order, np.argsort(wide_keys, kind="stable"))
+        np.testing.assert_array_equal(ordered, wide_keys[order])
     minor = rng.integers(0, 50, len(values))
     np.testing.assert_array_equal(lexsort2(minor, values), np.lexsort((minor, values)))
     # Wide values (no counting), ties, sorted in pieces by numpy and by the

@@ -30,7 +30,7 @@ from dedup.core.labels import group_starts
 from dedup.core.lsh import GOLDEN, band_column, fmix64
 from dedup.core.minhash import permutations
 from dedup.core.similar import set_band_keys
-from dedup.core.sorting import distinct, lexsort2, stable_argsort
+from dedup.core.sorting import distinct, lexsort2, stable_sorted
 
 I64 = NDArray[np.int64]
 U32 = NDArray[np.uint32]
@@ -56,9 +56,7 @@ class BandIndex:
         keys = np.empty((bands, n), dtype=np.int64)
         rows = np.empty((bands, n), dtype=np.int64)
         for band in range(bands):
-            column = band_column(band_keys, band)
-            order = stable_argsort(column)
-            keys[band], rows[band] = column[order], order
+            keys[band], rows[band] = stable_sorted(band_column(band_keys, band))
         return cls(keys, rows)
 
     def query(self, query_keys: I64, cap: int) -> tuple[I64, I64]:

@@ -13,7 +13,7 @@ import numba  # type: ignore[import-untyped, unused-ignore]
 import numpy as np
 from numpy.typing import NDArray
 
-from dedup.core.sorting import distinct, lexsort2, stable_argsort
+from dedup.core.sorting import distinct, lexsort2, stable_sorted
 from dedup.core.threads import map_in_threads
 from dedup.core.xxh import _compiled
 
@@ -149,10 +149,9 @@ def candidate_pairs(keys: I64, window: int = WINDOW) -> tuple[I64, I64]:
 
     def band_pairs(band: int) -> I64:
         # The band's column copied out first (see `band_column`).
-        column = band_column(keys, band)
         # A stable sort by key keeps rows ascending inside each bucket.
-        order = stable_argsort(column)
-        return _window_pairs(column[order], order, window, np.int64(n))
+        ordered, order = stable_sorted(band_column(keys, band))
+        return _window_pairs(ordered, order, window, np.int64(n))
 
     packed = [p for p in map_in_threads(band_pairs, range(bands)) if len(p)]
     if not packed:
@@ -222,14 +221,13 @@ def query_pairs(index_keys: I64, query_keys: I64, cap: int = WINDOW) -> tuple[I6
     width = np.int64(max(n_index, 1))
 
     def band_hits(band: int) -> I64:
-        index_column = band_column(index_keys, band)
-        query_column = band_column(query_keys, band)
         # Stable: the first `cap` members of a bucket are its smallest rows.
-        order = stable_argsort(index_column)
+        index_sorted, order = stable_sorted(band_column(index_keys, band))
         # Queries in key order, so that one merge walk meets every bucket.
         # (Their own order among equal keys does not matter: pairs are sorted.)
+        query_column = band_column(query_keys, band)
         by_key = np.argsort(query_column).astype(np.int64, copy=False)
-        return _bucket_hits(index_column[order], order, query_column[by_key], by_key, cap, width)
+        return _bucket_hits(index_sorted, order, query_column[by_key], by_key, cap, width)
 
     packed = [p for p in map_in_threads(band_hits, range(bands)) if len(p)]
     if not packed:

@@ -253,19 +253,25 @@ def distinct(values: NDArray[_T]) -> NDArray[_T]:
 
 
 def stable_argsort(values: NDArray[np.generic]) -> I64:
-    """`np.argsort(values, kind="stable")` of a 1-d numeric array (no NaN).
+    """`np.argsort(values, kind="stable")` of a 1-d numeric array (no NaN)."""
+    return stable_sorted(values)[1]
+
+
+def stable_sorted(values: NDArray[_T]) -> tuple[NDArray[_T], I64]:
+    """(values sorted, `stable_argsort(values)`): the sorted values come with the order.
 
     The radix sort of 64-bit keys is stable already; after numpy's faster
     unstable sort, the rows of each run of equal values (rare among hashes:
-    only repeated keys) are put back in ascending order.
+    only repeated keys) are put back in ascending order. A caller that needs
+    `values[order]` takes it from here instead of gathering it at random.
     """
     n = _one_dimensional(values)
     ordered, order, stable = _sorted_with_order(values)
     if n < 2 or stable:
-        return order
+        return ordered, order
     tie = ordered[1:] == ordered[:-1]
     if not tie.any():
-        return order
+        return ordered, order
     # Positions inside a run of equal values: the run's first and the rest.
     inside = np.zeros(n, dtype=bool)
     inside[1:] = tie
@@ -275,7 +281,7 @@ def stable_argsort(values: NDArray[np.generic]) -> I64:
     # (run, row) packed in one int64: run and row are both below n.
     packed = np.sort(run.astype(np.int64) * np.int64(n) + order[at])
     order[at] = packed % np.int64(n)
-    return order
+    return ordered, order
 
 
 def dense_ranks(values: NDArray[_T]) -> tuple[I64, NDArray[_T]]:
