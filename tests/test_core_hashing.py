@@ -279,6 +279,24 @@ def test_blocks_hashed_by_shards_in_input_order_give_the_same_analysis() -> None
     assert np.array_equal(resumed.passages.passage, direct.passages.passage)
 
 
+def test_joined_shards_equal_one_batch_array_for_array() -> None:
+    from dataclasses import fields
+
+    from dedup import ScanConfig
+    from dedup.core.blockhash import concat_blocks, hash_blocks
+
+    cfg = ScanConfig()
+    texts = [f"Line {i} of a page\nshared footer text here\n\n" * (i % 3) for i in range(9)]
+    cuts = [0, 2, 2, 3, 9]  # an empty shard, and shards of documents without blocks
+    parts = [hash_blocks(texts[a:b], cfg) for a, b in zip(cuts, cuts[1:], strict=False)]
+    joined = concat_blocks(parts, cuts[:-1])
+    whole = hash_blocks(texts, cfg)
+    for field in fields(whole):
+        ours, want = getattr(joined, field.name), getattr(whole, field.name)
+        assert ours.dtype == want.dtype, field.name
+        np.testing.assert_array_equal(ours, want, err_msg=field.name)
+
+
 def _window_reference(keys: np.ndarray, window: int) -> list[tuple[int, int]]:
     found = set()
     for band in range(keys.shape[1]):
