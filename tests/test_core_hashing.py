@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import xxhash
@@ -288,7 +290,7 @@ def test_joined_shards_equal_one_batch_array_for_array() -> None:
     cfg = ScanConfig()
     texts = [f"Line {i} of a page\nshared footer text here\n\n" * (i % 3) for i in range(9)]
     cuts = [0, 2, 2, 3, 9]  # an empty shard, and shards of documents without blocks
-    parts = [hash_blocks(texts[a:b], cfg) for a, b in zip(cuts, cuts[1:], strict=False)]
+    parts = [hash_blocks(texts[a:b], cfg) for a, b in itertools.pairwise(cuts)]
     joined = concat_blocks(parts, cuts[:-1])
     whole = hash_blocks(texts, cfg)
     for field in fields(whole):

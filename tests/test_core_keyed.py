@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup.core import keyed
-from dedup.core.keyed import count_by_partitions, partition_bits
+from dedup.core.keyed import count_by_partitions, partition_bits, summarize_by_partitions
 from dedup.core.labels import count_distinct
 from dedup.core.lsh import GOLDEN, fmix64
 
@@ -100,3 +100,47 @@ def test_partition_bits() -> None:
     assert partition_bits(2 * per - 1) == 0
     assert partition_bits(2 * per) == 1
     assert partition_bits(1024 * per) == 10
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pairs=st.lists(
+        st.tuples(
+            st.integers(-3, 3) | st.integers(-(2**63), 2**63 - 1),
+            st.integers(-2, 2),
+        ),
+        max_size=300,
+    ),
+    per_partition=st.sampled_from([1, 3, 1 << 13]),
+    thread_count=st.sampled_from([1, 2]),
+)
+def test_summaries_per_key(
+    pairs: list[tuple[int, int]], per_partition: int, thread_count: int
+) -> None:
+    key = np.array([k for k, _ in pairs], dtype=np.int64)
+    member = np.array([m for _, m in pairs], dtype=np.int64)
+    before = numba.get_num_threads()
+    saved = keyed._PER_PARTITION
+    keyed._PER_PARTITION = per_partition
+    numba.set_num_threads(min(thread_count, numba.config.NUMBA_NUM_THREADS))
+    try:
+        keys, elements, members, first = summarize_by_partitions(key, member)
+        again = summarize_by_partitions(key, member)
+    finally:
+        keyed._PER_PARTITION = saved
+        numba.set_num_threads(before)
+    want: dict[int, tuple[int, set[int], int]] = {}
+    for row, (k, m) in enumerate(pairs):
+        n, ms, at = want.get(k, (0, set(), row))
+        want[k] = (n + 1, ms | {m}, at)
+    got = {
+        k: (n, d, f)
+        for k, n, d, f in zip(
+            keys.tolist(), elements.tolist(), members.tolist(), first.tolist(), strict=True
+        )
+    }
+    assert len(got) == len(keys)  # each key once
+    assert got == {k: (n, len(ms), at) for k, (n, ms, at) in want.items()}
+    for ours, repeat in zip((keys, elements, members, first), again, strict=True):
+        assert ours.dtype == np.int64
+        np.testing.assert_array_equal(ours, repeat)  # the same order every time

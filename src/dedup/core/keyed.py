@@ -74,8 +74,20 @@ def _count_partitions(
     hi: int,
     count: I64,
     support: U64,
+    summary: I64,
+    found: I64,
 ) -> None:
-    """Counts and hashes of the elements of partitions lo..hi-1, written at their rows."""
+    """Count the elements of partitions lo..hi-1.
+
+    Per element, at its row: `count` (distinct members of its key) and
+    `support` (their hash sum). Per distinct key, in the order keys first
+    occur in the partition, at rows starts[p] onwards of the 4-column
+    `summary`: the key, its elements, its distinct members and its first
+    (smallest) row; `found[p]` says how many keys partition p has. A caller
+    that needs one side passes empty arrays for the other.
+    """
+    per_element = len(count) > 0
+    per_key = len(found) > 0
     widest = 0
     for p in range(lo, hi):
         widest = max(widest, starts[p + 1] - starts[p])
@@ -85,10 +97,13 @@ def _count_partitions(
     key_slot = np.empty(capacity, dtype=np.int64)  # the key held in a slot
     key_count = np.empty(capacity, dtype=np.int64)
     key_hash = np.empty(capacity, dtype=np.uint64)
+    key_elements = np.empty(capacity, dtype=np.int64)
+    key_first = np.empty(capacity, dtype=np.int64)
     pair_slot = np.empty(capacity, dtype=np.int64)  # key slot of a (key, member) pair
     pair_member = np.empty(capacity, dtype=np.int64)
     used = np.empty(capacity, dtype=np.bool_)
-    slot_of = np.empty(max(widest, 1), dtype=np.int64)
+    slot_of = np.empty(max(widest, 1), dtype=np.int64)  # each element's key slot
+    first_slots = np.empty(max(widest, 1), dtype=np.int64)  # slots as keys first occur
     for p in range(lo, hi):
         a, b = starts[p], starts[p + 1]
         size = 16
@@ -97,8 +112,10 @@ def _count_partitions(
         mask = np.uint64(size - 1)
         key_count[:size] = 0
         key_hash[:size] = 0
+        key_elements[:size] = 0
         pair_slot[:size] = _EMPTY
         used[:size] = False
+        n_keys = 0
         for j in range(a, b):
             k = keys[j]
             # The partition took the hash's top bits; the slot takes its low ones.
@@ -108,6 +125,12 @@ def _count_partitions(
             if not used[s]:
                 used[s] = True
                 key_slot[s] = k
+                # The scatter kept rows ascending inside a partition.
+                key_first[s] = order[j]
+                first_slots[n_keys] = s
+                n_keys += 1
+            slot_of[j - a] = s
+            key_elements[s] += 1
             m = members[j]
             t = np.int64(_fmix64(np.uint64(s) * _PAIR_MIX + np.uint64(m)) & mask)
             while pair_slot[t] != _EMPTY and (pair_slot[t] != s or pair_member[t] != m):
@@ -117,16 +140,24 @@ def _count_partitions(
                 pair_member[t] = m
                 key_count[s] += 1
                 key_hash[s] += _fmix64(np.uint64(m) + GOLDEN)
-            slot_of[j - a] = s
-        for j in range(a, b):
-            row = order[j]
-            count[row] = key_count[slot_of[j - a]]
-            support[row] = key_hash[slot_of[j - a]]
+        if per_key:
+            for i in range(n_keys):
+                s = first_slots[i]
+                summary[a + i, 0] = key_slot[s]
+                summary[a + i, 1] = key_elements[s]
+                summary[a + i, 2] = key_count[s]
+                summary[a + i, 3] = key_first[s]
+            found[p] = n_keys
+        if per_element:
+            for j in range(a, b):
+                count[order[j]] = key_count[slot_of[j - a]]
+                support[order[j]] = key_hash[slot_of[j - a]]
 
 
-def count_by_partitions(key: I64, member: I64) -> tuple[I64, U64]:
-    """Per element: distinct `member`s sharing its `key`, and the wrapping sum of
-    `fmix64(member + GOLDEN)` over them (both int64 arrays of one length)."""
+def _partitioned(
+    key: I64, member: I64, per_element: bool, per_key: bool
+) -> tuple[I64, U64, I64, I64, I64]:
+    """Scatter into partitions and count them on the threads (see `_count_partitions`)."""
     n = len(key)
     bits = partition_bits(n)
     starts = np.empty((1 << bits) + 1, dtype=np.int64)
@@ -134,14 +165,40 @@ def count_by_partitions(key: I64, member: I64) -> tuple[I64, U64]:
     keys = np.empty(n, dtype=np.int64)
     members = np.empty(n, dtype=np.int64)
     _scatter(key, member, bits, starts, order, keys, members)
-    count = np.empty(n, dtype=np.int64)
-    support = np.empty(n, dtype=np.uint64)
+    count = np.empty(n if per_element else 0, dtype=np.int64)
+    support = np.empty(n if per_element else 0, dtype=np.uint64)
     parts = 1 << bits
+    summary = np.empty((n if per_key else 0, 4), dtype=np.int64)
+    found = np.zeros(parts if per_key else 0, dtype=np.int64)
     pieces = min(thread_count(), parts)
     cuts = np.linspace(0, parts, pieces + 1).astype(np.int64).tolist()
 
     def piece(i: int) -> None:
-        _count_partitions(keys, members, order, starts, cuts[i], cuts[i + 1], count, support)
+        _count_partitions(
+            keys, members, order, starts, cuts[i], cuts[i + 1], count, support, summary, found
+        )
 
     map_in_threads(piece, range(pieces))
+    return count, support, summary, found, starts
+
+
+def count_by_partitions(key: I64, member: I64) -> tuple[I64, U64]:
+    """Per element: distinct `member`s sharing its `key`, and the wrapping sum of
+    `fmix64(member + GOLDEN)` over them (both int64 arrays of one length)."""
+    count, support, _, _, _ = _partitioned(key, member, per_element=True, per_key=False)
     return count, support
+
+
+def summarize_by_partitions(key: I64, member: I64) -> tuple[I64, I64, I64, I64]:
+    """Per distinct key: (key, elements, distinct members, first row), int64 arrays.
+
+    Keys come in no particular order (partitions in turn, each in the order
+    its keys first occur); the same input gives the same order.
+    """
+    _, _, summary, found, starts = _partitioned(key, member, per_element=False, per_key=True)
+    if not len(summary):
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty, empty
+    rows = np.repeat(starts[:-1] - np.cumsum(found) + found, found) + np.arange(int(found.sum()))
+    picked = summary[rows]
+    return picked[:, 0].copy(), picked[:, 1].copy(), picked[:, 2].copy(), picked[:, 3].copy()

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
 from dedup.core.fastops import run_ids, run_keys
-from dedup.core.keyed import count_by_partitions
+from dedup.core.keyed import count_by_partitions, summarize_by_partitions
 from dedup.core.lsh import GOLDEN, fmix64
 from dedup.core.sorting import distinct, lexsort2
 
@@ -378,19 +378,17 @@ def passage_table(runs: Runs, doc: I64) -> Passages:
         doc: int64[B] document index of each block.
     """
     run_doc = doc[runs.first]
-    order = lexsort2(runs.first, runs.passage)
-    keys = runs.passage[order]
-    heads = np.flatnonzero(group_starts(keys)) if len(keys) else np.empty(0, np.int64)
-    occurrences = np.diff(np.append(heads, len(keys)))
-    new_doc = group_starts(keys, run_doc[order]) if len(keys) else np.empty(0, bool)
-    n_documents = np.add.reduceat(new_doc.astype(np.int64), heads) if len(heads) else heads
-    rep = order[heads]  # blocks are sorted by document, so the smallest `first` wins
+    # Per passage key, in one pass over hash partitions of the keys: its runs,
+    # its distinct documents and its first run (runs are numbered in block
+    # order, and blocks are sorted by document: the first run is the first
+    # occurrence by (document, position)).
+    keys, occurrences, n_documents, rep = summarize_by_partitions(runs.passage, run_doc)
     counts = runs.doc_count[rep]
-    final = np.lexsort((keys[heads], -counts.astype(np.int64)))
+    final = np.lexsort((keys, -counts.astype(np.int64)))
     return Passages(
-        passage=keys[heads][final],
+        passage=keys[final],
         doc_count=counts[final],
-        n_occurrences=occurrences[final].astype(np.int64),
-        n_documents=n_documents[final].astype(np.int64),
+        n_occurrences=occurrences[final],
+        n_documents=n_documents[final],
         run=rep[final],
     )
