@@ -4,9 +4,10 @@ A scan reads its input files in consecutive shards of about `shard_bytes`.
 Each finished shard (its documents and the problems met) is saved in a work
 folder next to the output, `.<out>.work/`; a rerun over the same inputs with
 the same config loads finished shards instead of reading and decoding them
-again, and hashes their blocks anew. Hashing costs less than saving the
-hashes did: they took 2.2 bytes of disk per byte of text, written on every
-scan, where hashing again costs a resumed scan about 8 s per GB of text.
+again. Blocks are not saved: the scan hashes every document once, after the
+last shard is read (see `runner.scan`). Hashing again costs a resumed scan
+about 8 s per GB of text, less than saving the hashes did: they took 2.2
+bytes of disk per byte of text, written on every scan.
 Every shard is saved as files under temporary names, then marked done by
 renaming a marker into place, so a shard killed half-way is simply not done.
 The work folder is removed once the output is in place, its manifest first,
@@ -22,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,7 +31,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dedup.config import InputConfig, ScanConfig
-from dedup.core.blockhash import BlockHashes
 from dedup.output import replace_with, temporary_name, write_table
 from dedup.schemas import SCHEMA_VERSION
 from dedup.sources import Document, Problem, Source
@@ -52,7 +52,7 @@ _DOCS = pa.schema(
 
 @dataclass(frozen=True)
 class ShardData:
-    """What reading one shard gave: documents (fields dropped), their blocks, problems.
+    """What reading one shard gave: documents (fields dropped) and problems.
 
     `group_values` holds each document's `--group-by field:` value (None:
     absent, or the scan does not group by a field).
@@ -60,7 +60,6 @@ class ShardData:
 
     docs: list[Document]
     group_values: list[str | None]
-    blocks: BlockHashes
     problems: list[Problem]
 
 
@@ -156,8 +155,8 @@ class ShardStore:
         _write_atomic(self._name(index, "problems.json"), problems)
         _write_atomic(self._name(index, "done"), b"")
 
-    def load(self, index: int, hash_texts: Callable[[list[str]], BlockHashes]) -> ShardData:
-        """A finished shard, its blocks made by `hash_texts` from its texts."""
+    def load(self, index: int) -> ShardData:
+        """A finished shard."""
         table = pq.read_table(self._name(index, "docs.parquet"))
         columns = {name: table.column(name).to_pylist() for name in table.column_names}
         docs = [
@@ -170,7 +169,6 @@ class ShardStore:
         return ShardData(
             docs,
             columns["group_value"],
-            hash_texts(columns["text"]),
             [Problem(**p) for p in raw],
         )
 
