@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 import xxhash
@@ -261,42 +259,21 @@ def test_candidate_pairs_of_a_huge_bucket_are_a_window_not_all_pairs() -> None:
     assert np.all(right - left >= 1) and np.all(right - left <= WINDOW)
 
 
-def test_blocks_hashed_by_shards_in_input_order_give_the_same_analysis() -> None:
-    # What a resumed scan does: hash shards of the input as found, join
-    # them, and let analyze put the documents in id order.
+def test_blocks_hashed_in_input_order_give_the_same_analysis() -> None:
+    # Blocks hashed in the input's order: analyze puts them in id order.
     from dedup import ScanConfig, analyze
-    from dedup.core.blockhash import concat_blocks, hash_blocks
+    from dedup.core.blockhash import hash_blocks
 
     cfg = ScanConfig()
     ids = ["c", "a", "d", "b", "e"]
     texts = [f"Menu\nHome\n\nStory {i} of the day, told once.\n\nFooter line\n" for i in ids]
     texts[3] = ""  # a document without blocks keeps its place
-    parts = [hash_blocks(texts[:2], cfg), hash_blocks(texts[2:], cfg)]
-    joined = concat_blocks(parts, [0, 2])
     direct = analyze(ids, texts, cfg)
-    resumed = analyze(ids, texts, cfg, blocks=joined)
+    resumed = analyze(ids, texts, cfg, blocks=hash_blocks(texts, cfg, workers=2))
     for field in ("doc", "start", "end", "run"):
         assert np.array_equal(getattr(resumed.spans, field), getattr(direct.spans, field))
     assert np.array_equal(resumed.blocks.cluster, direct.blocks.cluster)
     assert np.array_equal(resumed.passages.passage, direct.passages.passage)
-
-
-def test_joined_shards_equal_one_batch_array_for_array() -> None:
-    from dataclasses import fields
-
-    from dedup import ScanConfig
-    from dedup.core.blockhash import concat_blocks, hash_blocks
-
-    cfg = ScanConfig()
-    texts = [f"Line {i} of a page\nshared footer text here\n\n" * (i % 3) for i in range(9)]
-    cuts = [0, 2, 2, 3, 9]  # an empty shard, and shards of documents without blocks
-    parts = [hash_blocks(texts[a:b], cfg) for a, b in itertools.pairwise(cuts)]
-    joined = concat_blocks(parts, cuts[:-1])
-    whole = hash_blocks(texts, cfg)
-    for field in fields(whole):
-        ours, want = getattr(joined, field.name), getattr(whole, field.name)
-        assert ours.dtype == want.dtype, field.name
-        np.testing.assert_array_equal(ours, want, err_msg=field.name)
 
 
 def _window_reference(keys: np.ndarray, window: int) -> list[tuple[int, int]]:

@@ -160,6 +160,7 @@ def test_line_blocks_stays_inside_its_arrays(tmp_path: Path) -> None:
         "    kernel._BATCH_CHARS = limit\n"
         "    cfg = ScanConfig(ngram=n, normalize=NormalizeConfig(True, *flags))\n"
         f"    kernel.line_blocks({WORST!r}, cfg)\n"
+        f"    kernel.line_blocks({WORST!r}, cfg, 2)\n"
     )
     env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path)}
     done = subprocess.run(
@@ -440,15 +441,20 @@ def test_line_blocks_equals_the_python_path_on_any_ascii(
     st.integers(1, 400),
     st.integers(1, 7),
     flags,
+    st.sampled_from([1, 2, 3]),
 )
-def test_line_blocks_is_the_same_whatever_the_batch_size(
-    texts: list[str], limit: int, ngram: int, flag_values: tuple[bool, bool, bool, bool]
+def test_line_blocks_is_the_same_whatever_the_batch_size_and_threads(
+    texts: list[str],
+    limit: int,
+    ngram: int,
+    flag_values: tuple[bool, bool, bool, bool],
+    threads: int,
 ) -> None:
     cfg = config(ngram, flag_values)
     want = line_blocks(texts, cfg)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(kernel, "_BATCH_CHARS", limit)
-        got = line_blocks(texts, cfg)
+        got = line_blocks(texts, cfg, threads)
     for field in dataclasses.fields(want):
         assert np.array_equal(getattr(got, field.name), getattr(want, field.name)), field.name
 

@@ -107,28 +107,15 @@ def python_blocks(texts: Sequence[str], cfg: ScanConfig) -> BlockHashes:
 def hash_blocks(texts: Sequence[str], cfg: ScanConfig, workers: int = 1) -> BlockHashes:
     """Blocks of `texts`: compiled for line blocks, Python for paragraphs.
 
-    With `workers` > 1 the documents are cut into that many contiguous shards
-    of about equal size, hashed in threads (the compiled kernel releases the
-    GIL) and joined back in order: the result is the same as with one worker.
+    With `workers` > 1 the compiled kernel scans that many batches of
+    documents at a time on threads: the result is the same as with one.
     """
     if cfg.block_mode != "line":
         return python_blocks(texts, cfg)
     # Imported here: compiling the kernel is only worth it when it runs.
     from dedup.core.kernel import line_blocks
 
-    cuts = shard_bounds([len(t) for t in texts], workers)
-    if len(cuts) <= 2:
-        return line_blocks(texts, cfg)
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=len(cuts) - 1) as pool:
-        parts = list(pool.map(lambda cut: line_blocks(texts[cut[0] : cut[1]], cfg), pairs(cuts)))
-    return concat_blocks(parts, cuts[:-1])
-
-
-def pairs(cuts: Sequence[int]) -> list[tuple[int, int]]:
-    """Consecutive (lo, hi) ranges of a list of cut points."""
-    return [(cuts[i], cuts[i + 1]) for i in range(len(cuts) - 1)]
+    return line_blocks(texts, cfg, workers)
 
 
 def shard_bounds(lengths: Sequence[int], shards: int) -> list[int]:
@@ -142,36 +129,11 @@ def shard_bounds(lengths: Sequence[int], shards: int) -> list[int]:
     return sorted({0, n, *[int(c) for c in inner if 0 < c < n]})
 
 
-def concat_blocks(parts: Sequence[BlockHashes], first_doc: Sequence[int]) -> BlockHashes:
-    """Join block batches of consecutive document shards into one batch."""
-
-    def offsets(name: str) -> I64:
-        pieces = [getattr(p, name) for p in parts]
-        shift = np.cumsum([0] + [int(x[-1]) for x in pieces[:-1]])
-        return np.concatenate(
-            [pieces[0][:1]] + [x[1:] + s for x, s in zip(pieces, shift, strict=True)]
-        )
-
-    return BlockHashes(
-        doc=np.concatenate([p.doc + d for p, d in zip(parts, first_doc, strict=True)]),
-        start=np.concatenate([p.start for p in parts]),
-        end=np.concatenate([p.end for p in parts]),
-        key=np.concatenate([p.key for p in parts]),
-        hashes=np.concatenate([p.hashes for p in parts]),
-        offsets=offsets("offsets"),
-        words=np.concatenate([p.words for p in parts]),
-        word_offsets=offsets("word_offsets"),
-        first_char=np.concatenate([p.first_char for p in parts]),
-        last_char=np.concatenate([p.last_char for p in parts]),
-    )
-
-
 def select_docs(blocks: BlockHashes, order: Sequence[int], n_docs: int) -> BlockHashes:
     """The blocks of documents `order[0], order[1], ...`, renumbered 0, 1, ...
 
-    `n_docs` is the number of documents in `blocks`. Hashing may run over
-    shards in input order (and be saved, to resume); the analysis wants
-    documents sorted by id.
+    `n_docs` is the number of documents in `blocks`. A caller may have
+    hashed documents in input order; the analysis wants them sorted by id.
     """
     from dedup.core.fastops import gather
 
