@@ -467,17 +467,20 @@ def _scan_in_rounds(
     out: _Out,
     counts: I64,
 ) -> None:
-    """`scan` of every batch, `threads` batches at a time, appended to `out` in order.
+    """`scan` of every batch, up to `threads` batches at a time, appended to `out` in order.
 
     Each thread scans into arrays of its own, sized for the largest batch
-    and reused from round to round, and the main thread appends them in
-    batch order. Cutting the documents into one range per thread and
-    joining the results instead copied every array into fresh memory once
-    more (1.5 s of hashing 406 MB on this machine).
+    and reused from round to round; then the batches are copied into `out`
+    at their places, side by side too. (Cutting the documents into one range
+    per thread and joining the results copied every array into fresh memory
+    once more, on one thread: 1.5 s of hashing 406 MB on this machine.) A
+    batch longer than `_BATCH_CHARS` (one long document) is scanned straight
+    into `out` on its own, so that it is never held twice.
     """
     sizes = [(sum(lengths[lo:hi]), sum(newlines[lo:hi]) + hi - lo) for lo, hi in runs]
-    widest = max(chars for chars, _ in sizes)
-    rooms = [_room(widest, max(blocks for _, blocks in sizes)) for _ in range(threads)]
+    small = [size for size in sizes if size[0] <= _BATCH_CHARS] or [(0, 0)]
+    widest = max(chars for chars, _ in small)
+    rooms = [_room(widest, max(blocks for _, blocks in small)) for _ in range(threads)]
     buffers = [np.empty(widest, dtype=np.uint32) for _ in range(threads)]
     tallies = [np.zeros(3, dtype=np.int64) for _ in range(threads)]
 
@@ -485,23 +488,36 @@ def _scan_in_rounds(
         tallies[slot][:] = 0
         scan(run[0], run[1], buffers[slot], rooms[slot], tallies[slot])
 
+    def round_of(group: list[tuple[int, int]]) -> None:
+        for done in [pool.submit(job, i, run) for i, run in enumerate(group)]:
+            done.result()
+        # Each batch's place follows the batches before it.
+        places = []
+        for slot in range(len(group)):
+            places.append(counts.copy())
+            counts[:] += tallies[slot]
+        copies = [
+            pool.submit(_append, rooms[slot], tallies[slot], out, places[slot])
+            for slot in range(len(group))
+        ]
+        for done in copies:
+            done.result()
+
     with ThreadPoolExecutor(threads) as pool:
-        for r in range(0, len(runs), threads):
-            group = runs[r : r + threads]
-            for done in [pool.submit(job, i, run) for i, run in enumerate(group)]:
-                done.result()
-            # Each batch's place follows the batches before it; the copies,
-            # into fresh memory mostly, then run side by side too.
-            places = []
-            for slot in range(len(group)):
-                places.append(counts.copy())
-                counts += tallies[slot]
-            copies = [
-                pool.submit(_append, rooms[slot], tallies[slot], out, places[slot])
-                for slot in range(len(group))
-            ]
-            for done in copies:
-                done.result()
+        group: list[tuple[int, int]] = []
+        for run, (chars, _) in zip(runs, sizes, strict=True):
+            if chars > _BATCH_CHARS:
+                if group:
+                    round_of(group)
+                    group = []
+                scan(run[0], run[1], buffers[0], out, counts)
+                continue
+            group.append(run)
+            if len(group) == threads:
+                round_of(group)
+                group = []
+        if group:
+            round_of(group)
 
 
 def _append(part: _Out, tally: I64, out: _Out, at: I64) -> None:
