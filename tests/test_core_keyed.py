@@ -46,22 +46,24 @@ def threads() -> Iterator[None]:
     ),
     per_partition=st.sampled_from([1, 2, 8, 1 << 13]),
     thread_count=st.sampled_from([1, 2]),
+    table_start=st.sampled_from([1, 1 << 15]),
 )
-def test_counts_do_not_depend_on_partitions_or_threads(
-    pairs: list[tuple[int, int]], per_partition: int, thread_count: int
+def test_counts_do_not_depend_on_partitions_threads_or_table_growth(
+    pairs: list[tuple[int, int]], per_partition: int, thread_count: int, table_start: int
 ) -> None:
     key = [k for k, _ in pairs]
     member = [m for _, m in pairs]
     before = numba.get_num_threads()
-    saved = keyed._PER_PARTITION
-    keyed._PER_PARTITION = per_partition
+    saved = keyed._PER_PARTITION, keyed._TABLE_START
+    # A small start makes the tables grow (and be rebuilt) many times.
+    keyed._PER_PARTITION, keyed._TABLE_START = per_partition, table_start
     numba.set_num_threads(min(thread_count, numba.config.NUMBA_NUM_THREADS))
     try:
         count, support = count_by_partitions(
             np.array(key, dtype=np.int64), np.array(member, dtype=np.int64)
         )
     finally:
-        keyed._PER_PARTITION = saved
+        keyed._PER_PARTITION, keyed._TABLE_START = saved
         numba.set_num_threads(before)
     want_count, want_support = expected(key, member)
     assert count.tolist() == want_count
@@ -79,6 +81,23 @@ def test_many_partitions_with_colliding_slots() -> None:
     want_count, want_support = expected(key.tolist(), member.tolist())
     assert count.tolist() == want_count
     assert support.tolist() == want_support
+
+
+def test_one_frequent_key_keeps_its_tables_small() -> None:
+    # 300 k elements, 90 % of them one key: one partition holds most of the
+    # elements, its tables grow only with its distinct keys and pairs.
+    rng = np.random.default_rng(11)
+    key = np.where(rng.random(300_000) < 0.9, 7, rng.integers(0, 10**6, 300_000)).astype(np.int64)
+    member = rng.integers(0, 5_000, 300_000).astype(np.int64)
+    count, support = count_by_partitions(key, member)
+    want_count, want_support = expected(key.tolist(), member.tolist())
+    assert count.tolist() == want_count
+    assert support.tolist() == want_support
+    keys, elements, members, first = summarize_by_partitions(key, member)
+    at = int(np.flatnonzero(keys == 7)[0])
+    assert elements[at] == int(np.sum(key == 7))
+    assert members[at] == len(set(member[key == 7].tolist()))
+    assert first[at] == int(np.flatnonzero(key == 7)[0])
 
 
 def test_count_distinct_takes_any_integer_type(threads: None) -> None:
@@ -113,21 +132,22 @@ def test_partition_bits() -> None:
     ),
     per_partition=st.sampled_from([1, 3, 1 << 13]),
     thread_count=st.sampled_from([1, 2]),
+    table_start=st.sampled_from([1, 1 << 15]),
 )
 def test_summaries_per_key(
-    pairs: list[tuple[int, int]], per_partition: int, thread_count: int
+    pairs: list[tuple[int, int]], per_partition: int, thread_count: int, table_start: int
 ) -> None:
     key = np.array([k for k, _ in pairs], dtype=np.int64)
     member = np.array([m for _, m in pairs], dtype=np.int64)
     before = numba.get_num_threads()
-    saved = keyed._PER_PARTITION
-    keyed._PER_PARTITION = per_partition
+    saved = keyed._PER_PARTITION, keyed._TABLE_START
+    keyed._PER_PARTITION, keyed._TABLE_START = per_partition, table_start
     numba.set_num_threads(min(thread_count, numba.config.NUMBA_NUM_THREADS))
     try:
         keys, elements, members, first = summarize_by_partitions(key, member)
         again = summarize_by_partitions(key, member)
     finally:
-        keyed._PER_PARTITION = saved
+        keyed._PER_PARTITION, keyed._TABLE_START = saved
         numba.set_num_threads(before)
     want: dict[int, tuple[int, set[int], int]] = {}
     for row, (k, m) in enumerate(pairs):

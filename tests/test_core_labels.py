@@ -395,3 +395,58 @@ def test_count_distinct_counts_and_hashes_each_keys_members(pairs: list[tuple[in
     }
     assert counts.tolist() == [len(members[k]) for k, _ in pairs]
     assert hashes.tolist() == [expected_hash[k] for k, _ in pairs]
+
+
+def _passage_table_by_sort(runs: Runs, doc: np.ndarray) -> labels.Passages:
+    """passage_table as it was before the partitioned summaries: one lexsort of all runs."""
+    run_doc = doc[runs.first]
+    order = np.lexsort((runs.first, runs.passage))
+    keys = runs.passage[order]
+    heads = np.flatnonzero(group_starts(keys)) if len(keys) else np.empty(0, np.int64)
+    occurrences = np.diff(np.append(heads, len(keys)))
+    new_doc = group_starts(keys, run_doc[order]) if len(keys) else np.empty(0, bool)
+    n_documents = np.add.reduceat(new_doc.astype(np.int64), heads) if len(heads) else heads
+    rep = order[heads]
+    counts = runs.doc_count[rep]
+    final = np.lexsort((keys[heads], -counts.astype(np.int64)))
+    return labels.Passages(
+        passage=keys[heads][final],
+        doc_count=counts[final],
+        n_occurrences=occurrences[final].astype(np.int64),
+        n_documents=n_documents[final].astype(np.int64),
+        run=rep[final],
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    blocks=st.lists(
+        st.tuples(st.integers(0, 2), st.booleans(), st.integers(0, 3), st.integers(0, 1)),
+        max_size=120,
+    ),
+    per_partition=st.sampled_from([1, 4, 1 << 13]),
+)
+def test_passage_table_equals_a_sort_of_all_runs(
+    blocks: list[tuple[int, bool, int, int]], per_partition: int
+) -> None:
+    from dedup.core import fastops, keyed
+
+    doc = np.cumsum([step for step, *_ in blocks], dtype=np.int64)
+    repeated = np.array([b[1] for b in blocks], dtype=bool)
+    cluster = np.array([b[2] for b in blocks], dtype=np.int64)  # few clusters: keys repeat
+    support = np.array([b[3] for b in blocks], dtype=np.uint64)
+    block_run = fastops.run_ids(doc, repeated, support, np.zeros(len(doc), dtype=bool))
+    first, length, keys = fastops.run_keys(block_run, cluster)
+    counts = (np.arange(len(first)) % 3).astype(np.int32)  # ties of doc_count too
+    runs = Runs(block_run, block_run, first, length, keys, counts)
+    saved = keyed._PER_PARTITION
+    keyed._PER_PARTITION = per_partition
+    try:
+        ours = passage_table(runs, doc)
+    finally:
+        keyed._PER_PARTITION = saved
+    want = _passage_table_by_sort(runs, doc)
+    for field in ("passage", "doc_count", "n_occurrences", "n_documents", "run"):
+        got, expected = getattr(ours, field), getattr(want, field)
+        assert got.dtype == expected.dtype, field
+        np.testing.assert_array_equal(got, expected, err_msg=field)

@@ -1,4 +1,9 @@
-"""More workers, same tables: sharded hashing is joined back exactly."""
+"""More workers, same tables: threaded hashing and partitioned counts are exact.
+
+The corpora here are small, so the tests shrink the hashing batch and the
+counting partitions: a scan then takes the threaded paths it takes on a
+large corpus.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import numpy as np
 import pytest
 
 from dedup import ConfigError, ScanConfig
+from dedup.core import kernel, keyed
 from dedup.core.blockhash import hash_blocks, shard_bounds
 from dedup.runner import scan
 from dedup.synth import SynthConfig, generate
@@ -23,17 +29,27 @@ def test_shard_bounds_cut_into_about_equal_contiguous_shards() -> None:
     assert cuts[0] == 0 and cuts[-1] == 100 and cuts == sorted(set(cuts))
 
 
+@pytest.fixture
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Batches of a few hundred characters (some documents longer than one),
+    # partitions of a few elements.
+    monkeypatch.setattr(kernel, "_BATCH_CHARS", 500)
+    monkeypatch.setattr(keyed, "_PER_PARTITION", 4)
+
+
 @pytest.mark.parametrize("workers", [2, 3, 8])
-def test_sharded_hashing_equals_one_batch(workers: int) -> None:
+def test_threaded_hashing_equals_one_thread(workers: int, small_batches: None) -> None:
     corpus = generate(SynthConfig(seed=3, sites=3, pages_per_site=4, near_duplicates=2))
-    texts = [*corpus.texts, "", "   \n", "é\u2028x"]
+    texts = [*corpus.texts, "", "   \n", "é\u2028x", "x " * 2000]
     one = hash_blocks(texts, ScanConfig(), workers=1)
     many = hash_blocks(texts, ScanConfig(), workers=workers)
     for field in one.__dataclass_fields__:
         np.testing.assert_array_equal(getattr(many, field), getattr(one, field), err_msg=field)
 
 
-def test_scan_tables_are_byte_identical_for_any_worker_count(tmp_path: Path) -> None:
+def test_scan_tables_are_byte_identical_for_any_worker_count(
+    tmp_path: Path, small_batches: None
+) -> None:
     corpus = generate(SynthConfig(seed=4, sites=4, pages_per_site=5, near_duplicates=3))
     docs = tmp_path / "docs"
     docs.mkdir()

@@ -1,6 +1,7 @@
 """Compiled versions of array steps that numpy does slowly: per-row work over CSR
 arrays and loops over bands. Each equals a plain function elsewhere in the
-core (named in its docstring), and `tests/test_core_fastops.py` checks that.
+core or a numpy reference in the tests (named in its docstring), and
+`tests/test_core_fastops.py` (`test_core_edges.py` for `best_pairs`) checks that.
 """
 
 from __future__ import annotations
@@ -600,7 +601,11 @@ def run_keys(block_run: I64, cluster: I64) -> tuple[I64, I64, I64]:
 def _best_pairs(
     block: I64, candidate: I64, similarity: F64, candidate_key: I64, best: I64, score: F64
 ) -> None:
-    """For each block the pair of highest similarity, then smallest key, then first."""
+    """For each block the pair of highest similarity, then smallest key, then first.
+
+    Similarities are never NaN (`_jaccard_pair` gives 0.0 for two empty
+    sets): a NaN would never be replaced here, where a sort puts it last.
+    """
     key = np.empty(len(best), dtype=np.int64)
     for i in range(len(block)):
         b = block[i]
@@ -614,7 +619,11 @@ def _best_pairs(
 def best_pairs(
     block: I64, candidate: I64, similarity: F64, candidate_key: I64, n_blocks: int
 ) -> tuple[I64, F64]:
-    """`edges.best_variant` in one pass over the pairs (no sort)."""
+    """`edges.best_variant`'s choice in one pass over the pairs.
+
+    Equal to a stable `np.lexsort((candidate_key, -similarity, block))` and
+    the first pair of each block (the reference in `tests/test_core_edges.py`).
+    """
     best = np.full(n_blocks, -1, dtype=np.int64)
     score = np.zeros(n_blocks)
     as_i64 = np.ascontiguousarray

@@ -14,20 +14,28 @@ distributed engine does the same after a shuffle by key.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
 from dedup.core.lsh import GOLDEN, _fmix64
 from dedup.core.threads import map_in_threads, thread_count
-from dedup.core.xxh import _compiled
+from dedup.core.xxh import _compiled, _compiled_inline
 
 I64 = NDArray[np.int64]
 U64 = NDArray[np.uint64]
 
 # Elements per partition, on average, so that its tables (about 100 bytes
-# an element) stay in cache: from 2^10 to 2^16 measured the same on 9 M
-# elements (0.26-0.28 s on one thread, against 1.4 s for one global sort).
+# an element with the per-key arrays) stay in cache: from 2^10 to 2^16
+# measured the same on 9 M elements (0.26-0.28 s on one thread, against
+# 1.4 s for one global sort).
 _PER_PARTITION = 1 << 13
+# Tables start with room for this many entries at most (a partition
+# usually fits) and double when half full: a key that holds most of the
+# elements (a "}" line of source code) makes one large partition but has
+# few distinct members, and its tables stay small.
+_TABLE_START = 1 << 15
 _EMPTY = np.int64(-1)
 _PAIR_MIX = np.uint64(0xD6E8FEB86659FD93)
 
@@ -64,6 +72,36 @@ def _scatter(
         members[j] = member[i]
 
 
+@_compiled_inline
+def _table_size(entries: int) -> int:
+    """The power of two at least twice `entries` (at least 16)."""
+    size = 16
+    while size < 2 * entries:
+        size *= 2
+    return size
+
+
+@_compiled_inline
+def _key_id(table_key: I64, table_id: I64, mask: np.uint64, k: int) -> tuple[Any, Any]:
+    """(slot, id) of key `k`: its id, or -1 with the empty slot to take."""
+    s = np.int64(_fmix64(np.uint64(k)) & mask)
+    while table_id[s] >= 0 and table_key[s] != k:
+        s = (s + 1) & np.int64(mask)
+    return s, table_id[s]
+
+
+@_compiled_inline
+def _pair_slot(ids: I64, members: I64, mask: np.uint64, i: int, m: int) -> tuple[Any, bool]:
+    """(slot, found) of the pair (key id `i`, member `m`): found, or the empty slot."""
+    t = np.int64(_fmix64(np.uint64(i) * _PAIR_MIX + np.uint64(m)) & mask)
+    while True:
+        if ids[t] < 0:
+            return t, False
+        if ids[t] == i and members[t] == m:
+            return t, True
+        t = (t + 1) & np.int64(mask)
+
+
 @_compiled
 def _count_partitions(
     keys: I64,
@@ -76,6 +114,7 @@ def _count_partitions(
     support: U64,
     summary: I64,
     found: I64,
+    table_start: int,
 ) -> None:
     """Count the elements of partitions lo..hi-1.
 
@@ -85,73 +124,97 @@ def _count_partitions(
     `summary`: the key, its elements, its distinct members and its first
     (smallest) row; `found[p]` says how many keys partition p has. A caller
     that needs one side passes empty arrays for the other.
+
+    Keys are numbered in the order they first occur (their id); the key
+    table maps a key to its id, the pair table holds the distinct (id,
+    member) pairs. Both are open-addressing tables of ids, with room for
+    `table_start` entries at first (`_TABLE_START`, an argument so that
+    tests can make them grow), rebuilt twice as large when half full.
     """
     per_element = len(count) > 0
     per_key = len(found) > 0
-    widest = 0
+    widest = 1
     for p in range(lo, hi):
         widest = max(widest, starts[p + 1] - starts[p])
-    capacity = 16
-    while capacity < 2 * widest:
-        capacity *= 2
-    key_slot = np.empty(capacity, dtype=np.int64)  # the key held in a slot
-    key_count = np.empty(capacity, dtype=np.int64)
-    key_hash = np.empty(capacity, dtype=np.uint64)
-    key_elements = np.empty(capacity, dtype=np.int64)
-    key_first = np.empty(capacity, dtype=np.int64)
-    pair_slot = np.empty(capacity, dtype=np.int64)  # key slot of a (key, member) pair
-    pair_member = np.empty(capacity, dtype=np.int64)
-    used = np.empty(capacity, dtype=np.bool_)
-    slot_of = np.empty(max(widest, 1), dtype=np.int64)  # each element's key slot
-    first_slots = np.empty(max(widest, 1), dtype=np.int64)  # slots as keys first occur
+    # Per key id: its key, distinct members, their hash, elements, first row.
+    key_value = np.empty(widest, dtype=np.int64)
+    key_count = np.empty(widest, dtype=np.int64)
+    key_hash = np.empty(widest, dtype=np.uint64)
+    key_elements = np.empty(widest, dtype=np.int64)
+    key_first = np.empty(widest, dtype=np.int64)
+    id_of = np.empty(widest, dtype=np.int64)  # each element's key id
+    # Room for the largest partition's tables, allocated once: np.empty maps
+    # pages lazily, so only the part the tables grow into becomes resident.
+    # (Arrays allocated anew inside the loop made numba count references
+    # there: the loop ran at half speed.)
+    capacity = _table_size(widest)
+    table_key = np.empty(capacity, dtype=np.int64)  # the key table: key and id per slot
+    table_id = np.empty(capacity, dtype=np.int64)
+    pair_ids = np.empty(capacity, dtype=np.int64)  # the pair table: key id and member
+    pair_members = np.empty(capacity, dtype=np.int64)
+    spare_ids = np.empty(capacity, dtype=np.int64)  # the pair table while it is rebuilt
+    spare_members = np.empty(capacity, dtype=np.int64)
     for p in range(lo, hi):
         a, b = starts[p], starts[p + 1]
-        size = 16
-        while size < 2 * (b - a):
-            size *= 2
-        mask = np.uint64(size - 1)
-        key_count[:size] = 0
-        key_hash[:size] = 0
-        key_elements[:size] = 0
-        pair_slot[:size] = _EMPTY
-        used[:size] = False
-        n_keys = 0
+        key_size = pair_size = _table_size(min(b - a, table_start))
+        key_mask = pair_mask = np.uint64(key_size - 1)
+        table_id[:key_size] = _EMPTY
+        pair_ids[:pair_size] = _EMPTY
+        n_keys = n_pairs = 0
         for j in range(a, b):
             k = keys[j]
-            # The partition took the hash's top bits; the slot takes its low ones.
-            s = np.int64(_fmix64(np.uint64(k)) & mask)
-            while used[s] and key_slot[s] != k:
-                s = (s + 1) & np.int64(mask)
-            if not used[s]:
-                used[s] = True
-                key_slot[s] = k
-                # The scatter kept rows ascending inside a partition.
-                key_first[s] = order[j]
-                first_slots[n_keys] = s
+            s, i = _key_id(table_key, table_id, key_mask, k)
+            if i < 0:
+                i = n_keys
                 n_keys += 1
-            slot_of[j - a] = s
-            key_elements[s] += 1
+                table_key[s] = k
+                table_id[s] = i
+                key_value[i] = k
+                key_count[i] = 0
+                key_hash[i] = 0
+                key_elements[i] = 0
+                key_first[i] = order[j]  # the scatter kept rows ascending
+                if 2 * n_keys > key_size:
+                    key_size *= 2
+                    key_mask = np.uint64(key_size - 1)
+                    table_id[:key_size] = _EMPTY
+                    for e in range(n_keys):
+                        u = _key_id(table_key, table_id, key_mask, key_value[e])[0]
+                        table_key[u] = key_value[e]
+                        table_id[u] = e
+            key_elements[i] += 1
+            id_of[j - a] = i
             m = members[j]
-            t = np.int64(_fmix64(np.uint64(s) * _PAIR_MIX + np.uint64(m)) & mask)
-            while pair_slot[t] != _EMPTY and (pair_slot[t] != s or pair_member[t] != m):
-                t = (t + 1) & np.int64(mask)
-            if pair_slot[t] == _EMPTY:
-                pair_slot[t] = s
-                pair_member[t] = m
-                key_count[s] += 1
-                key_hash[s] += _fmix64(np.uint64(m) + GOLDEN)
+            t, seen = _pair_slot(pair_ids, pair_members, pair_mask, i, m)
+            if not seen:
+                pair_ids[t] = i
+                pair_members[t] = m
+                n_pairs += 1
+                key_count[i] += 1
+                key_hash[i] += _fmix64(np.uint64(m) + GOLDEN)
+                if 2 * n_pairs > pair_size:
+                    spare_ids[:pair_size] = pair_ids[:pair_size]
+                    spare_members[:pair_size] = pair_members[:pair_size]
+                    pair_ids[: 2 * pair_size] = _EMPTY
+                    pair_mask = np.uint64(2 * pair_size - 1)
+                    for x in range(pair_size):
+                        if spare_ids[x] >= 0:
+                            e, mx = spare_ids[x], spare_members[x]
+                            u = _pair_slot(pair_ids, pair_members, pair_mask, e, mx)[0]
+                            pair_ids[u] = e
+                            pair_members[u] = mx
+                    pair_size *= 2
         if per_key:
             for i in range(n_keys):
-                s = first_slots[i]
-                summary[a + i, 0] = key_slot[s]
-                summary[a + i, 1] = key_elements[s]
-                summary[a + i, 2] = key_count[s]
-                summary[a + i, 3] = key_first[s]
+                summary[a + i, 0] = key_value[i]
+                summary[a + i, 1] = key_elements[i]
+                summary[a + i, 2] = key_count[i]
+                summary[a + i, 3] = key_first[i]
             found[p] = n_keys
         if per_element:
             for j in range(a, b):
-                count[order[j]] = key_count[slot_of[j - a]]
-                support[order[j]] = key_hash[slot_of[j - a]]
+                count[order[j]] = key_count[id_of[j - a]]
+                support[order[j]] = key_hash[id_of[j - a]]
 
 
 def _partitioned(
@@ -171,11 +234,24 @@ def _partitioned(
     summary = np.empty((n if per_key else 0, 4), dtype=np.int64)
     found = np.zeros(parts if per_key else 0, dtype=np.int64)
     pieces = min(thread_count(), parts)
-    cuts = np.linspace(0, parts, pieces + 1).astype(np.int64).tolist()
+    # Pieces of about equal elements (a partition holding a frequent key
+    # is larger than the others), each a run of whole partitions.
+    inner = np.searchsorted(starts[:-1], np.arange(1, pieces) * n / pieces, side="left")
+    cuts = [0, *np.minimum(inner, parts).tolist(), parts]
 
     def piece(i: int) -> None:
         _count_partitions(
-            keys, members, order, starts, cuts[i], cuts[i + 1], count, support, summary, found
+            keys,
+            members,
+            order,
+            starts,
+            cuts[i],
+            cuts[i + 1],
+            count,
+            support,
+            summary,
+            found,
+            _TABLE_START,
         )
 
     map_in_threads(piece, range(pieces))
@@ -183,8 +259,9 @@ def _partitioned(
 
 
 def count_by_partitions(key: I64, member: I64) -> tuple[I64, U64]:
-    """Per element: distinct `member`s sharing its `key`, and the wrapping sum of
-    `fmix64(member + GOLDEN)` over them (both int64 arrays of one length)."""
+    """Per element: distinct `member`s sharing its `key` (int64), and the wrapping
+    sum of `fmix64(member + GOLDEN)` over them (uint64). `key` and `member`
+    are int64 arrays of one length."""
     count, support, _, _, _ = _partitioned(key, member, per_element=True, per_key=False)
     return count, support
 

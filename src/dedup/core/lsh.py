@@ -66,7 +66,7 @@ _S33 = np.uint64(33)
 _COMPILED_FMIX_AT = 1 << 12
 
 
-# Compiled callers in other modules (fastops) inline this and cache their
+# Compiled callers in other modules (fastops, keyed) inline this and cache their
 # machine code keyed on their own file only: after changing it, delete the
 # numba cache files (__pycache__/*.nbi, *.nbc) or those callers keep the old.
 @numba.njit(cache=True, inline="always")

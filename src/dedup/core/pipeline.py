@@ -181,8 +181,9 @@ def analyze(
         workers: threads for hashing blocks; the result does not depend on it.
         group_values: each document's value of the field that a
             `group_by="field:<name>"` config counts by (None: no value).
-        blocks: `hash_blocks(texts, cfg)` computed already (by shards, say,
-            that a resumed run saved); hashed here when None.
+        blocks: `hash_blocks(texts, cfg)` computed already (a runner that
+            keeps them for an index); hashed here when None. Blocks of
+            documents in input order are put in id order here.
         keep_document_sets: keep the near-duplicate step's document sets
             in the result (`Analysis.document_sets`), for an index.
 
