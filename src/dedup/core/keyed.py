@@ -33,8 +33,8 @@ U64 = NDArray[np.uint64]
 _PER_PARTITION = 1 << 13
 # Tables start with room for this many entries at most (a partition
 # usually fits) and double when half full: a key that holds most of the
-# elements (a "}" line of source code) makes one large partition but has
-# few distinct members, and its tables stay small.
+# elements (a "}" line of source code) makes one large partition, and its
+# tables grow only as far as its distinct keys and (key, member) pairs.
 _TABLE_START = 1 << 15
 _EMPTY = np.int64(-1)
 _PAIR_MIX = np.uint64(0xD6E8FEB86659FD93)
