@@ -109,14 +109,18 @@ def index_parts(result: Analysis, blocks: ClusteredBlocks, cfg: ScanConfig) -> I
     n_docs = len(result.ids)
     contents = result.contents
     doc = blocks.doc
-    # The contents are the distinct keys of these very blocks, so a block's
-    # content is its key's rank among them.
-    keys, first, _ = unique_first_inverse(blocks.key)
-    if not np.array_equal(keys, contents.key):
-        raise ValueError(
-            "index_parts: blocks must be those of hash_blocks(result.texts, cfg), the blocks "
-            "the analysis clustered; their contents differ from the analysis'"
-        )
+    # The contents are the distinct keys of these very blocks; the analysis
+    # knows where each first occurs when it found them itself (a sort of
+    # every block's key otherwise: 0.4 s for 9 M blocks).
+    first = contents.first
+    known = 0 < len(first) == len(contents.key) and int(first.max()) < len(doc)
+    if not (known and np.array_equal(blocks.key[first], contents.key)):
+        keys, first, _ = unique_first_inverse(blocks.key)
+        if not np.array_equal(keys, contents.key):
+            raise ValueError(
+                "index_parts: blocks must be those of hash_blocks(result.texts, cfg), the blocks "
+                "the analysis clustered; their contents differ from the analysis'"
+            )
     found = result.document_sets
     if found is None:
         raise ValueError("index_parts: the analysis kept no document sets (keep_document_sets)")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import xxhash
@@ -81,6 +81,10 @@ class Contents:
     key: I64
     cluster: I64
     score: F64
+    # The first block of each content among the blocks clustered (before
+    # glued passages were cut out), when the analysis found its contents
+    # itself: the index takes each content's set from there.
+    first: I64 = field(default_factory=lambda: np.empty(0, np.int64))
 
 
 @dataclass(frozen=True)
@@ -138,9 +142,15 @@ def _contents(blocks: BlockHashes) -> tuple[I64, I64, U32, I64]:
     Each distinct content is hashed once and kept as a sorted set, however
     many documents repeat it.
     """
+    content, keys, values, offsets, _ = _contents_with_first(blocks)
+    return content, keys, values, offsets
+
+
+def _contents_with_first(blocks: BlockHashes) -> tuple[I64, I64, U32, I64, I64]:
+    """`_contents`, and the first block of each distinct content."""
     keys, first, content = unique_first_inverse(blocks.key)
     values, offsets = distinct_sets(blocks.hashes, blocks.offsets, first)
-    return content, keys, values, offsets
+    return content, keys, values, offsets, first
 
 
 def distinct_sets(hashes: U32, offsets: I64, rows: I64) -> tuple[U32, I64]:
@@ -202,10 +212,11 @@ def analyze(
         blocks = hash_blocks(sorted_texts, cfg, workers)
     elif order != list(range(len(ids))):
         blocks = select_docs(blocks, order, len(ids))
-    content, keys, values, offsets = _contents(blocks)
+    content, keys, values, offsets, first = _contents_with_first(blocks)
     sorted_values = None if group_values is None else [group_values[i] for i in order]
     clusters, scores = content_clusters(values, offsets, keys, cfg)
-    return label(
+    del values, offsets
+    result = label(
         sorted_ids,
         sorted_texts,
         blocks,
@@ -217,6 +228,9 @@ def analyze(
         keys,
         keep_document_sets,
     )
+    if not keep_document_sets:
+        return result
+    return replace(result, contents=replace(result.contents, first=first))
 
 
 def content_clusters(values: U32, offsets: I64, keys: I64, cfg: ScanConfig) -> tuple[I64, F64]:
