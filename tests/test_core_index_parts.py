@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -102,3 +103,40 @@ def test_an_analysis_without_document_sets_has_no_index() -> None:
     assert result.document_sets is None  # freed unless asked for
     with pytest.raises(ValueError, match="keep_document_sets"):
         index_parts(result, ClusteredBlocks.of(hash_blocks(result.texts, cfg)), cfg)
+
+
+def test_contents_first_blocks_from_the_analysis_or_found_again_give_the_same_parts(
+    analysed: tuple[Analysis, IndexParts, ScanConfig],
+) -> None:
+    result, parts, cfg = analysed
+    blocks = ClusteredBlocks.of(hash_blocks(result.texts, cfg))
+    first = result.contents.first
+    assert len(first) == len(result.contents.key) > 0
+    # Each content's first block: the smallest row holding its key.
+    smallest: dict[int, int] = {}
+    for b, key in enumerate(blocks.key.tolist()):
+        smallest.setdefault(key, b)
+    assert first.tolist() == [smallest[k] for k in result.contents.key.tolist()]
+    # Without them (an engine that matched blocks its own way) they are found again.
+    found_again = index_parts(
+        replace(result, contents=replace(result.contents, first=np.empty(0, np.int64))), blocks, cfg
+    )
+    for name in ("content_spread", "holder_cluster", "doc_blocks"):
+        np.testing.assert_array_equal(getattr(found_again, name), getattr(parts, name))
+    for name in ("content_sets", "own", "whole"):
+        for got, want in zip(getattr(found_again, name), getattr(parts, name), strict=True):
+            np.testing.assert_array_equal(got, want)
+    # First blocks that do not hold their contents' keys are not trusted.
+    wrong = replace(result, contents=replace(result.contents, first=first[::-1].copy()))
+    np.testing.assert_array_equal(
+        index_parts(wrong, blocks, cfg).content_spread, parts.content_spread
+    )
+
+
+def test_blocks_other_than_the_analysis_blocks_are_refused() -> None:
+    cfg = ScanConfig()
+    texts = ["a shared line here\nmine alone", "a shared line here\nyours alone"]
+    result = analyze(["a", "b"], texts, cfg, keep_document_sets=True)
+    other = ClusteredBlocks.of(hash_blocks(["a shared line here\nsomething else", "x y"], cfg))
+    with pytest.raises(ValueError, match="blocks must be those"):
+        index_parts(result, other, cfg)
