@@ -61,6 +61,16 @@ def test_table_has_the_declared_schema(seeds_out: Path, name: str) -> None:
     assert written.metadata[META_TABLE] == name.encode()
 
 
+def test_only_string_columns_are_dictionary_encoded(seeds_out: Path) -> None:
+    meta = pq.ParquetFile(seeds_out / "spans.parquet").metadata
+    encoded = {}
+    for i in range(meta.num_columns):
+        chunk = meta.row_group(0).column(i)
+        encoded[chunk.path_in_schema] = chunk.dictionary_page_offset is not None
+    assert encoded["id"] and encoded["label"]
+    assert not encoded["start"] and not encoded["passage_id"] and not encoded["score"]
+
+
 def test_metadata_records_the_config(tmp_path: Path, seeds_dir: Path) -> None:
     cfg = ScanConfig(
         block_mode="paragraph",
