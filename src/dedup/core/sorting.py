@@ -317,23 +317,44 @@ def _dense_ranks(values: NDArray[_T], with_first: bool) -> tuple[I64, NDArray[_T
                 seen = np.flatnonzero(present).astype(values.dtype) + values.dtype.type(low)
             rank_of = np.cumsum(present) - 1
             return rank_of[offset], seen, None
-    ordered, order, stable = _sorted_with_order(values)
-    new = np.empty(n, dtype=bool)
-    new[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    ordered, order, _ = _sorted_with_order(values)
+    # One pass over the sorted values instead of a mask, its cumulative sum
+    # and three gathers: each whole-corpus temporary is fresh memory, which
+    # costs more than the arithmetic here.
+    seen = np.empty(_distinct_count(ordered), dtype=values.dtype)
     ranks = np.empty(n, dtype=np.int64)
-    # In place: each whole-corpus temporary is fresh memory, which costs
-    # more than the arithmetic here.
-    sorted_ranks = np.cumsum(new)
-    sorted_ranks -= 1
-    ranks[order] = sorted_ranks
-    if not with_first:
-        return ranks, ordered[new], None
-    # Each run of equal values lies together in `order`: its first
-    # occurrence is the run's smallest row, its first row when stable.
-    starts = np.flatnonzero(new)
-    first = order[starts] if stable else np.minimum.reduceat(order, starts)
-    return ranks, ordered[new], first
+    first = np.empty(len(seen), dtype=np.int64)
+    _rank_runs(ordered, order, ranks, seen, first)
+    return ranks, seen, first if with_first else None
+
+
+@_compiled
+def _distinct_count(ordered: NDArray[_T]) -> int:
+    """How many distinct values a sorted array holds (NaN, unequal to itself, each count)."""
+    count = 1 if len(ordered) else 0
+    for i in range(1, len(ordered)):
+        count += ordered[i] != ordered[i - 1]
+    return count
+
+
+@_compiled
+def _rank_runs(ordered: NDArray[_T], order: I64, ranks: I64, seen: NDArray[_T], first: I64) -> None:
+    """Ranks by row, distinct values and first rows of the runs of sorted `ordered`.
+
+    `order[i]` is the row of `ordered[i]`. A run of equal values lies
+    together in `order`: its first occurrence is the smallest row in it
+    (the run's first one when the sort was stable).
+    """
+    rank = -1
+    for i in range(len(ordered)):
+        row = order[i]
+        if i == 0 or ordered[i] != ordered[i - 1]:
+            rank += 1
+            seen[rank] = ordered[i]
+            first[rank] = row
+        elif row < first[rank]:
+            first[rank] = row
+        ranks[row] = rank
 
 
 def lexsort2(minor: I64, major: I64) -> I64:
