@@ -40,7 +40,7 @@ from results_md import replace_section  # benchmarks/ is on sys.path when run
 
 # (module, function, shown as): wrapped where the pipeline looks them up.
 STEPS = [
-    ("dedup.core.pipeline", "_contents", "distinct contents and their sets"),
+    ("dedup.core.pipeline", "_contents", "distinct contents"),
     ("dedup.core.pipeline", "content_clusters", "content_clusters (block LSH)"),
     ("dedup.core.pipeline", "label", "label"),
     ("dedup.core.pipeline", "document_sets", "  document_sets"),

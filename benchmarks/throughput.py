@@ -34,9 +34,10 @@ and shingled by `shingles.shingle_strings` with `ScanConfig()`'s defaults
   Parquet) with the local executor and one worker per core, whole files as
   documents, its own tokeniser and defaults (14 bands x 8 hashes);
 - dedup signatures: `blockhash.hash_blocks` then `fastops.signatures_kernel`,
-  over every block and over distinct contents (as `core.pipeline` does),
-  one thread, by `similar.signature_chunks` (65,536 rows at a time into one
-  buffer, as a scan signs);
+  over every block (`similar.signature_chunks`) and over distinct contents,
+  each signed once from its first block as `core.pipeline` does
+  (`similar.row_signature_chunks`), one thread, 65,536 rows at a time into
+  one buffer, as a scan signs;
 - dedup scan: `dedup.runner.scan` end to end (read -> Parquet) with 1 worker
   (one numba thread) and with one worker per core, and with one worker per
   core on the sample of the slow rows (datatrove's input).
@@ -212,18 +213,23 @@ def run_signatures(reader: Reader, spec: dict[str, Any]) -> str:
 
     cfg = config()
     blocks = hash_blocks(list(reader.texts()), cfg)
-    values, offsets = blocks.hashes, blocks.offsets
+    perms = permutations(cfg.num_perm, cfg.seed)
     if spec["distinct"]:
-        # Exactly what `analyze` signs: each distinct content once, as a set.
+        # Exactly what `analyze` signs: each distinct content once, from its
+        # first block, as `similar.row_band_keys` does before banding.
         from dedup.core.pipeline import _contents
+        from dedup.core.similar import row_signature_chunks
 
-        values, offsets = _contents(blocks)[2:]
+        rows = _contents(blocks)[2]
+        for _ in row_signature_chunks(blocks.hashes, blocks.offsets, rows, perms):
+            pass
+        return f"{len(blocks.doc)} blocks, {len(rows)} signatures"
     # Signed a chunk of rows at a time into one buffer, as a scan does
-    # (`similar.set_band_keys`) and as the rensa row does batch by batch:
+    # (`similar.row_band_keys`) and as the rensa row does batch by batch:
     # nothing ever holds every signature at once.
-    for _ in signature_chunks(values, offsets, permutations(cfg.num_perm, cfg.seed)):
+    for _ in signature_chunks(blocks.hashes, blocks.offsets, perms):
         pass
-    return f"{len(blocks.doc)} blocks, {len(offsets) - 1} signatures"
+    return f"{len(blocks.doc)} blocks, {len(blocks.offsets) - 1} signatures"
 
 
 def run_scan(reader: Reader, spec: dict[str, Any]) -> str:

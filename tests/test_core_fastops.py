@@ -146,6 +146,29 @@ def test_set_band_keys_by_chunks_equal_the_signatures_banded(
     )
 
 
+@pytest.mark.parametrize("chunk", [5, 64, 1 << 16])
+def test_rows_taken_as_they_are_band_as_their_sets(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rows with repeated hashes in any order (as blocks hash their shingles),
+    # picked in any order and more than once.
+    raw, offsets = nonempty_csr(8, 300)
+    rng = np.random.default_rng(4)
+    raw = raw.copy()
+    for i in range(len(offsets) - 1):
+        row = raw[offsets[i] : offsets[i + 1]]
+        row[:] = rng.permutation(np.r_[row[: len(row) // 2 + 1], row][: len(row)])
+    rows = rng.integers(0, len(offsets) - 1, 200)
+    perms = permutations(128, 1)
+    monkeypatch.setattr(similar, "_SKETCH_ROWS", chunk)
+    as_sets = fastops.unique_rows(*fastops.gather(raw, offsets, rows))
+    np.testing.assert_array_equal(
+        similar.row_band_keys(raw, offsets, rows, perms, 20, 6),
+        similar.set_band_keys(*as_sets, perms, 20, 6),
+    )
+    assert not len(similar.row_band_keys(raw, offsets, rows[:0], perms, 20, 6))
+
+
 def test_csr_kernels_give_the_same_rows_with_any_number_of_threads() -> None:
     import numba
 

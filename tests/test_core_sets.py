@@ -218,3 +218,55 @@ def test_similar_groups_of_no_rows() -> None:
 
 def pairs_of(left: np.ndarray, right: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(left.tolist(), right.tolist(), strict=True))
+
+
+def _content_clusters_over_every_set(
+    hashes: np.ndarray, offsets: np.ndarray, first: np.ndarray, keys: np.ndarray, cfg: ScanConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """The block matching as it was: every content's set made, signed and compared."""
+    values, set_offsets = unique_rows(*gather(hashes, offsets, first))
+    group, _, _ = similar_groups(
+        values,
+        set_offsets,
+        signatures(values, set_offsets, *permutations(cfg.num_perm, cfg.seed)),
+        cfg.passage_threshold,
+        *cfg.passage_lsh,
+    )
+    representative = np.empty(len(keys), np.int64)
+    for g in np.unique(group):
+        members = np.flatnonzero(group == g)
+        representative[members] = members[np.argmin(keys[members])]
+    score = np.array(
+        [
+            jaccard(values, set_offsets, np.array([i]), representative[[i]])[0]
+            for i in range(len(keys))
+        ]
+    )
+    return keys[representative], score
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_content_clusters_compare_only_proposed_contents_and_match_every_set_compared(
+    seed: int,
+) -> None:
+    from dedup.core.blockhash import hash_blocks
+    from dedup.core.pipeline import _contents, content_clusters
+    from dedup.synth import SynthConfig, generate
+
+    cfg = ScanConfig()
+    corpus = generate(SynthConfig(seed=seed, sites=4, pages_per_site=5, near_duplicates=2))
+    blocks = hash_blocks(corpus.texts, cfg)
+    _, keys, first = _contents(blocks)
+    cluster, score = content_clusters(blocks.hashes, blocks.offsets, first, keys, cfg)
+    want_cluster, want_score = _content_clusters_over_every_set(
+        blocks.hashes, blocks.offsets, first, keys, cfg
+    )
+    np.testing.assert_array_equal(cluster, want_cluster)
+    np.testing.assert_array_equal(score, want_score)
+    assert (cluster != keys).sum() > 10  # variants were joined
+    # Any block of a content stands for it: the last one gives the same.
+    last = np.full(len(keys), -1, np.int64)
+    last[np.searchsorted(keys, blocks.key)] = np.arange(len(blocks.key))
+    again = content_clusters(blocks.hashes, blocks.offsets, last, keys, cfg)
+    np.testing.assert_array_equal(again[0], cluster)
+    np.testing.assert_array_equal(again[1], score)

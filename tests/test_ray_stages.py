@@ -47,8 +47,8 @@ def _stars(edges: pa.Table) -> dict[int, int]:
 def test_stages_give_the_clusters_and_scores_of_content_clusters() -> None:
     corpus = generate(SynthConfig(seed=5, sites=4, pages_per_site=6, near_duplicates=3))
     blocks = hash_blocks(corpus.texts, CFG)
-    _, keys, values, offsets = _contents(blocks)
-    want_cluster, want_score = content_clusters(values, offsets, keys, CFG)
+    _, keys, first = _contents(blocks)
+    want_cluster, want_score = content_clusters(blocks.hashes, blocks.offsets, first, keys, CFG)
 
     # Two read batches, as two map tasks would hash them.
     half = len(corpus.texts) // 2

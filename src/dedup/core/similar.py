@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 from numpy.typing import NDArray
 
-from dedup.core.fastops import band_keys, jaccard_sorted, signatures_kernel
+from dedup.core.fastops import band_keys, gather, jaccard_sorted, signatures_kernel
 from dedup.core.graph import components
 from dedup.core.lsh import candidate_pairs
 
@@ -90,4 +90,39 @@ def set_band_keys(
     keys = np.empty((len(offsets) - 1, bands), dtype=np.int64)
     for lo, hi, sigs in signature_chunks(values, offsets, perms):
         band_keys(sigs, bands, rows, out=keys[lo:hi])
+    return keys
+
+
+def row_signature_chunks(
+    hashes: NDArray[np.uint32],
+    offsets: I64,
+    rows: I64,
+    perms: tuple[NDArray[np.uint32], NDArray[np.uint32]],
+) -> Iterator[tuple[int, int, NDArray[np.uint32]]]:
+    """`signature_chunks` of the CSR rows `rows`, taken as they are.
+
+    A MinHash is a minimum over the set, so a row of hashes in any order and
+    with repeats signs as its sorted distinct set does: the rows are signed
+    without a set made of each (a sort per row), a chunk of rows gathered
+    at a time. Every row must be non-empty.
+    """
+    buffer = np.empty(min(len(rows), _SKETCH_ROWS) * len(perms[0]), dtype=np.uint32)
+    for lo in range(0, len(rows), _SKETCH_ROWS):
+        hi = min(len(rows), lo + _SKETCH_ROWS)
+        values, chunk_offsets = gather(hashes, offsets, rows[lo:hi])
+        yield lo, hi, signatures_kernel(values, chunk_offsets, *perms, out=buffer)
+
+
+def row_band_keys(
+    hashes: NDArray[np.uint32],
+    offsets: I64,
+    rows: I64,
+    perms: tuple[NDArray[np.uint32], NDArray[np.uint32]],
+    bands: int,
+    r: int,
+) -> I64:
+    """int64[len(rows), bands]: `set_band_keys` of the CSR rows `rows`, taken as they are."""
+    keys = np.empty((len(rows), bands), dtype=np.int64)
+    for lo, hi, sigs in row_signature_chunks(hashes, offsets, rows, perms):
+        band_keys(sigs, bands, r, out=keys[lo:hi])
     return keys
