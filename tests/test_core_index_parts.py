@@ -137,6 +137,14 @@ def test_blocks_other_than_the_analysis_blocks_are_refused() -> None:
     cfg = ScanConfig()
     texts = ["a shared line here\nmine alone", "a shared line here\nyours alone"]
     result = analyze(["a", "b"], texts, cfg, keep_document_sets=True)
-    other = ClusteredBlocks.of(hash_blocks(["a shared line here\nsomething else", "x y"], cfg))
-    with pytest.raises(ValueError, match="blocks must be those"):
-        index_parts(result, other, cfg)
+    assert len(result.contents.first) == 3
+    # As many blocks or more, so that the first blocks the analysis knows
+    # exist among them, but holding other keys: checked, then found again.
+    for others in (
+        ["a shared line here\nsomething else", "x y"],
+        ["a shared line here\nsomething else", "x y\nz w v", "and one more line"],
+    ):
+        other = ClusteredBlocks.of(hash_blocks(others, cfg))
+        assert len(other.key) >= 3
+        with pytest.raises(ValueError, match="blocks must be those"):
+            index_parts(result, other, cfg)

@@ -250,3 +250,28 @@ def test_sorting_in_pieces_on_threads_gives_the_same(
             np.testing.assert_array_equal(ranks, inverse.reshape(-1))
         minor, major = rng.integers(0, 4, n), rng.integers(-(2**62), 2**62, n)
         np.testing.assert_array_equal(lexsort2(minor, major), np.lexsort((minor, major)))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    values=st.lists(st.sampled_from([-2.5, -0.0, 0.0, 1.0, 1.5, 7.25]), max_size=60),
+    dtype=st.sampled_from([np.float64, np.float32]),
+)
+def test_floats_rank_as_np_unique_does(values: list[float], dtype: type) -> None:
+    array = np.array(values, dtype=dtype)
+    seen, first, inverse = unique_first_inverse(array)
+    expected = np.unique(array, return_index=True, return_inverse=True)
+    for ours, theirs in zip((seen, first, inverse), expected, strict=True):
+        np.testing.assert_array_equal(ours, theirs.reshape(-1))
+    assert seen.dtype == array.dtype
+
+
+def test_each_nan_is_a_value_of_its_own_and_bools_rank_too() -> None:
+    # np.not_equal sees every NaN apart, as the numpy code this pass replaced did.
+    values = np.array([2.0, np.nan, 1.0, np.nan, 2.0])
+    seen, first, inverse = unique_first_inverse(values)
+    np.testing.assert_array_equal(seen, [1.0, 2.0, np.nan, np.nan])
+    assert inverse.tolist() == [1, 2 if first[2] == 1 else 3, 0, 3 if first[2] == 1 else 2, 1]
+    assert sorted(first[2:].tolist()) == [1, 3] and first[:2].tolist() == [2, 0]
+    ranks, seen_bools = dense_ranks(np.array([True, False, True]))
+    assert ranks.tolist() == [1, 0, 1] and seen_bools.tolist() == [False, True]

@@ -84,8 +84,10 @@ class Contents:
     cluster: I64
     score: F64
     # The first block of each content among the blocks clustered (before
-    # glued passages were cut out), when the analysis found its contents
-    # itself: the index takes each content's set from there.
+    # glued passages were cut out): the index takes each content's set from
+    # there. `analyze` fills it when it keeps document sets (for an index);
+    # it is empty otherwise, and after `label` called by an engine that
+    # matched blocks its own way: the index then finds the first blocks again.
     first: I64 = field(default_factory=lambda: np.empty(0, np.int64))
 
 
@@ -251,8 +253,9 @@ def content_clusters(
     left, right = candidate_pairs(row_band_keys(hashes, offsets, rows, perms, bands, band_rows))
     # Only contents proposed in a pair are compared, on their exact sets
     # (sorted and distinct): a tenth of the contents of a 406 MB corpus, so
-    # a set is made of those alone. Every content outside its own cluster,
-    # and its representative, lies on a verified pair, hence among them.
+    # a set is made of those alone. Every content whose representative is
+    # another content, and that representative, lie on a verified pair
+    # (their component has two members or more), hence among them.
     compared = distinct(np.concatenate((left, right)))
     values, set_offsets = distinct_sets(hashes, offsets, rows[compared])
 

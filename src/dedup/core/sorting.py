@@ -288,7 +288,9 @@ def dense_ranks(values: NDArray[_T]) -> tuple[I64, NDArray[_T]]:
     """Each value's rank among the distinct values (int64[n]), and those distinct values.
 
     `np.unique(values, return_inverse=True)`, inverse first, with an unstable
-    sort (the ranks do not depend on how ties are ordered).
+    sort (the ranks do not depend on how ties are ordered), for 1-d arrays of
+    integers, floats (each NaN distinct, as `np.not_equal` sees them) and
+    bools: the compiled pass takes no other dtype.
     """
     ranks, seen, _ = _dense_ranks(values, with_first=False)
     return ranks, seen
@@ -375,7 +377,7 @@ def unique_first_inverse(values: NDArray[_T]) -> tuple[NDArray[_T], I64, I64]:
     """`np.unique(values, return_index=True, return_inverse=True)` of a 1-d array.
 
     Returns (distinct sorted values, index of each one's first occurrence,
-    rank of each element), all but the first int64.
+    rank of each element), all but the first int64. Dtypes as `dense_ranks`.
     """
     ranks, seen, first = _dense_ranks(values, with_first=True)
     if first is None:
