@@ -36,7 +36,7 @@ and shingled by `shingles.shingle_strings` with `ScanConfig()`'s defaults
 - dedup signatures: `blockhash.hash_blocks` then `fastops.signatures_kernel`,
   over every block (`similar.signature_chunks`) and over distinct contents,
   each signed once from its first block as `core.pipeline` does
-  (`similar.row_signature_chunks`), one thread, 65,536 rows at a time into
+  (`similar.signature_chunks` of picked rows), one thread, 65,536 rows at a time into
   one buffer, as a scan signs;
 - dedup scan: `dedup.runner.scan` end to end (read -> Parquet) with 1 worker
   (one numba thread) and with one worker per core, and with one worker per
@@ -216,16 +216,15 @@ def run_signatures(reader: Reader, spec: dict[str, Any]) -> str:
     perms = permutations(cfg.num_perm, cfg.seed)
     if spec["distinct"]:
         # Exactly what `analyze` signs: each distinct content once, from its
-        # first block, as `similar.row_band_keys` does before banding.
+        # first block, as `similar.set_band_keys` does before banding.
         from dedup.core.pipeline import _contents
-        from dedup.core.similar import row_signature_chunks
 
         rows = _contents(blocks)[2]
-        for _ in row_signature_chunks(blocks.hashes, blocks.offsets, rows, perms):
+        for _ in signature_chunks(blocks.hashes, blocks.offsets, perms, picked=rows):
             pass
         return f"{len(blocks.doc)} blocks, {len(rows)} signatures"
     # Signed a chunk of rows at a time into one buffer, as a scan does
-    # (`similar.row_band_keys`) and as the rensa row does batch by batch:
+    # (`similar.set_band_keys`) and as the rensa row does batch by batch:
     # nothing ever holds every signature at once.
     for _ in signature_chunks(blocks.hashes, blocks.offsets, perms):
         pass

@@ -163,10 +163,10 @@ def test_rows_taken_as_they_are_band_as_their_sets(
     monkeypatch.setattr(similar, "_SKETCH_ROWS", chunk)
     as_sets = fastops.unique_rows(*fastops.gather(raw, offsets, rows))
     np.testing.assert_array_equal(
-        similar.row_band_keys(raw, offsets, rows, perms, 20, 6),
+        similar.set_band_keys(raw, offsets, perms, 20, 6, picked=rows),
         similar.set_band_keys(*as_sets, perms, 20, 6),
     )
-    assert not len(similar.row_band_keys(raw, offsets, rows[:0], perms, 20, 6))
+    assert not len(similar.set_band_keys(raw, offsets, perms, 20, 6, picked=rows[:0]))
 
 
 def test_csr_kernels_give_the_same_rows_with_any_number_of_threads() -> None:

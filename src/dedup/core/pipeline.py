@@ -40,7 +40,7 @@ from dedup.core.labels import (
 from dedup.core.lsh import candidate_pairs
 from dedup.core.minhash import permutations
 from dedup.core.near_duplicates import DocumentSets, document_sets, near_duplicate_groups
-from dedup.core.similar import row_band_keys
+from dedup.core.similar import set_band_keys
 from dedup.core.sorting import distinct, lexsort2, unique_first_inverse
 from dedup.core.text import wrapped_words
 from dedup.errors import DuplicateIdError
@@ -250,7 +250,7 @@ def content_clusters(
     """
     perms = permutations(cfg.num_perm, cfg.seed)
     bands, band_rows = cfg.passage_lsh
-    left, right = candidate_pairs(row_band_keys(hashes, offsets, rows, perms, bands, band_rows))
+    left, right = candidate_pairs(set_band_keys(hashes, offsets, perms, bands, band_rows, rows))
     # Only contents proposed in a pair are compared, on their exact sets
     # (sorted and distinct): a tenth of the contents of a 406 MB corpus, so
     # a set is made of those alone. Every content whose representative is

@@ -60,18 +60,27 @@ def signature_chunks(
     values: NDArray[np.uint32],
     offsets: I64,
     perms: tuple[NDArray[np.uint32], NDArray[np.uint32]],
+    picked: I64 | None = None,
 ) -> Iterator[tuple[int, int, NDArray[np.uint32]]]:
-    """(lo, hi, signatures of rows lo..hi-1) of CSR sets, `_SKETCH_ROWS` rows at a time.
+    """(lo, hi, signatures of rows lo..hi-1) of CSR rows, `_SKETCH_ROWS` rows at a time.
 
     Every chunk is signed into one buffer (a fresh 32 MiB per chunk was
     memory the system had to zero each time): a chunk's signatures are only
-    valid until the next one is yielded.
+    valid until the next one is yielded. With `picked`, the rows signed are
+    `picked[lo:hi]`, a chunk of them gathered at a time. A MinHash is a
+    minimum over the set, so a row of hashes in any order and with repeats
+    signs as its sorted distinct set does: picked rows need not be sets.
+    Every row signed must be non-empty.
     """
-    n = len(offsets) - 1
+    n = len(offsets) - 1 if picked is None else len(picked)
     buffer = np.empty(min(n, _SKETCH_ROWS) * len(perms[0]), dtype=np.uint32)
     for lo in range(0, n, _SKETCH_ROWS):
         hi = min(n, lo + _SKETCH_ROWS)
-        yield lo, hi, signatures_kernel(values, offsets[lo : hi + 1], *perms, out=buffer)
+        if picked is None:
+            chunk = values, offsets[lo : hi + 1]
+        else:
+            chunk = gather(values, offsets, picked[lo:hi])
+        yield lo, hi, signatures_kernel(*chunk, *perms, out=buffer)
 
 
 def set_band_keys(
@@ -80,49 +89,17 @@ def set_band_keys(
     perms: tuple[NDArray[np.uint32], NDArray[np.uint32]],
     bands: int,
     rows: int,
+    picked: I64 | None = None,
 ) -> I64:
-    """int64[n, bands] band keys of CSR sets, without keeping their signatures.
+    """int64[n, bands] band keys of CSR rows (of rows `picked` when given), without
+    keeping their signatures.
 
     Signatures serve only to band (candidates are verified on the exact
     sets), so they are computed a chunk of rows at a time and dropped: memory
     holds bands x 8 bytes per row instead of num_perm x 4.
     """
-    keys = np.empty((len(offsets) - 1, bands), dtype=np.int64)
-    for lo, hi, sigs in signature_chunks(values, offsets, perms):
+    n = len(offsets) - 1 if picked is None else len(picked)
+    keys = np.empty((n, bands), dtype=np.int64)
+    for lo, hi, sigs in signature_chunks(values, offsets, perms, picked):
         band_keys(sigs, bands, rows, out=keys[lo:hi])
-    return keys
-
-
-def row_signature_chunks(
-    hashes: NDArray[np.uint32],
-    offsets: I64,
-    rows: I64,
-    perms: tuple[NDArray[np.uint32], NDArray[np.uint32]],
-) -> Iterator[tuple[int, int, NDArray[np.uint32]]]:
-    """`signature_chunks` of the CSR rows `rows`, taken as they are.
-
-    A MinHash is a minimum over the set, so a row of hashes in any order and
-    with repeats signs as its sorted distinct set does: the rows are signed
-    without a set made of each (a sort per row), a chunk of rows gathered
-    at a time. Every row must be non-empty.
-    """
-    buffer = np.empty(min(len(rows), _SKETCH_ROWS) * len(perms[0]), dtype=np.uint32)
-    for lo in range(0, len(rows), _SKETCH_ROWS):
-        hi = min(len(rows), lo + _SKETCH_ROWS)
-        values, chunk_offsets = gather(hashes, offsets, rows[lo:hi])
-        yield lo, hi, signatures_kernel(values, chunk_offsets, *perms, out=buffer)
-
-
-def row_band_keys(
-    hashes: NDArray[np.uint32],
-    offsets: I64,
-    rows: I64,
-    perms: tuple[NDArray[np.uint32], NDArray[np.uint32]],
-    bands: int,
-    r: int,
-) -> I64:
-    """int64[len(rows), bands]: `set_band_keys` of the CSR rows `rows`, taken as they are."""
-    keys = np.empty((len(rows), bands), dtype=np.int64)
-    for lo, hi, sigs in row_signature_chunks(hashes, offsets, rows, perms):
-        band_keys(sigs, bands, r, out=keys[lo:hi])
     return keys
