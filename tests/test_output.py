@@ -6,6 +6,7 @@ import contextlib
 import errno
 import os
 import re
+import sys
 from pathlib import Path
 
 import duckdb
@@ -372,3 +373,20 @@ def test_checked_spans_table_wants_one_text_per_document() -> None:
         checked_spans_table(["a"], ["xy", "z"], [[(0, 2, "unique", None, None, None)]], "{}")
     table = checked_spans_table(["a"], ["x\u00e9"], [[(0, 2, "unique", None, None, None)]], "{}")
     assert table.column("end_byte").to_pylist() == [3]
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_utf8_array_round_trips_in_chunks_and_leaves_no_utf8_copy(
+    monkeypatch: pytest.MonkeyPatch, large: bool
+) -> None:
+    # Built at run time: a literal could have had its UTF-8 form made already.
+    texts = ["".join(["é€ 😀 x", str(i)] * 50) for i in range(5)] + ["", "ascii only"]
+    sizes = [sys.getsizeof(t) for t in texts]
+    monkeypatch.setattr(arrow, "_TEXT_CHUNK", 700)  # a few texts a chunk
+    column = arrow.utf8_array(texts, large=large)
+    assert column.type == (pa.large_string() if large else pa.string())
+    assert column.num_chunks > 1
+    assert column.to_pylist() == texts
+    # pa.array(texts) leaves CPython's UTF-8 copy in each non-ASCII str.
+    assert [sys.getsizeof(t) for t in texts] == sizes
+    assert arrow.utf8_array([]).to_pylist() == []

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
+from dedup.arrow import utf8_array
 from dedup.config import ScanConfig
 from dedup.core.blockhash import hash_blocks
 from dedup.core.index_parts import CSR, ClusteredBlocks, IndexParts, index_parts
@@ -71,7 +72,7 @@ def index_tables(
 
     return {
         "texts": pa.table(
-            {"id": pa.array(ids, pa.string()), "text": pa.array(texts, pa.large_string())},
+            {"id": pa.array(ids, pa.string()), "text": utf8_array(texts, large=True)},
             schema=meta(INDEX_TEXTS, "texts"),
         ),
         "contents": pa.table(

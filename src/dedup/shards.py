@@ -30,6 +30,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dedup.arrow import utf8_array
 from dedup.config import InputConfig, ScanConfig
 from dedup.output import replace_with, temporary_name, write_table
 from dedup.schemas import SCHEMA_VERSION
@@ -143,7 +144,7 @@ class ShardStore:
         docs = pa.table(
             {
                 "id": [d.id for d in data.docs],
-                "text": [d.text for d in data.docs],
+                "text": utf8_array([d.text for d in data.docs]),
                 "source": [d.source for d in data.docs],
                 "row": [d.row for d in data.docs],
                 "group_value": data.group_values,
