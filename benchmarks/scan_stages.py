@@ -33,8 +33,7 @@ from dedup import InputConfig, ScanConfig
 from dedup.arrow import to_tables
 from dedup.arrow_index import build_index_tables
 from dedup.core import pipeline
-from dedup.core.blockhash import hash_blocks
-from dedup.core.index_parts import ClusteredBlocks
+from dedup.core.blockhash import ClusteredBlocks, hash_blocks
 from dedup.sources import Problem, list_sources, read_source
 from results_md import replace_section  # benchmarks/ is on sys.path when run
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 from dataclasses import replace
 
@@ -9,8 +10,9 @@ import numpy as np
 import pytest
 
 from dedup.config import ScanConfig
-from dedup.core.blockhash import hash_blocks, word_shingles
-from dedup.core.index_parts import ClusteredBlocks, IndexParts, index_parts, user_groups
+from dedup.core import pipeline
+from dedup.core.blockhash import BlockHashes, ClusteredBlocks, hash_blocks, word_shingles
+from dedup.core.index_parts import IndexParts, index_parts, user_groups
 from dedup.core.near_duplicates import MIN_OWN_SHARE
 from dedup.core.pipeline import Analysis, analyze
 from dedup.synth import SynthConfig, generate
@@ -148,3 +150,50 @@ def test_blocks_other_than_the_analysis_blocks_are_refused() -> None:
         assert len(other.key) >= 3
         with pytest.raises(ValueError, match="blocks must be those"):
             index_parts(result, other, cfg)
+
+
+def test_the_analysis_keeps_the_blocks_it_clustered_for_the_index(
+    analysed: tuple[Analysis, IndexParts, ScanConfig],
+) -> None:
+    result, parts, cfg = analysed
+    hashed = ClusteredBlocks.of(hash_blocks(result.texts, cfg))
+    kept = result.clustered
+    assert kept is not None
+    for name in ("doc", "key", "hashes", "offsets"):
+        np.testing.assert_array_equal(getattr(kept, name), getattr(hashed, name))
+    # Without blocks, the index parts come from the kept ones.
+    assert index_parts(result, kept, cfg).content_spread.tolist() == parts.content_spread.tolist()
+    texts = ["a shared line here\nmine alone", "a shared line here\nyours alone"]
+    assert analyze(["a", "b"], texts, cfg).clustered is None  # not asked for
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_label_lets_the_block_arrays_go_once_read(
+    monkeypatch: pytest.MonkeyPatch, keep: bool
+) -> None:
+    """Block arrays are most of an analysis's memory: none outlives its last reader."""
+    corpus = generate(SynthConfig(seed=3, sites=3, pages_per_site=5))
+    cfg = ScanConfig()
+    refs: dict[str, weakref.ref[np.ndarray]] = {}
+    made = pipeline.hash_blocks
+
+    def hashed(*args: object, **kwargs: object) -> BlockHashes:
+        blocks = made(*args, **kwargs)  # type: ignore[arg-type]
+        for name in ("first_char", "last_char", "words", "word_offsets", "hashes", "offsets"):
+            refs[name] = weakref.ref(getattr(blocks, name))
+        return blocks
+
+    alive: list[set[str]] = []
+    found = pipeline.find_runs
+
+    def find_runs(*args: object, **kwargs: object) -> object:
+        alive.append({name for name, ref in refs.items() if ref() is not None})
+        return found(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "hash_blocks", hashed)
+    monkeypatch.setattr(pipeline, "find_runs", find_runs)
+    result = analyze(corpus.ids, corpus.texts, cfg, keep_document_sets=keep)
+    assert result.runs.block_run.max() >= 0  # boilerplate was found
+    # The index keeps the shingle hashes; nothing else keeps anything.
+    index_reads = {"hashes", "offsets"} if keep else set()
+    assert alive == [{"words", "word_offsets"} | index_reads, index_reads]

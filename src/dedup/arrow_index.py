@@ -16,8 +16,8 @@ from numpy.typing import NDArray
 
 from dedup.arrow import utf8_array
 from dedup.config import ScanConfig
-from dedup.core.blockhash import hash_blocks
-from dedup.core.index_parts import CSR, ClusteredBlocks, IndexParts, index_parts
+from dedup.core.blockhash import ClusteredBlocks, hash_blocks
+from dedup.core.index_parts import CSR, IndexParts, index_parts
 from dedup.core.offsets import utf8_spans
 from dedup.core.pipeline import Analysis
 from dedup.schemas import (
@@ -147,10 +147,12 @@ def build_index_tables(
 ) -> dict[str, pa.Table]:
     """The index's tables of an analysis, keyed `index/<name>` as `write_output` takes them.
 
-    `blocks` are those of `hash_blocks(result.texts, cfg)` when the caller
-    still has them (a scan does); without them the blocks are hashed again,
-    since an analysis keeps no hashes.
+    `blocks` are those of `hash_blocks(result.texts, cfg)`; by default
+    those the analysis kept (`result.clustered`, with `keep_document_sets`),
+    else the blocks are hashed again.
     """
+    if blocks is None:
+        blocks = result.clustered
     if blocks is None:
         blocks = ClusteredBlocks.of(hash_blocks(result.texts, cfg, workers))
     parts = index_parts(result, blocks, cfg)

@@ -17,8 +17,6 @@ import numpy as np
 from dedup.arrow import to_tables
 from dedup.arrow_index import build_index_tables
 from dedup.config import InputConfig, ScanConfig
-from dedup.core.blockhash import hash_blocks
-from dedup.core.index_parts import ClusteredBlocks
 from dedup.core.pipeline import Analysis, analyze, id_order, passage_texts
 from dedup.errors import ConfigError, DuplicateIdError, OutputError
 from dedup.output import ROWS_PER_FILE, check_target, write_output
@@ -208,28 +206,20 @@ def scan(
             )
         # One long call: its ticks say when it starts and ends, time passes between.
         progress(Tick("analyse", files_total=len(docs)))
-        # Sorted here rather than inside `analyze`, so that the index reuses
-        # the blocks as the analysis saw them. Every document is hashed in
-        # one call, in id order: block arrays made per shard would have to
-        # be joined (a copy into fresh memory: 1.9 s of a 406 MB scan) and
-        # put in id order (another), and both copies would be alive at once.
+        # In id order, as `analyze` numbers them: the provenance lists them so.
         docs, values = _sorted_by_id(docs, values)
-        blocks = hash_blocks([d.text for d in docs], cfg, threads)
         result = analyze(
             [d.id for d in docs],
             [d.text for d in docs],
             cfg,
             threads,
             values if field is not None else None,
-            blocks=blocks,
             keep_document_sets=index,
         )
-        # The index reads a few of the blocks' arrays; the others (a third of
-        # the scan's memory on a large corpus) go before it builds its tables.
-        clustered = ClusteredBlocks.of(blocks)
-        del blocks
-        extra = build_index_tables(result, cfg, threads, blocks=clustered) if index else {}
-        del clustered
+        extra = build_index_tables(result, cfg, threads) if index else {}
+        # What only the index reads (the blocks' hashes, the document sets)
+        # goes before writing.
+        result = replace(result, clustered=None, document_sets=None)
         progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
     finally:
         _set_numba_threads(previous)

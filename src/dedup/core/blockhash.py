@@ -55,6 +55,25 @@ class BlockHashes:
     last_char: U32
 
 
+@dataclass(frozen=True)
+class ClusteredBlocks:
+    """What the index reads of the blocks an analysis clustered.
+
+    They are `hash_blocks` of its texts, before glued passages were cut out:
+    each block's document and content key, and its shingle hashes as CSR rows.
+    """
+
+    doc: I64
+    key: I64
+    hashes: U32
+    offsets: I64
+
+    @classmethod
+    def of(cls, blocks: BlockHashes) -> ClusteredBlocks:
+        """These fields of `blocks`, so that a caller can let the others go."""
+        return cls(blocks.doc, blocks.key, blocks.hashes, blocks.offsets)
+
+
 def rows_csr(rows: list[list[int]]) -> tuple[U32, I64]:
     """uint32 CSR (values, offsets) of lists of hashes."""
     offsets = np.zeros(len(rows) + 1, dtype=np.int64)

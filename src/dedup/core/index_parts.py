@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
-from dedup.core.blockhash import BlockHashes
+from dedup.core.blockhash import ClusteredBlocks
 from dedup.core.fastops import gather, unique_rows
 from dedup.core.labels import group_starts
 from dedup.core.pipeline import Analysis
@@ -77,25 +77,6 @@ def user_groups(groups: list[str] | None, n_docs: int) -> I64:
         return np.zeros(n_docs, dtype=np.int64)
     inverse = np.unique(np.array(groups, dtype=object), return_inverse=True)[1]
     return np.asarray(inverse, dtype=np.int64).reshape(-1)
-
-
-@dataclass(frozen=True)
-class ClusteredBlocks:
-    """What the index reads of the blocks an analysis clustered.
-
-    They are `hash_blocks` of its texts, before glued passages were cut out:
-    each block's document and content key, and its shingle hashes as CSR rows.
-    """
-
-    doc: I64
-    key: I64
-    hashes: U32
-    offsets: I64
-
-    @classmethod
-    def of(cls, blocks: BlockHashes) -> ClusteredBlocks:
-        """These fields of `blocks`, so that a caller can let the others go."""
-        return cls(blocks.doc, blocks.key, blocks.hashes, blocks.offsets)
 
 
 def index_parts(result: Analysis, blocks: ClusteredBlocks, cfg: ScanConfig) -> IndexParts:

@@ -19,7 +19,7 @@ import xxhash
 from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
-from dedup.core.blockhash import BlockHashes, hash_blocks, select_docs
+from dedup.core.blockhash import BlockHashes, ClusteredBlocks, hash_blocks, select_docs
 from dedup.core.edges import edge_blocks, glued_cuts, glued_runs, join_variants, split_glued
 from dedup.core.fastops import (
     gather,
@@ -98,8 +98,9 @@ class Analysis:
     `doc_group[d]` is the smallest document index of d's near-duplicate
     cluster (d itself when it has no near-duplicate); `doc_cluster_size[d]`
     is that cluster's size. `document_sets` are the sets those clusters were
-    found with, over the blocks before glued passages were cut out, when
-    asked for (an index keeps them); None otherwise.
+    found with, over the blocks before glued passages were cut out, and
+    `clustered` the blocks' hashes the contents were matched on, when asked
+    for (an index keeps them); None otherwise.
     """
 
     ids: list[str]
@@ -116,6 +117,7 @@ class Analysis:
     groups: list[str] | None
     contents: Contents
     document_sets: DocumentSets | None = None
+    clustered: ClusteredBlocks | None = None
 
 
 def passage_texts(result: Analysis, rows: I64) -> tuple[I64, I64, I64, list[str]]:
@@ -191,8 +193,10 @@ def analyze(
         blocks: `hash_blocks(texts, cfg)` computed already (a runner that
             keeps them for an index); hashed here when None. Blocks of
             documents in input order are put in id order here.
-        keep_document_sets: keep the near-duplicate step's document sets
-            in the result (`Analysis.document_sets`), for an index.
+        keep_document_sets: keep what an index reads besides the tables in
+            the result: the near-duplicate step's document sets
+            (`Analysis.document_sets`) and the blocks' hashes
+            (`Analysis.clustered`).
 
     Raises:
         DuplicateIdError: two documents share an id.
@@ -212,11 +216,17 @@ def analyze(
     content, keys, first = _contents(blocks)
     sorted_values = None if group_values is None else [group_values[i] for i in order]
     clusters, scores = content_clusters(blocks.hashes, blocks.offsets, first, keys, cfg)
+    clustered = ClusteredBlocks.of(blocks) if keep_document_sets else None
+    # Handed over with no name left here, so that `label` can let each
+    # block array go once it has read it: they are most of an analysis's
+    # memory (a caller that passed `blocks` keeps its own, of course).
+    handed_blocks, handed_content = [blocks], [content]
+    del blocks, content
     result = label(
         sorted_ids,
         sorted_texts,
-        blocks,
-        content,
+        handed_blocks.pop(),
+        handed_content.pop(),
         clusters,
         scores,
         cfg,
@@ -226,7 +236,7 @@ def analyze(
     )
     if not keep_document_sets:
         return result
-    return replace(result, contents=replace(result.contents, first=first))
+    return replace(result, contents=replace(result.contents, first=first), clustered=clustered)
 
 
 def content_clusters(
@@ -290,6 +300,8 @@ def label(
         ids, texts: the documents, sorted by id (distinct).
         blocks: their blocks (`blocks.doc` indexes `ids`); the shingle
             hashes (`hashes`, `offsets`) are not read and may be empty.
+            Each array is let go once read for the last time, so a caller
+            that keeps no reference (as `analyze` does) frees them early.
         content: int64[B] distinct content of each block (an index into
             `content_cluster` and `content_score`).
         content_cluster, content_score: of each distinct content, from
@@ -307,14 +319,18 @@ def label(
     """
     doc_len = np.array([len(t) for t in texts], dtype=np.int64)
     doc, start, end = blocks.doc, blocks.start, blocks.end
+    word_csr = (blocks.words, blocks.word_offsets)
     words = np.diff(blocks.word_offsets)
     prose = (
         wrapped_words(doc, words, blocks.first_char, blocks.last_char)
         if cfg.block_mode == "line"
         else words
     )
+    # The arrays read below are held by name; the others (first and last
+    # characters, shingle hashes) go now unless the caller holds them.
+    del blocks
     cluster = content_cluster[content] if len(content) else content
-    sets = document_sets(doc, blocks.words, blocks.word_offsets, cluster, len(ids), cfg)
+    sets = document_sets(doc, *word_csr, cluster, len(ids), cfg)
     doc_group = near_duplicate_groups(sets, len(ids), cfg)
     kept_sets = sets if keep_document_sets else None
     del sets
@@ -328,7 +344,6 @@ def label(
     scope = user_group if user_group is not None else np.zeros(len(ids), np.int64)
     runs = find_runs(doc, cluster, prose, doc_group, user_group, cfg)
     match = content_score[content] if len(doc) else content_score[:0]
-    word_csr = (blocks.words, blocks.word_offsets)
     joined, match = join_variants(
         doc, word_csr, words, content, content_cluster, cluster, match, runs, scope, cfg
     )
@@ -339,6 +354,7 @@ def label(
     cluster = joined
     del runs  # found again below, after the cuts; two sets of run arrays would be the peak
     glued = glued_runs(gather(*word_csr, edges), doc_group[doc[edges]], scope[doc[edges]], cfg)
+    del word_csr  # the word hashes: read for the last time
     cut = edges[glued.block]
     cuts = glued_cuts(
         [
