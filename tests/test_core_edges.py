@@ -18,7 +18,7 @@ from dedup.core.edges import (
     glued_runs,
     variant_pairs,
 )
-from dedup.core.lsh import query_pairs
+from dedup.core.lsh import query_pairs, query_sorted_bands, sorted_bands
 from dedup.core.sets import unique_rows
 from dedup.core.text import tokens
 
@@ -198,3 +198,49 @@ def test_query_pairs_equal_a_plain_reading_of_the_cap_rule(seed: int) -> None:
             want.update((q, row) for row in bucket[:cap])
     query, hit = query_pairs(index, queries, cap=cap)
     assert list(zip(query.tolist(), hit.tolist(), strict=True)) == sorted(want)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_query_batches_against_sorted_bands_give_the_pairs_of_all_queries(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    index = rng.integers(-3, 4, (int(rng.integers(1, 40)), 3)).astype(np.int64)
+    queries = rng.integers(-4, 5, (int(rng.integers(1, 40)), 3)).astype(np.int64)
+    bands = sorted_bands(index)
+    want = query_pairs(index, queries, cap=2)
+    for size in (1, 3, len(queries)):
+        got = [
+            query_sorted_bands(bands, queries[lo : lo + size], cap=2)
+            for lo in range(0, len(queries), size)
+        ]
+        query = np.concatenate(
+            [
+                q + lo
+                for q, lo in zip((g[0] for g in got), range(0, len(queries), size), strict=True)
+            ]
+        )
+        hit = np.concatenate([g[1] for g in got])
+        assert query.tolist() == want[0].tolist() and hit.tolist() == want[1].tolist()
+    with pytest.raises(ValueError, match="bands"):
+        query_sorted_bands(bands, queries[:, :2], cap=2)
+
+
+def test_variant_pairs_in_query_batches_equal_all_at_once() -> None:
+    # Lines of one template with one or two words changed, and lines of another.
+    rng = np.random.default_rng(7)
+    words = [a + b + "ing" for a in "bcdfgh" for b in "aeiouy"][:40]  # no digits: masked
+    template = words[:10]
+    lines = []
+    for _ in range(60):
+        line = list(template)
+        for at in rng.choice(10, size=int(rng.integers(1, 3)), replace=False).tolist():
+            line[at] = str(rng.choice(words))
+        lines.append(" ".join(line))
+    # Unrelated lines first: the last queries are variants, with pairs.
+    lines = [" ".join(rng.choice(words, size=8).tolist()) for _ in range(20)] + lines
+    queries, index = word_sets(lines[::2]), word_sets(lines[1::2])
+    want = variant_pairs(queries, index, 0.5, 128, 1, batch=10**6)
+    assert len(want[0]) > 100  # many pairs, from many queries
+    for batch in (1, 7, 16):
+        got = variant_pairs(queries, index, 0.5, 128, 1, batch=batch)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)

@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from dedup.config import ScanConfig
 from dedup.core.fastops import best_pairs, gather, jaccard_sorted, unique_rows
 from dedup.core.labels import Runs, count_distinct
-from dedup.core.lsh import GOLDEN, fmix64, optimal_params, query_pairs
+from dedup.core.lsh import GOLDEN, fmix64, optimal_params, query_sorted_bands, sorted_bands
 from dedup.core.minhash import permutations
 from dedup.core.similar import set_band_keys
 from dedup.core.sorting import distinct, lexsort2, stable_argsort, unique_first_inverse
@@ -52,6 +52,8 @@ _WORD = re.compile(r"[^\W_]+")
 _GLUED = np.uint64(0x676C756564)
 # Index rows compared per query row and LSH band.
 _QUERY_CAP = 8
+# Query rows looked up at a time by `variant_pairs`.
+_QUERY_BATCH = 1 << 17
 
 
 def edge_blocks(doc: I64, boiler: Bools) -> I64:
@@ -66,13 +68,25 @@ def edge_blocks(doc: I64, boiler: Bools) -> I64:
 
 
 def variant_pairs(
-    queries: tuple[U32, I64], index: tuple[U32, I64], threshold: float, num_perm: int, seed: int
+    queries: tuple[U32, I64],
+    index: tuple[U32, I64],
+    threshold: float,
+    num_perm: int,
+    seed: int,
+    batch: int = _QUERY_BATCH,
 ) -> tuple[I64, I64, F64]:
     """(query row, index row, similarity) of every pair at or above `threshold`.
 
     `queries` and `index` are CSR rows of sorted distinct word hashes; the
     similarity is their exact Jaccard similarity. Rows of fewer than
     `VARIANT_MIN_WORDS` words match nothing. MinHash LSH proposes the pairs.
+    Pairs come sorted by query row, then index row.
+
+    Queries are looked up `batch` rows at a time, against index bands
+    sorted once: the candidate pairs (seven in eight fail the threshold)
+    then never exist all at once. Their number grows faster than the corpus,
+    since short lines meet more index rows in their buckets as it grows
+    (11.6 M candidates, 0.5 GB with their sorting, at 406 MB of text).
     """
     empty = np.empty(0, np.int64)
     q_rows = np.flatnonzero(np.diff(queries[1]) >= VARIANT_MIN_WORDS)
@@ -81,15 +95,25 @@ def variant_pairs(
         return empty, empty, np.empty(0)
     q_values, q_offsets = gather(*queries, q_rows)
     i_values, i_offsets = gather(*index, i_rows)
-    values = np.concatenate((i_values, q_values))
-    offsets = np.concatenate((i_offsets, q_offsets[1:] + i_offsets[-1]))
+    perms = permutations(num_perm, seed)
     bands, rows = optimal_params(threshold, num_perm, 0.1, 0.9)
-    keys = set_band_keys(values, offsets, permutations(num_perm, seed), bands, rows)
+    bucketed = sorted_bands(set_band_keys(i_values, i_offsets, perms, bands, rows))
     n_index = len(i_rows)
-    query, hit = query_pairs(keys[:n_index], keys[n_index:], _QUERY_CAP)
-    similarity = jaccard_sorted(values, offsets, n_index + query, hit)
-    keep = similarity >= threshold
-    return q_rows[query[keep]], i_rows[hit[keep]], similarity[keep]
+    found: list[tuple[I64, I64, F64]] = []
+    for lo in range(0, len(q_rows), batch):
+        hi = min(lo + batch, len(q_rows))
+        batch_values = q_values[q_offsets[lo] : q_offsets[hi]]
+        batch_offsets = q_offsets[lo : hi + 1] - q_offsets[lo]
+        keys = set_band_keys(batch_values, batch_offsets, perms, bands, rows)
+        query, hit = query_sorted_bands(bucketed, keys, _QUERY_CAP)
+        # The Jaccard reads one CSR: the index rows, then this batch's.
+        values = np.concatenate((i_values, batch_values))
+        offsets = np.concatenate((i_offsets, batch_offsets[1:] + i_offsets[-1]))
+        similarity = jaccard_sorted(values, offsets, n_index + query, hit)
+        keep = similarity >= threshold
+        found.append((q_rows[lo + query[keep]], i_rows[hit[keep]], similarity[keep]))
+    query, hit, similarity = (np.concatenate(column) for column in zip(*found, strict=True))
+    return query, hit, similarity
 
 
 def best_variant(

@@ -7,6 +7,7 @@ all-pairs join inside a bucket: a bucket of m members yields m - 1 pairs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numba  # type: ignore[import-untyped, unused-ignore]
@@ -207,27 +208,63 @@ def band_column(keys: I64, band: int) -> I64:
     return np.ascontiguousarray(keys[:, band])
 
 
+@dataclass(frozen=True)
+class SortedBands:
+    """Index rows' band keys sorted band by band, for looking up many batches of queries.
+
+    `keys[b]` is band b's column sorted (stably) and `rows[b]` the index
+    rows in that order; `n_index` counts the rows.
+    """
+
+    keys: list[I64]
+    rows: list[I64]
+    n_index: int
+
+
+def sorted_bands(index_keys: I64) -> SortedBands:
+    """The sorted bands of int64[n, bands] index band keys (`query_sorted_bands` walks them)."""
+    n_index, bands = index_keys.shape
+    # Stable: the first members of a bucket are its smallest rows.
+    columns = map_in_threads(
+        lambda band: stable_sorted(band_column(index_keys, band)), list(range(bands))
+    )
+    return SortedBands([c[0] for c in columns], [c[1] for c in columns], n_index)
+
+
 def query_pairs(index_keys: I64, query_keys: I64, cap: int = WINDOW) -> tuple[I64, I64]:
     """Distinct (query row, index row) pairs that share a key in some band.
 
     The one-sided counterpart of `candidate_pairs`, for looking rows up in an
     index rather than pairing rows among themselves. Per band, a query row
     meets at most `cap` index rows of its bucket (the smallest rows), so a
-    crowded bucket costs at most `cap` pairs per query.
+    crowded bucket costs at most `cap` pairs per query. Pairs come sorted by
+    query, then index row.
+    """
+    return query_sorted_bands(sorted_bands(index_keys), query_keys, cap)
+
+
+def query_sorted_bands(index: SortedBands, query_keys: I64, cap: int = WINDOW) -> tuple[I64, I64]:
+    """`query_pairs` against index rows sorted once (`sorted_bands`).
+
+    A query's pairs do not depend on the other queries: queries looked up
+    in batches, each batch's rows offset by its start, give the pairs of
+    all of them at once, in the same order.
     """
     if cap < 1:
         raise ValueError(f"cap must be at least 1, got {cap}")
-    n_index, bands = index_keys.shape
-    width = np.int64(max(n_index, 1))
+    bands = query_keys.shape[1]
+    if bands != len(index.keys):
+        raise ValueError(f"queries have {bands} bands, the index {len(index.keys)}")
+    width = np.int64(max(index.n_index, 1))
 
     def band_hits(band: int) -> I64:
-        # Stable: the first `cap` members of a bucket are its smallest rows.
-        index_sorted, order = stable_sorted(band_column(index_keys, band))
         # Queries in key order, so that one merge walk meets every bucket.
         # (Their own order among equal keys does not matter: pairs are sorted.)
         query_column = band_column(query_keys, band)
         by_key = np.argsort(query_column).astype(np.int64, copy=False)
-        return _bucket_hits(index_sorted, order, query_column[by_key], by_key, cap, width)
+        return _bucket_hits(
+            index.keys[band], index.rows[band], query_column[by_key], by_key, cap, width
+        )
 
     packed = [p for p in map_in_threads(band_hits, range(bands)) if len(p)]
     if not packed:
