@@ -225,16 +225,15 @@ def scan(
         _set_numba_threads(previous)
     provenance = Provenance.of(paths, reading, docs)
     progress(Tick("write", files_total=len(TABLES)))
-    write_output(
-        target,
-        to_tables(result, cfg, problems, provenance) | extra,
-        force,
-        rows_per_file=rows_per_file,
-        workers=threads,
-    )
+    tables = to_tables(result, cfg, problems, provenance) | extra
+    summary = summarize(result, target)
+    # The tables hold all that is written: the texts and the analysis' arrays
+    # (most of the scan's memory) go before the Parquet writers take theirs.
+    del docs, result, extra
+    write_output(target, tables, force, rows_per_file=rows_per_file, workers=threads)
     remove_work_folder(work_folder(target))
     progress(Tick("write", files_done=len(TABLES), files_total=len(TABLES), finished=True))
-    return replace(summarize(result, target), problems=problems, resumed_shards=resumed)
+    return replace(summary, problems=problems, resumed_shards=resumed)
 
 
 def _read_shards(
