@@ -25,10 +25,9 @@ from numpy.typing import NDArray
 from dedup.config import ScanConfig
 from dedup.core.blockhash import ClusteredBlocks
 from dedup.core.fastops import gather, unique_rows
-from dedup.core.labels import group_starts
 from dedup.core.pipeline import Analysis
 from dedup.core.sets import expand_rows
-from dedup.core.sorting import lexsort2, unique_first_inverse
+from dedup.core.sorting import dense_ranks, distinct, unique_first_inverse
 
 I64 = NDArray[np.int64]
 U32 = NDArray[np.uint32]
@@ -125,11 +124,23 @@ def index_parts(result: Analysis, blocks: ClusteredBlocks, cfg: ScanConfig) -> I
     n_users = int(users.max()) + 1 if n_docs else 1
     if n_docs * n_users >= 1 << 63:
         raise ValueError(f"index_parts: {n_docs} documents are too many to pack group pairs")
-    pair = result.doc_group[final.doc] * np.int64(n_users) + users[final.doc]
-    order = lexsort2(pair, final.cluster)
-    cluster, pair = final.cluster[order], pair[order]
-    keep = group_starts(cluster, pair)
-    holder_cluster, holder_pair = cluster[keep], pair[keep]
+    pair = result.doc_group[final.doc]
+    pair *= n_users
+    pair += users[final.doc]
+    # The distinct (cluster, pair) of all blocks, sorted by cluster then pair:
+    # each as a rank among its distinct values, both packed in one int64 (as
+    # `lexsort2` packs them) and sorted alone. No order is kept nor gathered
+    # by: the index is built when the analysis is still held, at the peak.
+    cluster_rank, clusters = dense_ranks(final.cluster)
+    pair_rank, pairs = dense_ranks(pair)
+    del pair
+    holders = cluster_rank
+    holders *= len(pairs)
+    holders += pair_rank
+    del cluster_rank, pair_rank
+    holders = distinct(holders)
+    holder_cluster = clusters[holders // len(pairs)]
+    holder_pair = pairs[holders % len(pairs)]
 
     return IndexParts(
         content_key=contents.key,
