@@ -78,11 +78,16 @@ def scan_ray(
         block_table = _collect(ray, blocks_ds.select_columns(without_hashes))
     ids = [d.id for d in docs]
     blocks = blocks_of(block_table, {doc_id: i for i, doc_id in enumerate(ids)})
+    del block_table  # copied into `blocks`, in (doc, start) order
     keys, content = np.unique(blocks.key, return_inverse=True)
+    # Handed over with no name left here, so that `label` lets each block
+    # array go after its last read (as `analyze` hands them over).
+    handed = [blocks]
+    del blocks
     result = label(
         ids,
         [d.text for d in docs],
-        blocks,
+        handed.pop(),
         content.astype(np.int64),
         *_content_clusters(keys.astype(np.int64), matches),
         cfg,
