@@ -100,6 +100,37 @@ def test_jaccard_sorted_equals_numpy() -> None:
     )
 
 
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.8])
+def test_jaccard_at_least_is_exact_at_or_above_the_threshold(threshold: float) -> None:
+    rng = np.random.default_rng(int(threshold * 10))
+    # Variants of a few base rows, so that similarities spread over [0, 1];
+    # values are hashes, spread over the 32 bits as the buckets expect.
+    alphabet = rng.integers(0, 2**32, 60, dtype=np.uint64).astype(np.uint32)
+    bases = [rng.choice(alphabet, size=int(rng.integers(1, 15)), replace=False) for _ in range(6)]
+    rows = []
+    for _ in range(300):
+        row = set(bases[int(rng.integers(0, 6))].tolist())
+        row ^= set(rng.choice(alphabet, size=int(rng.integers(0, 5))).tolist())
+        rows.append(sorted(row))
+    rows.append(sorted(set(rng.integers(0, 2**32, 400).tolist())))  # too long to bound
+    rows.append([])
+    offsets = np.cumsum([0] + [len(r) for r in rows]).astype(np.int64)
+    values = np.array([v for r in rows for v in r], dtype=np.uint32)
+    left = rng.integers(0, len(rows), 20_000).astype(np.int64)
+    right = rng.integers(0, len(rows), 20_000).astype(np.int64)
+    left[:300], right[:300] = len(rows) - 2, np.arange(300)  # the long row with the others
+    left[300] = right[300] = len(rows) - 2  # and with itself
+    exact = fastops.jaccard_sorted(values, offsets, left, right)
+    got = fastops.jaccard_at_least(values, offsets, left, right, threshold)
+    above = exact >= threshold
+    assert above.any() and (~above).any()
+    # Bit for bit where it counts; below, either exact or marked -1.
+    np.testing.assert_array_equal(got[above], exact[above])
+    below = got[~above]
+    assert np.all((below == -1.0) | (below == exact[~above]))
+    assert (below == -1.0).mean() > 0.5  # the bound does prune
+
+
 def nonempty_csr(seed: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
     """Random CSR rows of 32-bit hashes, the empty rows left out (a signature needs one)."""
     values, offsets = random_csr(np.random.default_rng(seed), rows, 2**32)

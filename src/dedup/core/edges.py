@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
-from dedup.core.fastops import best_pairs, gather, jaccard_sorted, unique_rows
+from dedup.core.fastops import best_pairs, gather, jaccard_at_least, unique_rows
 from dedup.core.labels import Runs, count_distinct
 from dedup.core.lsh import GOLDEN, fmix64, optimal_params, query_sorted_bands, sorted_bands
 from dedup.core.minhash import permutations
@@ -109,7 +109,7 @@ def variant_pairs(
         # The Jaccard reads one CSR: the index rows, then this batch's.
         values = np.concatenate((i_values, batch_values))
         offsets = np.concatenate((i_offsets, batch_offsets[1:] + i_offsets[-1]))
-        similarity = jaccard_sorted(values, offsets, n_index + query, hit)
+        similarity = jaccard_at_least(values, offsets, n_index + query, hit, threshold)
         keep = similarity >= threshold
         found.append((q_rows[lo + query[keep]], i_rows[hit[keep]], similarity[keep]))
     query, hit, similarity = (np.concatenate(column) for column in zip(*found, strict=True))
