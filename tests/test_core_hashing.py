@@ -236,6 +236,26 @@ def test_candidate_pairs_reach_window_members_ahead_in_each_bucket() -> None:
         candidate_pairs(keys, window=0)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_candidate_pairs_tell_apart_keys_that_share_their_top_bits(seed: int) -> None:
+    """Buckets are whole keys, even for keys that agree in all their top bits."""
+    rng = np.random.default_rng(seed)
+    n, bands, window = int(rng.integers(1, 300)), 3, int(rng.integers(1, 4))
+    # Few distinct keys, each also present with its low bits changed (the
+    # bits the rows take in the sort) and with its sign flipped.
+    base = rng.integers(-(2**63), 2**63 - 1, 6, dtype=np.int64)
+    variants = np.concatenate((base, base ^ 1, base ^ 3, base ^ np.int64(-(2**63))))
+    keys = rng.choice(variants, size=(n, bands))
+    want = set()
+    for band in range(bands):
+        for key in set(keys[:, band].tolist()):
+            rows = np.flatnonzero(keys[:, band] == key).tolist()
+            for i, row in enumerate(rows):
+                want.update((row, other) for other in rows[i + 1 : i + 1 + window])
+    left, right = candidate_pairs(keys, window=window)
+    assert pairs(left, right) == sorted(want)
+
+
 def test_candidate_pairs_are_distinct_across_bands() -> None:
     keys = np.array([[1, 5], [1, 5], [2, 6], [3, 6]], dtype=np.int64)
     left, right = candidate_pairs(keys)

@@ -19,6 +19,7 @@ from dedup.core.threads import map_in_threads
 from dedup.core.xxh import _compiled
 
 I64 = NDArray[np.int64]
+U64 = NDArray[np.uint64]
 
 
 def _false_positive_area(threshold: float, b: int, r: int) -> float:
@@ -148,11 +149,19 @@ def candidate_pairs(keys: I64, window: int = WINDOW) -> tuple[I64, I64]:
         raise ValueError(f"window must be at least 1, got {window}")
     n, bands = keys.shape
 
+    # Rows in the low bits of a sort key, the band key's top bits above them.
+    shift = np.uint64(max(n - 1, 1).bit_length())
+
     def band_pairs(band: int) -> I64:
-        # The band's column copied out first (see `band_column`).
-        # A stable sort by key keeps rows ascending inside each bucket.
-        ordered, order = stable_sorted(band_column(keys, band))
-        return _window_pairs(ordered, order, window, np.int64(n))
+        # Sorting keys alone is four times faster than sorting them with
+        # their rows (numpy's vectorised sort: 3.2 M in 0.02 s), so each
+        # row rides in the low bits of its key's top bits. Rows of one
+        # bucket end up side by side in ascending order; the few rows of
+        # other keys that share those top bits are told apart on `keys`.
+        column = band_column(keys, band)  # read in order once, then at random
+        packed = _packed_rows(column.view(np.uint64), shift)
+        packed.sort()
+        return _window_pairs(packed, shift, column, window, np.int64(n))
 
     packed = [p for p in map_in_threads(band_pairs, range(bands)) if len(p)]
     if not packed:
@@ -163,37 +172,68 @@ def candidate_pairs(keys: I64, window: int = WINDOW) -> tuple[I64, I64]:
 
 
 @_compiled
+def _packed_rows(keys: U64, shift: np.uint64) -> U64:
+    """Each row under the top bits of its key (those above `shift`)."""
+    out = np.empty(len(keys), dtype=np.uint64)
+    for row in range(len(keys)):
+        out[row] = (keys[row] >> shift << shift) | np.uint64(row)
+    return out
+
+
+@_compiled
 def _walk_windows(
-    sorted_keys: I64, order: I64, window: int, n: np.int64, out: I64, write: bool
+    packed: U64,
+    shift: np.uint64,
+    keys: I64,
+    window: int,
+    n: np.int64,
+    out: I64,
+    write: bool,
 ) -> int:
     """Pairs of each row with the next `window` rows of its bucket; written to `out` if `write`.
 
-    Keys are sorted, so a bucket's members are consecutive. Returns how many
-    pairs there are.
+    `packed` holds each row under its key's top bits, sorted: a bucket's rows
+    lie within one run of equal top bits, ascending. `keys` (by row) tells
+    the buckets of a run apart. Returns how many pairs there are.
     """
-    rows = len(sorted_keys)
+    mask = (np.uint64(1) << shift) - np.uint64(1)
+    m = len(packed)
     at = 0
-    for i in range(rows):
-        j = i + 1
-        while j < rows and j - i <= window and sorted_keys[j] == sorted_keys[i]:
-            if write:
-                out[at] = order[i] * n + order[j]
-            at += 1
-            j += 1
+    i = 0
+    while i < m:
+        top = packed[i] >> shift
+        end = i + 1
+        while end < m and packed[end] >> shift == top:
+            end += 1
+        # A run of one row (most rows: a key of its own) pairs with nothing.
+        for p in range(i, end - 1):
+            row = np.int64(packed[p] & mask)
+            key = keys[row]
+            found = 0
+            q = p + 1
+            while q < end and found < window:
+                other = np.int64(packed[q] & mask)
+                if keys[other] == key:
+                    if write:
+                        out[at] = row * n + other
+                    at += 1
+                    found += 1
+                q += 1
+        i = end
     return at
 
 
 @_compiled
-def _window_pairs(sorted_keys: I64, order: I64, window: int, n: np.int64) -> I64:
+def _window_pairs(packed: U64, shift: np.uint64, keys: I64, window: int, n: np.int64) -> I64:
     """Each row paired with the next `window` rows of its bucket, packed as left * n + right.
 
     One walk counts the pairs, a second writes them (instead of a comparison
     of the whole band and two gathers per step of the window).
     """
-    total = _walk_windows(sorted_keys, order, window, n, np.empty(0, np.int64), False)
-    packed = np.empty(total, dtype=np.int64)
-    _walk_windows(sorted_keys, order, window, n, packed, True)
-    return packed
+    total = _walk_windows(packed, shift, keys, window, n, np.empty(0, np.int64), False)
+    out = np.empty(total, dtype=np.int64)
+    _walk_windows(packed, shift, keys, window, n, out, True)
+    return out
 
 
 def band_column(keys: I64, band: int) -> I64:
