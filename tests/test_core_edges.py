@@ -244,3 +244,5 @@ def test_variant_pairs_in_query_batches_equal_all_at_once() -> None:
         got = variant_pairs(queries, index, 0.5, 128, 1, batch=batch)
         for a, b in zip(got, want, strict=True):
             np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="batch"):
+        variant_pairs(queries, index, 0.5, 128, 1, batch=0)

@@ -131,6 +131,27 @@ def test_jaccard_at_least_is_exact_at_or_above_the_threshold(threshold: float) -
     assert (below == -1.0).mean() > 0.5  # the bound does prune
 
 
+def test_jaccard_at_least_keeps_equality_and_compares_rows_too_long_to_bound() -> None:
+    # Rows of 255 and 256 values all in one bucket (same top four bits):
+    # the longer one's count would not fit a byte, so it is always compared.
+    one_bucket = (np.arange(1, 300, dtype=np.uint32) | np.uint32(0x7 << 28)).tolist()
+    rows = [
+        [1, 2, 3, 4],
+        [1, 2, 3, 5],  # 3 shared of 5: exactly 0.6
+        one_bucket[:255],
+        one_bucket[:256],
+        one_bucket[1:257],
+    ]
+    offsets = np.cumsum([0] + [len(r) for r in rows]).astype(np.int64)
+    values = np.array([v for r in rows for v in r], dtype=np.uint32)
+    left, right = np.array([0, 2, 3, 3, 2]), np.array([1, 2, 3, 4, 3])
+    exact = fastops.jaccard_sorted(values, offsets, left, right)
+    got = fastops.jaccard_at_least(values, offsets, left, right, 0.6)
+    assert exact[0] == 0.6 and got[0] == 0.6  # at the threshold: kept, exact
+    np.testing.assert_array_equal(got[1:], exact[1:])
+    assert exact[1:].min() >= 0.6
+
+
 def nonempty_csr(seed: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
     """Random CSR rows of 32-bit hashes, the empty rows left out (a signature needs one)."""
     values, offsets = random_csr(np.random.default_rng(seed), rows, 2**32)

@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from dedup import arrow_index
 from dedup.config import ScanConfig
 from dedup.core import pipeline
 from dedup.core.blockhash import BlockHashes, ClusteredBlocks, hash_blocks, word_shingles
@@ -197,3 +198,22 @@ def test_label_lets_the_block_arrays_go_once_read(
     # The index keeps the shingle hashes; nothing else keeps anything.
     index_reads = {"hashes", "offsets"} if keep else set()
     assert alive == [{"words", "word_offsets"} | index_reads, index_reads]
+
+
+def test_index_tables_come_from_the_kept_blocks_without_hashing_again(
+    analysed: tuple[Analysis, IndexParts, ScanConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result, _, cfg = analysed
+    fresh = ClusteredBlocks.of(hash_blocks(result.texts, cfg))
+    hashed = arrow_index.build_index_tables(result, cfg, blocks=fresh)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the index hashed the documents again")
+
+    monkeypatch.setattr(arrow_index, "hash_blocks", refuse)
+    again = arrow_index.build_index_tables(result, cfg)
+    assert again.keys() == hashed.keys()
+    for name, table in again.items():
+        assert table.equals(hashed[name]), name
+    with pytest.raises(AssertionError, match="hashed"):
+        arrow_index.build_index_tables(replace(result, clustered=None), cfg)

@@ -190,9 +190,10 @@ def analyze(
         workers: threads for hashing blocks; the result does not depend on it.
         group_values: each document's value of the field that a
             `group_by="field:<name>"` config counts by (None: no value).
-        blocks: `hash_blocks(texts, cfg)` computed already (a runner that
-            keeps them for an index); hashed here when None. Blocks of
-            documents in input order are put in id order here.
+        blocks: `hash_blocks(texts, cfg)` computed already (then the caller
+            holds them until this returns); hashed here when None, and
+            then let go step by step. Blocks of documents in input order
+            are put in id order here.
         keep_document_sets: keep what an index reads besides the tables in
             the result: the near-duplicate step's document sets
             (`Analysis.document_sets`) and the blocks' hashes

@@ -80,19 +80,16 @@ def scan_ray(
     blocks = blocks_of(block_table, {doc_id: i for i, doc_id in enumerate(ids)})
     del block_table  # copied into `blocks`, in (doc, start) order
     keys, content = np.unique(blocks.key, return_inverse=True)
+    keys, content = keys.astype(np.int64, copy=False), content.astype(np.int64, copy=False)
+    cluster, score = _content_clusters(keys, matches)
     # Handed over with no name left here, so that `label` lets each block
-    # array go after its last read (as `analyze` hands them over).
+    # array go after its last read (as `analyze` hands them over). Plain
+    # positional arguments: a call with *args keeps its argument tuple, and
+    # with it every argument, until the call returns (Python 3.11, 3.12).
     handed = [blocks]
     del blocks
     result = label(
-        ids,
-        [d.text for d in docs],
-        handed.pop(),
-        content.astype(np.int64),
-        *_content_clusters(keys.astype(np.int64), matches),
-        cfg,
-        values,
-        keys.astype(np.int64),
+        ids, [d.text for d in docs], handed.pop(), content, cluster, score, cfg, values, keys
     )
     progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
     provenance = Provenance.of(paths, reading, docs)
