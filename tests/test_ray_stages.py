@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from dedup import ScanConfig
-from dedup.arrow import block_rows, ints, pair_rows
+from dedup.arrow import block_rows, blocks_of, ints, pair_rows
 from dedup.core.blockhash import hash_blocks
 from dedup.core.pipeline import _contents, content_clusters
 from dedup.ray_engine import stages
@@ -82,3 +83,19 @@ def test_partition_column_keeps_equal_values_together() -> None:
     assert part[0] == part[2] and part[1] == part[4]
     assert ((part >= 0) & (part < 7)).all()
     assert stages.without_part(stages.with_part(batch, "key", 7)).equals(batch)
+
+
+def test_blocks_of_block_rows_in_any_order_and_chunks_are_the_blocks() -> None:
+    corpus = generate(SynthConfig(seed=2, sites=3, pages_per_site=4))
+    blocks = hash_blocks(corpus.texts, CFG)
+    rows = block_rows(corpus.ids, blocks)
+    shuffled = rows.take(np.random.default_rng(0).permutation(rows.num_rows))
+    # As a driver collects them: several batches, so a chunked id column.
+    third = rows.num_rows // 3
+    table = pa.concat_tables([shuffled.slice(0, third), shuffled.slice(third)])
+    assert table.column("id").num_chunks == 2
+    found = blocks_of(table, {doc_id: i for i, doc_id in enumerate(corpus.ids)})
+    for name in ("doc", "start", "end", "key", "hashes", "offsets", "words", "word_offsets"):
+        np.testing.assert_array_equal(getattr(found, name), getattr(blocks, name), err_msg=name)
+    with pytest.raises(KeyError, match=corpus.ids[-1]):
+        blocks_of(table, {doc_id: i for i, doc_id in enumerate(corpus.ids[:-1])})

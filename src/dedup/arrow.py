@@ -24,6 +24,7 @@ from dedup.core.cleaning import text_hash
 from dedup.core.offsets import utf8_spans
 from dedup.core.pipeline import Analysis, cluster_id, passage_texts
 from dedup.core.sets import gather
+from dedup.core.sorting import lexsort2
 from dedup.schemas import (
     BAND_ROWS,
     BLOCK_ROWS,
@@ -322,17 +323,32 @@ def block_rows(ids: Sequence[str], blocks: BlockHashes) -> pa.Table:
     )
 
 
+def _doc_numbers(ids: pa.ChunkedArray, doc_index: Mapping[str, int]) -> I64:
+    """`doc_index[i]` of every id, looked up in Arrow (no Python string per row).
+
+    Raises:
+        KeyError: an id that `doc_index` does not hold (the first one).
+    """
+    names = pa.array(list(doc_index), pa.string())
+    numbers = np.fromiter(doc_index.values(), np.int64, len(doc_index))
+    at = pc.index_in(ids, value_set=names)
+    if at.null_count:
+        missing = pc.filter(ids, pc.is_null(at))[0].as_py()
+        raise KeyError(missing)
+    positions = np.asarray(at.to_numpy(), dtype=np.int64) if len(ids) else np.empty(0, np.int64)
+    result: I64 = numbers[positions]
+    return result
+
+
 def blocks_of(table: pa.Table, doc_index: Mapping[str, int]) -> BlockHashes:
     """`BlockHashes` of block rows, `doc` from `doc_index` (id -> index), sorted by (doc, start).
 
     Without a `hashes` column (a stage that dropped the shingle hashes) the
     hashes are empty, every block with none.
     """
-    doc = np.fromiter(
-        (doc_index[i] for i in table.column("id").to_pylist()), np.int64, table.num_rows
-    )
+    doc = _doc_numbers(table.column("id"), doc_index)
     start = ints(table, "start")
-    order = np.lexsort((start, doc))
+    order = lexsort2(start, doc)
     words, word_offsets = gather(*csr_of(table.column("words")), order)
     if "hashes" in table.column_names:
         hashes, offsets = gather(*csr_of(table.column("hashes")), order)
