@@ -7,8 +7,11 @@ import shutil
 import stat
 import sys
 import sysconfig
+import weakref
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dedup import ScanConfig, scan
@@ -68,3 +71,41 @@ def console_script() -> str:
     if found is None:
         pytest.fail(f"no dedup console script in {scripts}; run pip install -e .")
     return found
+
+
+BlockWatch = Callable[[object, str, tuple[str, ...]], list[set[str]]]
+
+
+@pytest.fixture
+def watch_block_release(monkeypatch: pytest.MonkeyPatch) -> BlockWatch:
+    """`watch(module, name, fields)`: which block arrays are alive at each `find_runs`.
+
+    `module.name` is a function that makes `BlockHashes` (the hashing, or
+    an engine's collect step); weak references to its `fields` are taken
+    as it returns. The returned list gets, at each call of the labelling's
+    `find_runs`, the set of those fields still alive.
+    """
+    from dedup.core import pipeline
+
+    def watch(module: object, name: str, fields: tuple[str, ...]) -> list[set[str]]:
+        refs: dict[str, weakref.ref[np.ndarray]] = {}
+        made = getattr(module, name)
+
+        def making(*args: object, **kwargs: object) -> object:
+            blocks = made(*args, **kwargs)
+            for field in fields:
+                refs[field] = weakref.ref(getattr(blocks, field))
+            return blocks
+
+        alive: list[set[str]] = []
+        found = pipeline.find_runs
+
+        def find_runs(*args: object, **kwargs: object) -> object:
+            alive.append({field for field, ref in refs.items() if ref() is not None})
+            return found(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(module, name, making)
+        monkeypatch.setattr(pipeline, "find_runs", find_runs)
+        return alive
+
+    return watch

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import weakref
 from collections import defaultdict
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from conftest import BlockWatch
 from dedup import arrow_index
 from dedup.config import ScanConfig
 from dedup.core import pipeline
-from dedup.core.blockhash import BlockHashes, ClusteredBlocks, hash_blocks, word_shingles
+from dedup.core.blockhash import ClusteredBlocks, hash_blocks, word_shingles
 from dedup.core.index_parts import IndexParts, index_parts, user_groups
 from dedup.core.near_duplicates import MIN_OWN_SHARE
 from dedup.core.pipeline import Analysis, analyze
@@ -170,30 +170,13 @@ def test_the_analysis_keeps_the_blocks_it_clustered_for_the_index(
 
 @pytest.mark.parametrize("keep", [False, True])
 def test_label_lets_the_block_arrays_go_once_read(
-    monkeypatch: pytest.MonkeyPatch, keep: bool
+    watch_block_release: BlockWatch, keep: bool
 ) -> None:
     """Block arrays are most of an analysis's memory: none outlives its last reader."""
     corpus = generate(SynthConfig(seed=3, sites=3, pages_per_site=5))
-    cfg = ScanConfig()
-    refs: dict[str, weakref.ref[np.ndarray]] = {}
-    made = pipeline.hash_blocks
-
-    def hashed(*args: object, **kwargs: object) -> BlockHashes:
-        blocks = made(*args, **kwargs)  # type: ignore[arg-type]
-        for name in ("first_char", "last_char", "words", "word_offsets", "hashes", "offsets"):
-            refs[name] = weakref.ref(getattr(blocks, name))
-        return blocks
-
-    alive: list[set[str]] = []
-    found = pipeline.find_runs
-
-    def find_runs(*args: object, **kwargs: object) -> object:
-        alive.append({name for name, ref in refs.items() if ref() is not None})
-        return found(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(pipeline, "hash_blocks", hashed)
-    monkeypatch.setattr(pipeline, "find_runs", find_runs)
-    result = analyze(corpus.ids, corpus.texts, cfg, keep_document_sets=keep)
+    fields = ("first_char", "last_char", "words", "word_offsets", "hashes", "offsets")
+    alive = watch_block_release(pipeline, "hash_blocks", fields)
+    result = analyze(corpus.ids, corpus.texts, ScanConfig(), keep_document_sets=keep)
     assert result.runs.block_run.max() >= 0  # boilerplate was found
     # The index keeps the shingle hashes; nothing else keeps anything.
     index_reads = {"hashes", "offsets"} if keep else set()

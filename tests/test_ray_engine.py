@@ -10,11 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -23,10 +21,9 @@ pytest.importorskip("ray.data", reason="the ray extra is not installed: pip inst
 
 from typer.testing import CliRunner
 
+from conftest import BlockWatch
 from dedup import DecodeError, DuplicateIdError, InputConfig, ScanConfig, scan
 from dedup.cli import app
-from dedup.core import pipeline
-from dedup.core.blockhash import BlockHashes
 from dedup.ray_engine import RaySettings, scan_ray
 from dedup.ray_engine import runner as ray_runner
 from dedup.synth import SynthConfig, generate
@@ -85,27 +82,11 @@ def test_seeds_give_the_same_tables(local_ray: None, tmp_path: Path, seeds_dir: 
 
 
 def test_the_driver_lets_block_arrays_go_once_read(
-    local_ray: None, tmp_path: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+    local_ray: None, tmp_path: Path, seeds_dir: Path, watch_block_release: BlockWatch
 ) -> None:
     """As in `analyze`: the driver's `label` is the only holder of the blocks."""
-    refs: dict[str, weakref.ref[np.ndarray]] = {}
-    made = ray_runner.blocks_of
-
-    def blocks_of(*args: object, **kwargs: object) -> BlockHashes:
-        blocks = made(*args, **kwargs)  # type: ignore[arg-type]
-        for name in ("first_char", "last_char", "words", "word_offsets"):
-            refs[name] = weakref.ref(getattr(blocks, name))
-        return blocks
-
-    alive: list[set[str]] = []
-    found = pipeline.find_runs
-
-    def find_runs(*args: object, **kwargs: object) -> object:
-        alive.append({name for name, ref in refs.items() if ref() is not None})
-        return found(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(ray_runner, "blocks_of", blocks_of)
-    monkeypatch.setattr(pipeline, "find_runs", find_runs)
+    fields = ("first_char", "last_char", "words", "word_offsets")
+    alive = watch_block_release(ray_runner, "blocks_of", fields)
     scan_ray([seeds_dir], tmp_path / "ray", ScanConfig(), settings=RaySettings())
     assert alive == [{"words", "word_offsets"}, set()]
 
