@@ -7,13 +7,16 @@ without a cluster.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pyarrow as pa
 import pytest
 
 from dedup import ScanConfig
-from dedup.arrow import block_rows, blocks_of, ints, pair_rows
+from dedup.arrow import block_rows, blocks_of, csr_of, gathered_csr, ints, pair_rows
 from dedup.core.blockhash import hash_blocks
+from dedup.core.fastops import gather
 from dedup.core.pipeline import _contents, content_clusters
 from dedup.ray_engine import stages
 from dedup.synth import SynthConfig, generate
@@ -99,3 +102,18 @@ def test_blocks_of_block_rows_in_any_order_and_chunks_are_the_blocks() -> None:
         np.testing.assert_array_equal(getattr(found, name), getattr(blocks, name), err_msg=name)
     with pytest.raises(KeyError, match=corpus.ids[-1]):
         blocks_of(table, {doc_id: i for i, doc_id in enumerate(corpus.ids[:-1])})
+
+
+def test_gathered_csr_of_a_chunked_column_equals_gathering_it_joined() -> None:
+    rng = np.random.default_rng(5)
+    sizes = rng.integers(0, 6, 40).tolist()
+    rows = [rng.integers(0, 2**32, size, dtype=np.uint64).tolist() for size in sizes]
+    column = pa.array(rows, pa.list_(pa.uint32()))
+    cuts = [0, 0, 7, 8, 25, 40]  # an empty chunk, a chunk of one row, slices
+    chunked = pa.chunked_array([column.slice(a, b - a) for a, b in itertools.pairwise(cuts)])
+    orders = [rng.permutation(40), np.arange(40), rng.integers(0, 40, 15), np.empty(0)]
+    for order in (o.astype(np.int64) for o in orders):
+        want = gather(*csr_of(column), order)
+        got = gathered_csr(chunked, order)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])

@@ -21,10 +21,10 @@ from numpy.typing import NDArray
 from dedup.config import ScanConfig
 from dedup.core.blockhash import BlockHashes
 from dedup.core.cleaning import text_hash
+from dedup.core.fastops import rows_into
 from dedup.core.offsets import utf8_spans
 from dedup.core.pipeline import Analysis, cluster_id, passage_texts
-from dedup.core.sets import gather
-from dedup.core.sorting import lexsort2
+from dedup.core.sorting import lexsort2, stable_argsort
 from dedup.schemas import (
     BAND_ROWS,
     BLOCK_ROWS,
@@ -204,6 +204,31 @@ def csr_of(column: pa.Array | pa.ChunkedArray) -> tuple[U32, I64]:
     return values, offsets - offsets[0]
 
 
+def gathered_csr(column: pa.Array | pa.ChunkedArray, rows: I64) -> tuple[U32, I64]:
+    """`csr_of(column)` rows `rows`, gathered chunk by chunk.
+
+    A driver collects block rows in many chunks: joining them first
+    (`combine_chunks`) would hold every value a third time while the
+    gathered copy is made.
+    """
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    parts = [csr_of(chunk) for chunk in chunks]
+    first = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum([len(chunk) for chunk in chunks], out=first[1:])
+    lengths = np.concatenate([np.diff(o) for _, o in parts] or [np.empty(0, np.int64)])
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths[rows], out=offsets[1:])
+    values = np.empty(int(offsets[-1]), dtype=np.uint32)
+    # Output rows grouped by the chunk they come from, each group copied at once.
+    chunk_of = np.searchsorted(first, rows, side="right") - 1
+    by_chunk = stable_argsort(chunk_of)
+    bounds = np.searchsorted(chunk_of[by_chunk], np.arange(len(parts) + 1))
+    for c, (chunk_values, chunk_offsets) in enumerate(parts):
+        out_rows = by_chunk[bounds[c] : bounds[c + 1]]
+        rows_into(chunk_values, chunk_offsets, rows[out_rows] - first[c], offsets[out_rows], values)
+    return values, offsets
+
+
 def _csr_column(values: U32, offsets: I64) -> pa.Array:
     return pa.LargeListArray.from_arrays(
         pa.array(offsets, pa.int64()), pa.array(values, pa.uint32())
@@ -349,9 +374,9 @@ def blocks_of(table: pa.Table, doc_index: Mapping[str, int]) -> BlockHashes:
     doc = _doc_numbers(table.column("id"), doc_index)
     start = ints(table, "start")
     order = lexsort2(start, doc)
-    words, word_offsets = gather(*csr_of(table.column("words")), order)
+    words, word_offsets = gathered_csr(table.column("words"), order)
     if "hashes" in table.column_names:
-        hashes, offsets = gather(*csr_of(table.column("hashes")), order)
+        hashes, offsets = gathered_csr(table.column("hashes"), order)
     else:
         hashes, offsets = np.empty(0, np.uint32), np.zeros(len(order) + 1, np.int64)
     first = np.asarray(table.column("first_char").to_numpy(), dtype=np.uint32)

@@ -151,6 +151,29 @@ def _gather_rows(values: U32, offsets: I64, rows: I64, new_offsets: I64, out: U3
             out[new_offsets[i] : new_offsets[i + 1]] = values[offsets[r] : offsets[r + 1]]
 
 
+@_compiled_parallel
+def _rows_into(values: U32, offsets: I64, rows: I64, starts: I64, out: U32) -> None:
+    n = len(rows)
+    n_chunks = min(n, _CHUNKS)
+    for c in numba.prange(n_chunks):
+        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            r = rows[i]
+            size = offsets[r + 1] - offsets[r]
+            out[starts[i] : starts[i] + size] = values[offsets[r] : offsets[r + 1]]
+
+
+def rows_into(values: U32, offsets: I64, rows: I64, starts: I64, out: U32) -> None:
+    """Rows `rows` of a CSR array copied into `out`, row i from `starts[i]` on."""
+    if len(rows):
+        _rows_into(
+            np.ascontiguousarray(values),
+            np.ascontiguousarray(offsets, dtype=np.int64),
+            np.ascontiguousarray(rows, dtype=np.int64),
+            np.ascontiguousarray(starts, dtype=np.int64),
+            out,
+        )
+
+
 def gather(values: NDArray[_T], offsets: I64, rows: I64) -> tuple[NDArray[_T], I64]:
     """`sets.gather`, compiled: rows `rows` of a CSR array, concatenated, and their offsets.
 
