@@ -142,16 +142,6 @@ def _sort_distinct_in_place(scratch: U32, at: int, count: int, spare: U32) -> in
 
 
 @_compiled_parallel
-def _gather_rows(values: U32, offsets: I64, rows: I64, new_offsets: I64, out: U32) -> None:
-    n = len(rows)
-    n_chunks = min(n, _CHUNKS)
-    for c in numba.prange(n_chunks):
-        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
-            r = rows[i]
-            out[new_offsets[i] : new_offsets[i + 1]] = values[offsets[r] : offsets[r + 1]]
-
-
-@_compiled_parallel
 def _rows_into(values: U32, offsets: I64, rows: I64, starts: I64, out: U32) -> None:
     n = len(rows)
     n_chunks = min(n, _CHUNKS)
@@ -187,7 +177,7 @@ def gather(values: NDArray[_T], offsets: I64, rows: I64) -> tuple[NDArray[_T], I
     np.cumsum(lengths, out=new_offsets[1:])
     out = np.empty(int(new_offsets[-1]), dtype=values.dtype)
     if len(out):
-        _gather_rows(np.ascontiguousarray(values), offs, picked, new_offsets, out)
+        _rows_into(np.ascontiguousarray(values), offs, picked, new_offsets[:-1], out)
     return out, new_offsets
 
 
