@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
-from dedup.core.fastops import best_pairs, gather, jaccard_at_least, unique_rows
+from dedup.core.fastops import best_pairs, bucket_counts, gather, jaccard_at_least, unique_rows
 from dedup.core.labels import Runs, count_distinct
 from dedup.core.lsh import GOLDEN, fmix64, optimal_params, query_sorted_bands, sorted_bands
 from dedup.core.minhash import permutations
@@ -95,23 +95,24 @@ def variant_pairs(
     i_rows = np.flatnonzero(np.diff(index[1]) >= VARIANT_MIN_WORDS)
     if not len(q_rows) or not len(i_rows):
         return empty, empty, np.empty(0)
-    q_values, q_offsets = gather(*queries, q_rows)
     i_values, i_offsets = gather(*index, i_rows)
+    q_values, q_offsets = gather(*queries, q_rows)
+    n_index = len(i_rows)
+    # One CSR, the index rows then the queries, for the band keys and the Jaccard.
+    values = np.concatenate((i_values, q_values))
+    offsets = np.concatenate((i_offsets, q_offsets[1:] + i_offsets[-1]))
+    del i_values, q_values, q_offsets
+    counts = bucket_counts(values, offsets)
     perms = permutations(num_perm, seed)
     bands, rows = optimal_params(threshold, num_perm, 0.1, 0.9)
-    bucketed = sorted_bands(set_band_keys(i_values, i_offsets, perms, bands, rows))
-    n_index = len(i_rows)
+    # Rows a..b of a CSR are its offsets[a : b + 1], where they lie.
+    bucketed = sorted_bands(set_band_keys(values, offsets[: n_index + 1], perms, bands, rows))
     found: list[tuple[I64, I64, F64]] = []
     for lo in range(0, len(q_rows), batch):
         hi = min(lo + batch, len(q_rows))
-        batch_values = q_values[q_offsets[lo] : q_offsets[hi]]
-        batch_offsets = q_offsets[lo : hi + 1] - q_offsets[lo]
-        keys = set_band_keys(batch_values, batch_offsets, perms, bands, rows)
+        keys = set_band_keys(values, offsets[n_index + lo : n_index + hi + 1], perms, bands, rows)
         query, hit = query_sorted_bands(bucketed, keys, _QUERY_CAP)
-        # The Jaccard reads one CSR: the index rows, then this batch's.
-        values = np.concatenate((i_values, batch_values))
-        offsets = np.concatenate((i_offsets, batch_offsets[1:] + i_offsets[-1]))
-        similarity = jaccard_at_least(values, offsets, n_index + query, hit, threshold)
+        similarity = jaccard_at_least(values, offsets, n_index + lo + query, hit, threshold, counts)
         keep = similarity >= threshold
         found.append((q_rows[lo + query[keep]], i_rows[hit[keep]], similarity[keep]))
     query, hit, similarity = (np.concatenate(column) for column in zip(*found, strict=True))

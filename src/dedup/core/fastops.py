@@ -340,8 +340,20 @@ def _jaccard_at_least(
     return out
 
 
+def bucket_counts(values: U32, offsets: I64) -> NDArray[np.uint8]:
+    """Per CSR row, its values counted in 16 buckets (`jaccard_at_least` bounds with them)."""
+    return _bucket_counts(
+        np.ascontiguousarray(values, dtype=np.uint32), np.ascontiguousarray(offsets, dtype=np.int64)
+    )
+
+
 def jaccard_at_least(
-    values: U32, offsets: I64, left: I64, right: I64, threshold: float
+    values: U32,
+    offsets: I64,
+    left: I64,
+    right: I64,
+    threshold: float,
+    counts: NDArray[np.uint8] | None = None,
 ) -> NDArray[np.float64]:
     """`jaccard_sorted` of the pairs at or above `threshold`; -1.0 for the others.
 
@@ -349,13 +361,15 @@ def jaccard_at_least(
     variant lines of a 406 MB corpus). Counts of each row's values in 16
     buckets bound how many values a pair can share: a pair whose bound is
     below `threshold` is not merged (four in five of those that fall short).
+    `counts` are `bucket_counts(values, offsets)`, made here when not given
+    (a caller with many batches of pairs over one CSR makes them once).
     """
     values = np.ascontiguousarray(values, dtype=np.uint32)
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
     return _jaccard_at_least(
         values,
         offsets,
-        _bucket_counts(values, offsets),
+        bucket_counts(values, offsets) if counts is None else counts,
         np.ascontiguousarray(left, dtype=np.int64),
         np.ascontiguousarray(right, dtype=np.int64),
         float(threshold),
