@@ -40,6 +40,7 @@ from dedup.schemas import (
     with_metadata,
 )
 from dedup.sources import Document, Problem, Provenance, Source
+from dedup.spilled_texts import SpilledTexts
 
 # Most bytes one Arrow string array holds (its offsets are int32).
 _STRING_BYTES = (1 << 31) - 1
@@ -67,7 +68,10 @@ def spans_table(result: Analysis, config_json: str, inputs_json: str | None = No
     """spans.parquet: every span of every document, with code-point and UTF-8 byte offsets."""
     spans, runs = result.spans, result.runs
     n = len(spans.doc)
-    start_byte, end_byte = utf8_spans(result.texts, spans.doc, spans.start, spans.end)
+    texts = result.texts
+    # Spilled ASCII texts are not read: their byte offsets are their character offsets.
+    ascii = texts.ascii() if isinstance(texts, SpilledTexts) else None
+    start_byte, end_byte = utf8_spans(texts, spans.doc, spans.start, spans.end, ascii)
     boilerplate = spans.run >= 0
     run = np.where(boilerplate, spans.run, 0)
     has_runs = len(runs.passage) > 0
@@ -126,10 +130,16 @@ def documents_table(
             ),
             "source": pa.array([w[0] for w in where], pa.string()),
             "row": pa.array([w[1] for w in where], pa.int64()),
-            "text_hash": pa.array([text_hash(t) for t in result.texts], pa.int64()),
+            "text_hash": pa.array(_text_hashes(result.texts), pa.int64()),
         },
         schema=with_metadata(DOCUMENTS, "documents", config_json, inputs_json),
     )
+
+
+def _text_hashes(texts: Sequence[str]) -> NDArray[np.int64] | list[int]:
+    if isinstance(texts, SpilledTexts):
+        return texts.text_hashes()
+    return [text_hash(t) for t in texts]
 
 
 def passages_table(result: Analysis, config_json: str, inputs_json: str | None = None) -> pa.Table:
@@ -279,20 +289,36 @@ def utf8_array(texts: Sequence[str], large: bool = False) -> pa.ChunkedArray:
     a non-ASCII str and keeps in it for the str's lifetime: documents held
     through a scan would carry both (180 MB more at the peak of a 406 MB
     scan). Encoding here makes copies that are freed a chunk at a time.
+    Spilled texts become views of their file, in the same chunks.
     """
+    if isinstance(texts, SpilledTexts):
+        array = texts.arrow(text_chunks(texts.lengths.tolist()))
+        return array if large else array.cast(pa.string())
     binary, string = (pa.large_binary(), pa.large_string()) if large else (pa.binary(), pa.string())
     chunks: list[pa.Array] = []
-    lo = 0
-    while lo < len(texts) or not chunks:
-        hi, size = lo, 0
-        while hi < len(texts) and (hi == lo or size + len(texts[hi]) <= _TEXT_CHUNK):
-            size += len(texts[hi])
-            hi += 1
+    for lo, hi in text_chunks([len(t) for t in texts]):
         # An array of over 2 GB comes back in chunks; the cast takes either.
         encoded = pa.array([t.encode("utf-8") for t in texts[lo:hi]], binary).cast(string)
         chunks += encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
-        lo = hi
     return pa.chunked_array(chunks, string)
+
+
+def text_chunks(lengths: Sequence[int]) -> list[tuple[int, int]]:
+    """(lo, hi) of consecutive texts of at most `_TEXT_CHUNK` characters together.
+
+    Each chunk holds at least one text, and there is one (empty) chunk of no texts.
+    """
+    limit = _TEXT_CHUNK
+    bounds: list[tuple[int, int]] = []
+    lo = 0
+    while lo < len(lengths) or not bounds:
+        hi, size = lo, 0
+        while hi < len(lengths) and (hi == lo or size + lengths[hi] <= limit):
+            size += lengths[hi]
+            hi += 1
+        bounds.append((lo, hi))
+        lo = hi
+    return bounds
 
 
 def read_rows(

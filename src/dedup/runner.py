@@ -17,6 +17,7 @@ import numpy as np
 from dedup.arrow import to_tables
 from dedup.arrow_index import build_index_tables
 from dedup.config import InputConfig, ScanConfig
+from dedup.core.blockhash import hash_blocks
 from dedup.core.pipeline import Analysis, analyze, id_order, passage_texts
 from dedup.errors import ConfigError, DuplicateIdError, OutputError
 from dedup.output import ROWS_PER_FILE, check_target, write_output
@@ -24,6 +25,7 @@ from dedup.progress import ProgressFn, Tick, no_progress
 from dedup.schemas import TABLES
 from dedup.shards import (
     SHARD_BYTES,
+    TEXTS_FILE,
     ShardData,
     ShardStore,
     file_stats,
@@ -41,6 +43,7 @@ from dedup.sources import (
     location,
     read_source,
 )
+from dedup.spilled_texts import SpilledTexts
 
 
 @dataclass(frozen=True)
@@ -208,13 +211,24 @@ def scan(
         progress(Tick("analyse", files_total=len(docs)))
         # In id order, as `analyze` numbers them: the provenance lists them so.
         docs, values = _sorted_by_id(docs, values)
+        texts = _spill_texts(docs, target)
+        blocks = hash_blocks([d.text for d in docs], cfg, threads)
+        # From here on the texts are read from the file, where needed.
+        docs = [replace(d, text="") for d in docs]
+        # Handed over with no name left here, so that the analysis lets each
+        # block array go after its last read (a positional argument: the
+        # call keeps none of them).
+        handed = [blocks]
+        del blocks
         result = analyze(
             [d.id for d in docs],
-            [d.text for d in docs],
+            texts,
             cfg,
             threads,
             values if field is not None else None,
-            keep_document_sets=index,
+            handed.pop(),
+            index,
+            texts.lengths,
         )
         extra = build_index_tables(result, cfg, threads) if index else {}
         # What only the index reads (the blocks' hashes, the document sets)
@@ -223,17 +237,30 @@ def scan(
         progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
     finally:
         _set_numba_threads(previous)
-    provenance = Provenance.of(paths, reading, docs)
-    progress(Tick("write", files_total=len(TABLES)))
-    tables = to_tables(result, cfg, problems, provenance) | extra
-    summary = summarize(result, target)
-    # The tables hold all that is written: the texts and the analysis' arrays
-    # (most of the scan's memory) go before the Parquet writers take theirs.
-    del docs, result, extra
-    write_output(target, tables, force, rows_per_file=rows_per_file, workers=threads)
+    with texts:
+        provenance = Provenance.of(paths, reading, docs)
+        progress(Tick("write", files_total=len(TABLES)))
+        tables = to_tables(result, cfg, problems, provenance) | extra
+        summary = summarize(result, target)
+        # The tables hold all that is written: the analysis' arrays (most of
+        # the scan's memory) go before the Parquet writers take theirs.
+        del docs, result, extra
+        write_output(target, tables, force, rows_per_file=rows_per_file, workers=threads)
     remove_work_folder(work_folder(target))
     progress(Tick("write", files_done=len(TABLES), files_total=len(TABLES), finished=True))
     return replace(summary, problems=problems, resumed_shards=resumed)
+
+
+def _spill_texts(docs: Sequence[Document], target: Path) -> SpilledTexts:
+    """The documents' texts written to the work folder, to be read back where needed.
+
+    Raises:
+        OutputError: the file cannot be written (full disk, permissions).
+    """
+    try:
+        return SpilledTexts.write((d.text for d in docs), work_folder(target) / TEXTS_FILE)
+    except OSError as exc:
+        raise _unwritable(target, exc) from exc
 
 
 def _read_shards(

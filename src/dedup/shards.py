@@ -110,6 +110,11 @@ def manifest(
     )
 
 
+# The documents' texts in id order, written once all shards are read
+# (`dedup.spilled_texts`); rewritten by every run, never resumed from.
+TEXTS_FILE = "texts.utf8"
+
+
 def work_folder(out: Path) -> Path:
     """Where a scan writing to `out` keeps its finished shards."""
     return out.parent / f".{out.name}.work"

@@ -343,7 +343,7 @@ def join_variants(
 
 
 def split_glued(
-    texts: Sequence[str],
+    block_texts: Sequence[str],
     edges: I64,
     cuts: Cuts,
     doc: I64,
@@ -353,7 +353,8 @@ def split_glued(
 ) -> tuple[I64, I64, I64, I64, I64, I64, I64, F64]:
     """Block arrays with every cut block split into its glued passages and unique rest.
 
-    `columns` are (content, cluster, words, prose, match); a glued passage
+    `block_texts[i]` is the text of block `edges[cuts.block[i]]` (its
+    `start` to `end`). `columns` are (content, cluster, words, prose, match); a glued passage
     gets content -1, its key as cluster, its word count as words and prose,
     and match 1.0 (it repeats exactly); the rest keeps the block's values.
     """
@@ -374,9 +375,10 @@ def split_glued(
     for first, last in zip(heads.tolist(), tails.tolist(), strict=True):
         b = int(cut_blocks[first])
         d, pos = int(doc[b]), int(start[b])
+        base, text = pos, block_texts[first]
         bounds = [(pos + int(cuts.start[i]), pos + int(cuts.end[i])) for i in range(first, last)]
         for lo, hi in [*sorted(bounds), (int(end[b]), int(end[b]))]:
-            piece = texts[d][pos:lo]
+            piece = text[pos - base : lo - base]
             stripped = piece.strip()
             if stripped:
                 first = pos + (len(piece) - len(piece.lstrip()))

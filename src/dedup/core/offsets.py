@@ -56,19 +56,37 @@ def utf8_offsets(text: str, positions: I64) -> I64:
     return out
 
 
-def utf8_spans(texts: Sequence[str], doc: I64, start: I64, end: I64) -> tuple[I64, I64]:
+def utf8_spans(
+    texts: Sequence[str],
+    doc: I64,
+    start: I64,
+    end: I64,
+    ascii: NDArray[np.bool_] | None = None,
+) -> tuple[I64, I64]:
     """UTF-8 byte offsets (start_byte, end_byte) of spans given in code points.
 
     `doc` indexes `texts` and is ascending (rows of a document together), as
     in a spans table; each document's text is converted once for both ends.
+    `ascii`, when given, says which texts are ASCII (all one byte per code
+    point): their offsets are copied, and the texts not read.
+
+    Raises:
+        IndexError: an offset lies outside its text (texts said to be ASCII
+            are not read, so not checked).
     """
     n = len(doc)
     if n > 1 and bool(np.any(doc[1:] < doc[:-1])):
         raise ValueError("spans must be grouped by document, in ascending order")
-    start_byte = np.empty(n, dtype=np.int64)
-    end_byte = np.empty(n, dtype=np.int64)
+    # Offsets of ASCII texts stay as they are; the others are overwritten below.
+    start_byte = np.array(start, dtype=np.int64)
+    end_byte = np.array(end, dtype=np.int64)
     cuts = np.flatnonzero(np.diff(doc)) + 1 if n else np.empty(0, np.int64)
-    for lo, hi in zip(np.r_[0, cuts].tolist(), np.r_[cuts, n].tolist(), strict=True):
+    firsts = np.r_[0, cuts].astype(np.int64)
+    lasts = np.r_[cuts, n].astype(np.int64)
+    if ascii is not None and n:
+        read = ~ascii[doc[firsts]]
+        firsts, lasts = firsts[read], lasts[read]
+    for lo, hi in zip(firsts.tolist(), lasts.tolist(), strict=True):
         if lo == hi:
             continue
         both = utf8_offsets(texts[int(doc[lo])], np.concatenate((start[lo:hi], end[lo:hi])))

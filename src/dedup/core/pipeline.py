@@ -41,7 +41,7 @@ from dedup.core.lsh import candidate_pairs
 from dedup.core.minhash import permutations
 from dedup.core.near_duplicates import DocumentSets, document_sets, near_duplicate_groups
 from dedup.core.similar import set_band_keys
-from dedup.core.sorting import distinct, lexsort2, unique_first_inverse
+from dedup.core.sorting import distinct, lexsort2, stable_argsort, unique_first_inverse
 from dedup.core.text import wrapped_words
 from dedup.errors import DuplicateIdError
 
@@ -104,7 +104,7 @@ class Analysis:
     """
 
     ids: list[str]
-    texts: list[str]
+    texts: Sequence[str]
     doc_len: I64
     blocks: Blocks
     n_contents: int
@@ -130,11 +130,25 @@ def passage_texts(result: Analysis, rows: I64) -> tuple[I64, I64, I64, list[str]
     first = runs.first[result.passages.run[rows]]
     last = first + runs.length[result.passages.run[rows]] - 1
     docs, starts, ends = blocks.doc[first], blocks.start[first], blocks.end[last]
-    texts = [
-        result.texts[d][s:e]
-        for d, s, e in zip(docs.tolist(), starts.tolist(), ends.tolist(), strict=True)
-    ]
-    return docs, starts, ends, texts
+    return docs, starts, ends, substrings(result.texts, docs, starts, ends)
+
+
+def substrings(texts: Sequence[str], docs: I64, starts: I64, ends: I64) -> list[str]:
+    """`texts[d][s:e]` of every (d, s, e), each text read once however many rows it has.
+
+    Texts read from disk (`dedup.spilled_texts`) cost a read per access, and
+    the passages table takes many substrings of the same documents.
+    """
+    out = [""] * len(docs)
+    order = stable_argsort(docs)
+    by_doc = docs[order]
+    heads = np.flatnonzero(np.r_[True, by_doc[1:] != by_doc[:-1]]) if len(docs) else by_doc
+    bounds = np.r_[heads, len(docs)].tolist()
+    for lo, hi in itertools.pairwise(bounds):
+        text = texts[int(by_doc[lo])]
+        for row in order[lo:hi].tolist():
+            out[row] = text[int(starts[row]) : int(ends[row])]
+    return out
 
 
 def cluster_id(representative_id: str) -> int:
@@ -179,6 +193,7 @@ def analyze(
     group_values: Sequence[str | None] | None = None,
     blocks: BlockHashes | None = None,
     keep_document_sets: bool = False,
+    doc_len: I64 | None = None,
 ) -> Analysis:
     """Label every character of every document as unique or boilerplate.
 
@@ -198,6 +213,12 @@ def analyze(
             the result: the near-duplicate step's document sets
             (`Analysis.document_sets`) and the blocks' hashes
             (`Analysis.clustered`).
+        doc_len: each text's length in code points, known already (texts
+            read from disk); measured here when None.
+
+    Texts already in id order are kept as given (not copied into a list),
+    and are read only where glued passages are cut and by the result's
+    readers.
 
     Raises:
         DuplicateIdError: two documents share an id.
@@ -208,11 +229,14 @@ def analyze(
     for a, b in itertools.pairwise(sorted_ids):
         if a == b:
             raise DuplicateIdError(f"{a}: two documents have this id; ids must be distinct", a)
-    sorted_texts = [texts[i] for i in order]
+    in_order = order == list(range(len(ids)))
+    sorted_texts = texts if in_order else [texts[i] for i in order]
+    if doc_len is not None and not in_order:
+        doc_len = doc_len[order]
 
     if blocks is None:
         blocks = hash_blocks(sorted_texts, cfg, workers)
-    elif order != list(range(len(ids))):
+    elif not in_order:
         blocks = select_docs(blocks, order, len(ids))
     content, keys, first = _contents(blocks)
     sorted_values = None if group_values is None else [group_values[i] for i in order]
@@ -234,6 +258,7 @@ def analyze(
         sorted_values,
         keys,
         keep_document_sets,
+        doc_len,
     )
     if not keep_document_sets:
         return result
@@ -285,7 +310,7 @@ def content_clusters(
 
 def label(
     ids: list[str],
-    texts: list[str],
+    texts: Sequence[str],
     blocks: BlockHashes,
     content: I64,
     content_cluster: I64,
@@ -294,6 +319,7 @@ def label(
     group_values: Sequence[str | None] | None = None,
     content_keys: I64 | None = None,
     keep_document_sets: bool = False,
+    doc_len: I64 | None = None,
 ) -> Analysis:
     """Everything after block matching: near-duplicates, runs, edges, spans, passages.
 
@@ -314,11 +340,16 @@ def label(
         keep_document_sets: keep the document sets in the result, for an
             index (about 4 bytes per word of running text, otherwise freed
             once the near-duplicate groups are known).
+        doc_len: int64[D] each text's length in code points, when known
+            (then the texts are read only where glued passages are cut).
 
     An engine that matches blocks in its own way (a cluster of machines)
     calls this with the same arrays and gets the same `Analysis`.
     """
-    doc_len = np.array([len(t) for t in texts], dtype=np.int64)
+    if doc_len is None:
+        doc_len = np.array([len(t) for t in texts], dtype=np.int64)
+    elif len(doc_len) != len(ids):
+        raise ValueError(f"{len(doc_len)} text lengths for {len(ids)} documents")
     doc, start, end = blocks.doc, blocks.start, blocks.end
     word_csr = (blocks.words, blocks.word_offsets)
     words = np.diff(blocks.word_offsets)
@@ -357,20 +388,25 @@ def label(
     glued = glued_runs(gather(*word_csr, edges), doc_group[doc[edges]], scope[doc[edges]], cfg)
     del word_csr  # the word hashes: read for the last time
     cut = edges[glued.block]
-    cuts = glued_cuts(
-        [
-            texts[d][s:e]
-            for d, s, e in zip(
-                doc[cut].tolist(), start[cut].tolist(), end[cut].tolist(), strict=True
-            )
-        ],
-        glued,
-        words[cut],
-    )
+    # Each text read once for all its cut blocks (texts may be read from disk).
+    cut_texts = substrings(texts, doc[cut], start[cut], end[cut])
+    cuts = glued_cuts(cut_texts, glued, words[cut])
     if len(cuts.block):
+        text_of = dict(zip(glued.block.tolist(), cut_texts, strict=True))
         doc, start, end, content, cluster, words, prose, match = split_glued(
-            texts, edges, cuts, doc, start, end, content, cluster, words, prose, match
+            [text_of[b] for b in cuts.block.tolist()],
+            edges,
+            cuts,
+            doc,
+            start,
+            end,
+            content,
+            cluster,
+            words,
+            prose,
+            match,
         )
+    del cut_texts
     runs = find_runs(doc, cluster, prose, doc_group, user_group, cfg)
     block_score = np.where(runs.block_run >= 0, match, 0.0) if len(doc) else match
     spans = Spans(*tile_spans(doc, start, end, runs.span_run, doc_len))

@@ -1,0 +1,185 @@
+"""Documents' texts kept in one UTF-8 file instead of as Python strings.
+
+A scan reads every text twice, to hash its blocks and to write its tables,
+and between the two reads only a few: the blocks where glued passages are
+cut. As Python strings, held all the while, the texts of the 406 MB
+benchmark corpus took 609 MB (strings of wide characters take 2 or 4 bytes
+per character). Spilled, the scan holds 16 bytes per document (byte offset
+and length) and reads back what it needs.
+
+`SpilledTexts` is a `Sequence[str]`, so the core reads it as it reads a
+list; the adapter layer reads its bytes directly where it can (hashes,
+Arrow arrays of the texts, ASCII documents whose byte offsets are their
+character offsets).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from collections.abc import Sequence as SequenceABC
+from pathlib import Path
+from typing import overload
+
+import numpy as np
+import pyarrow as pa
+import xxhash
+from numpy.typing import NDArray
+
+I64 = NDArray[np.int64]
+
+# Bytes read at once where many texts are read in order (hashing them).
+_READ_BYTES = 64 << 20
+
+
+class SpilledTexts(SequenceABC[str]):
+    """Texts in one file, as UTF-8 one after the other (lone surrogates as `surrogatepass`).
+
+    `lengths` holds each text's length in code points and `byte_offsets`
+    where each begins in the file (and, last, its size). Reads are `pread`
+    calls on one open descriptor, so threads may read at once; `close()`
+    (or the `with` block) lets it go, the file stays where it was written.
+    """
+
+    def __init__(
+        self, path: Path, byte_offsets: I64, lengths: I64, surrogates: bool = False
+    ) -> None:
+        self.path = path
+        self.byte_offsets = byte_offsets
+        self.lengths = lengths
+        # Whether some text holds a lone surrogate, so that its bytes are not UTF-8.
+        self.surrogates = surrogates
+        self._fd: int | None = os.open(path, os.O_RDONLY)
+
+    @classmethod
+    def write(cls, texts: Iterable[str], path: Path) -> SpilledTexts:
+        """Write `texts` to a new file at `path` (replaced if there) and open it.
+
+        Raises:
+            OSError: the file cannot be written (a full disk); what was
+                written of it is removed.
+        """
+        offsets, lengths = [0], []
+        surrogates = False
+        try:
+            with open(path, "wb") as handle:
+                for text in texts:
+                    try:
+                        data = text.encode("utf-8")
+                    except UnicodeEncodeError:
+                        data = text.encode("utf-8", "surrogatepass")
+                        surrogates = True
+                    handle.write(data)
+                    offsets.append(offsets[-1] + len(data))
+                    lengths.append(len(text))
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return cls(
+            path,
+            np.array(offsets, dtype=np.int64),
+            np.array(lengths, dtype=np.int64),
+            surrogates,
+        )
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return self.utf8(index).decode("utf-8", "surrogatepass")
+
+    def __iter__(self) -> Iterator[str]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def utf8(self, index: int) -> bytes:
+        """The UTF-8 bytes of text `index` (negative counts from the end)."""
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"text {index} of {n}")
+        index %= n
+        lo, hi = int(self.byte_offsets[index]), int(self.byte_offsets[index + 1])
+        return self._read(lo, hi - lo)
+
+    def ascii(self) -> NDArray[np.bool_]:
+        """Whether each text is ASCII: one byte per code point."""
+        out: NDArray[np.bool_] = np.diff(self.byte_offsets) == self.lengths
+        return out
+
+    def text_hashes(self) -> I64:
+        """`cleaning.text_hash` of every text, from the file's bytes (no string is made)."""
+        out = np.empty(len(self), dtype=np.int64)
+        lo = 0
+        while lo < len(self):
+            # Texts [lo, hi) read in one call: at least one, at most about
+            # _READ_BYTES unless one text alone is larger.
+            limit = self.byte_offsets[lo] + _READ_BYTES
+            hi = max(lo + 1, int(np.searchsorted(self.byte_offsets, limit, side="right")) - 1)
+            hi = min(hi, len(self))
+            base = int(self.byte_offsets[lo])
+            view = memoryview(self._read(base, int(self.byte_offsets[hi]) - base))
+            for i in range(lo, hi):
+                a, b = int(self.byte_offsets[i]) - base, int(self.byte_offsets[i + 1]) - base
+                out[i] = xxhash.xxh64_intdigest(view[a:b]) - (1 << 63)
+            lo = hi
+        return out
+
+    def arrow(self, bounds: Iterable[tuple[int, int]]) -> pa.ChunkedArray:
+        """The texts as a `large_string` array of one chunk per (lo, hi) of `bounds`.
+
+        The chunks are views of the file mapped into memory: its pages are
+        read (and counted in the process's memory) only when the array is.
+
+        Raises:
+            ValueError: a text holds a lone surrogate (no valid UTF-8 holds one).
+        """
+        if self.surrogates:
+            raise ValueError(f"{self.path}: a text holds a lone surrogate, which UTF-8 cannot")
+        mapped = pa.memory_map(str(self.path))
+        size = int(self.byte_offsets[-1])
+        data = mapped.read_buffer(size) if size else pa.py_buffer(b"")
+        chunks = []
+        for lo, hi in bounds:
+            offsets = self.byte_offsets[lo : hi + 1] - self.byte_offsets[lo]
+            base, end = int(self.byte_offsets[lo]), int(self.byte_offsets[hi])
+            chunk = pa.LargeStringArray.from_buffers(
+                hi - lo, pa.py_buffer(offsets.tobytes()), data.slice(base, end - base)
+            )
+            # Not validated in full: that would read every page now. The
+            # bytes are what `str.encode` wrote, valid UTF-8 but for the
+            # surrogates checked above.
+            chunks.append(chunk)
+        return pa.chunked_array(chunks, pa.large_string())
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> SpilledTexts:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _read(self, offset: int, size: int) -> bytes:
+        if self._fd is None:
+            raise ValueError(f"{self.path}: the spilled texts are closed")
+        parts = [b""]
+        while size > 0:
+            # pread returns at most about 2 GB on Linux: a larger text takes several.
+            part = os.pread(self._fd, size, offset)
+            if not part:
+                raise OSError(f"{self.path}: ends before byte {offset + size}; was it changed?")
+            parts.append(part)
+            offset += len(part)
+            size -= len(part)
+        return parts[-1] if len(parts) <= 2 else b"".join(parts)

@@ -1,0 +1,245 @@
+"""Texts spilled to one UTF-8 file, and the scan reading them back only where needed."""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import BlockWatch
+from dedup import arrow, runner, spilled_texts
+from dedup.config import ScanConfig
+from dedup.core import pipeline
+from dedup.core.cleaning import text_hash
+from dedup.core.offsets import utf8_spans
+from dedup.core.pipeline import analyze, substrings
+from dedup.errors import OutputError
+from dedup.runner import scan
+from dedup.shards import TEXTS_FILE, work_folder
+from dedup.spilled_texts import SpilledTexts
+from dedup.synth import SynthConfig, generate
+
+TEXTS = ["", "plain ascii", "é€ 😀 wide", "a\nb\n", "x" * 1000, "ü" * 333, "", "end"]
+
+
+@pytest.fixture
+def spilled(tmp_path: Path) -> Iterator[SpilledTexts]:
+    with SpilledTexts.write(TEXTS, tmp_path / "texts.utf8") as texts:
+        yield texts
+
+
+def test_reads_back_every_text(spilled: SpilledTexts) -> None:
+    assert len(spilled) == len(TEXTS)
+    assert list(spilled) == TEXTS
+    assert [spilled[i] for i in range(len(TEXTS))] == TEXTS
+    assert spilled[-1] == "end" and spilled[-len(TEXTS)] == ""
+    assert spilled[1:4] == TEXTS[1:4] and spilled[::-2] == TEXTS[::-2]
+    assert spilled.lengths.tolist() == [len(t) for t in TEXTS]
+    assert spilled.ascii().tolist() == [t.isascii() for t in TEXTS]
+    assert spilled.utf8(2) == TEXTS[2].encode()
+    for bad in (len(TEXTS), -len(TEXTS) - 1):
+        with pytest.raises(IndexError):
+            spilled[bad]
+
+
+def test_a_lone_surrogate_reads_back_but_makes_no_arrow_array(tmp_path: Path) -> None:
+    texts = ["ok", "half \ud800 a pair"]
+    with SpilledTexts.write(texts, tmp_path / "t") as spilled:
+        assert list(spilled) == texts
+        assert spilled.text_hashes().tolist() == [text_hash(t) for t in texts]
+        with pytest.raises(ValueError, match="lone surrogate"):
+            spilled.arrow([(0, 2)])
+
+
+def test_hashes_are_text_hash_across_reads(
+    spilled: SpilledTexts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = [text_hash(t) for t in TEXTS]
+    for size in (1, 7, 1200, 1 << 20):  # texts larger than a read, and all in one
+        monkeypatch.setattr(spilled_texts, "_READ_BYTES", size)
+        assert spilled.text_hashes().tolist() == expected
+
+
+def test_short_reads_are_read_on(spilled: SpilledTexts, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = os.pread
+    monkeypatch.setattr(os, "pread", lambda fd, n, at: real(fd, min(n, 3), at))
+    assert list(spilled) == TEXTS
+
+
+def test_a_changed_file_and_a_closed_store_are_errors(tmp_path: Path) -> None:
+    path = tmp_path / "t"
+    texts = SpilledTexts.write(["one", "two"], path)
+    path.write_bytes(b"one")
+    with pytest.raises(OSError, match="ends before byte 6"):
+        texts[1]
+    texts.close()
+    texts.close()  # twice is fine
+    with pytest.raises(ValueError, match="closed"):
+        texts[0]
+
+
+def test_a_failed_write_leaves_no_file(tmp_path: Path) -> None:
+    def texts() -> Iterator[str]:
+        yield "first"
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        SpilledTexts.write(texts(), tmp_path / "t")
+    assert not (tmp_path / "t").exists()
+
+
+@pytest.mark.parametrize("large", [True, False])
+def test_arrow_views_equal_encoded_arrays_chunk_for_chunk(
+    spilled: SpilledTexts, monkeypatch: pytest.MonkeyPatch, large: bool
+) -> None:
+    monkeypatch.setattr(arrow, "_TEXT_CHUNK", 400)  # several chunks, one text over the limit
+    viewed = arrow.utf8_array(spilled, large=large)
+    encoded = arrow.utf8_array(TEXTS, large=large)
+    assert viewed.num_chunks == encoded.num_chunks > 2
+    assert [len(c) for c in viewed.chunks] == [len(c) for c in encoded.chunks]
+    assert viewed.equals(encoded)
+    viewed.validate(full=True)
+    assert arrow.text_chunks([]) == [(0, 0)]
+    with SpilledTexts.write([], spilled.path.with_name("none")) as empty:
+        assert arrow.utf8_array(empty).equals(arrow.utf8_array([]))
+
+
+class CountingTexts(Sequence[str]):
+    """A list of texts that counts how often each is read."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+        self.reads = [0] * len(texts)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __getitem__(self, index: Any) -> Any:
+        self.reads[index] += 1
+        return self.texts[index]
+
+
+def test_byte_offsets_of_ascii_texts_are_not_read() -> None:
+    texts = CountingTexts(["abc", "é€x", "defg"])
+    doc = np.array([0, 0, 1, 1, 2], dtype=np.int64)
+    start = np.array([0, 1, 0, 1, 1], dtype=np.int64)
+    end = np.array([1, 3, 1, 3, 4], dtype=np.int64)
+    ascii = np.array([True, False, True])
+    assert [a.tolist() for a in utf8_spans(texts, doc, start, end, ascii)] == [
+        [a.tolist() for a in utf8_spans(texts.texts, doc, start, end)]
+    ][0]
+    assert texts.reads == [0, 1, 0]
+    empty = np.empty(0, dtype=np.int64)
+    assert [len(a) for a in utf8_spans(texts, empty, empty, empty, ascii)] == [0, 0]
+
+
+def test_substrings_read_each_text_once() -> None:
+    texts = CountingTexts(["hello world", "é€ 😀 x", "third"])
+    docs = np.array([1, 0, 1, 2, 0], dtype=np.int64)
+    starts = np.array([0, 6, 2, 0, 0], dtype=np.int64)
+    ends = np.array([2, 11, 5, 5, 5], dtype=np.int64)
+    got = substrings(texts, docs, starts, ends)
+    assert got == [texts.texts[d][s:e] for d, s, e in zip(docs, starts, ends, strict=True)]
+    assert texts.reads == [1, 1, 1]
+    assert substrings(texts, docs[:0], starts[:0], ends[:0]) == []
+
+
+def test_analysis_reads_only_the_texts_of_cut_blocks() -> None:
+    corpus = generate(SynthConfig(seed=5, sites=3, pages_per_site=20))
+    cfg = ScanConfig()
+    order = pipeline.id_order(corpus.ids)
+    ids = [corpus.ids[i] for i in order]
+    plain = [corpus.texts[i] for i in order]
+    texts = CountingTexts(plain)
+    lengths = np.array([len(t) for t in plain], dtype=np.int64)
+    blocks = pipeline.hash_blocks(plain, cfg)
+    result = analyze(ids, texts, cfg, blocks=blocks, doc_len=lengths)
+    assert result.texts is texts  # in id order already: kept, not copied
+    assert max(texts.reads) <= 1 and 0 < sum(texts.reads) < len(ids) / 2
+    expected = analyze(ids, plain, cfg)
+    assert np.array_equal(result.spans.start, expected.spans.start)
+    assert np.array_equal(result.spans.run, expected.spans.run)
+    assert np.array_equal(result.doc_len, expected.doc_len)
+    with pytest.raises(ValueError, match="3 text lengths"):
+        analyze(ids, plain, cfg, doc_len=lengths[:3])
+
+
+def _site(folder: Path, n: int) -> Path:
+    folder.mkdir()
+    corpus = generate(SynthConfig(seed=11, sites=2, pages_per_site=n))
+    for doc_id, text in zip(corpus.ids, corpus.texts, strict=True):
+        (folder / f"{doc_id.replace('/', '_')}.txt").write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_a_scan_analyses_the_spilled_texts_and_removes_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = _site(tmp_path / "docs", 15)
+    given: list[object] = []
+    real = runner.analyze
+
+    def spy(ids: list[str], texts: Sequence[str], *args: Any) -> Any:
+        given.append(texts)
+        return real(ids, texts, *args)
+
+    monkeypatch.setattr(runner, "analyze", spy)
+    out = tmp_path / "out"
+    scan([docs], out, ScanConfig(), workers=1)
+    assert len(given) == 1 and isinstance(given[0], SpilledTexts)
+    assert not work_folder(out).exists()
+    table = pq.read_table(out / "documents.parquet")
+    by_id = {p.name: p.read_text(encoding="utf-8") for p in docs.iterdir()}
+    rows = zip(table["id"].to_pylist(), table["text_hash"].to_pylist(), strict=True)
+    for doc_id, hashed in rows:
+        assert hashed == text_hash(by_id[Path(doc_id).name])
+
+
+def test_a_full_disk_while_spilling_names_the_output_and_keeps_the_old_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = _site(tmp_path / "docs", 5)
+    out = tmp_path / "out"
+    scan([docs], out, ScanConfig(), workers=1)
+    before = {p.name: p.read_bytes() for p in out.glob("*.parquet")}
+
+    def full(texts: object, path: Path) -> SpilledTexts:
+        assert path == work_folder(out) / TEXTS_FILE
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(SpilledTexts, "write", full)
+    with pytest.raises(OutputError, match="No space left on device") as caught:
+        scan([docs], out, ScanConfig(), force=True, workers=1)
+    assert str(out) in str(caught.value) and "free space" in str(caught.value)
+    assert {p.name: p.read_bytes() for p in out.glob("*.parquet")} == before
+
+
+@pytest.mark.parametrize("index", [False, True])
+def test_the_runner_lets_block_arrays_go_once_read(
+    tmp_path: Path, watch_block_release: BlockWatch, index: bool
+) -> None:
+    """The runner hashes; the analysis is then the only holder of the blocks."""
+    docs = _site(tmp_path / "docs", 10)
+    fields = ("first_char", "last_char", "words", "word_offsets", "hashes", "offsets")
+    alive = watch_block_release(runner, "hash_blocks", fields)
+    scan([docs], tmp_path / "out", ScanConfig(), workers=1, index=index)
+    kept = {"hashes", "offsets"} if index else set()
+    assert alive == [{"words", "word_offsets"} | kept, kept]
+
+
+def test_texts_table_of_the_index_is_the_spilled_file(tmp_path: Path) -> None:
+    docs = _site(tmp_path / "docs", 6)
+    out = tmp_path / "out"
+    scan([docs], out, ScanConfig(), workers=1)
+    texts = pq.read_table(out / "index" / "texts.parquet")
+    assert texts.schema.field("text").type == pa.large_string()
+    by_id = {p.name: p.read_text(encoding="utf-8") for p in docs.iterdir()}
+    for doc_id, text in zip(texts["id"].to_pylist(), texts["text"].to_pylist(), strict=True):
+        assert text == by_id[Path(doc_id).name]
