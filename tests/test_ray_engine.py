@@ -26,6 +26,7 @@ from dedup import DecodeError, DuplicateIdError, InputConfig, ScanConfig, scan
 from dedup.cli import app
 from dedup.ray_engine import RaySettings, scan_ray
 from dedup.ray_engine import runner as ray_runner
+from dedup.spilled_texts import SpilledTexts
 from dedup.synth import SynthConfig, generate
 
 
@@ -89,6 +90,30 @@ def test_the_driver_lets_block_arrays_go_once_read(
     alive = watch_block_release(ray_runner, "blocks_of", fields)
     scan_ray([seeds_dir], tmp_path / "ray", ScanConfig(), settings=RaySettings())
     assert alive == [{"words", "word_offsets"}, set()]
+
+
+def test_the_driver_labels_spilled_texts_and_removes_them_however_it_ends(
+    local_ray: None, tmp_path: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    given: list[object] = []
+    real = ray_runner.label
+
+    def spy(ids: list[str], texts: object, *args: object) -> object:
+        given.append(texts)
+        return real(ids, texts, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ray_runner, "label", spy)
+    scan_ray([seeds_dir], tmp_path / "ray", ScanConfig(), settings=RaySettings())
+    assert len(given) == 1 and isinstance(given[0], SpilledTexts)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ray"]
+
+    def fail(*args: object) -> None:
+        raise RuntimeError("stopped while labelling")
+
+    monkeypatch.setattr(ray_runner, "label", fail)
+    with pytest.raises(RuntimeError, match="stopped"):
+        scan_ray([seeds_dir], tmp_path / "again", ScanConfig(), settings=RaySettings())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ray"]
 
 
 def test_generated_corpus_gives_the_same_tables_with_components_in_rounds(

@@ -211,7 +211,7 @@ def scan(
         progress(Tick("analyse", files_total=len(docs)))
         # In id order, as `analyze` numbers them: the provenance lists them so.
         docs, values = _sorted_by_id(docs, values)
-        texts = _spill_texts(docs, target)
+        texts = spill_texts(docs, target, work_folder(target))
         blocks = hash_blocks([d.text for d in docs], cfg, threads)
         # From here on the texts are read from the file, where needed.
         docs = [replace(d, text="") for d in docs]
@@ -251,14 +251,16 @@ def scan(
     return replace(summary, problems=problems, resumed_shards=resumed)
 
 
-def _spill_texts(docs: Sequence[Document], target: Path) -> SpilledTexts:
-    """The documents' texts written to the work folder, to be read back where needed.
+def spill_texts(docs: Sequence[Document], target: Path, folder: Path) -> SpilledTexts:
+    """The documents' texts written to `folder` (made if missing), to be read back where needed.
 
     Raises:
-        OutputError: the file cannot be written (full disk, permissions).
+        OutputError: the file cannot be written (full disk, permissions);
+            the message names `target`, the output being made.
     """
     try:
-        return SpilledTexts.write((d.text for d in docs), work_folder(target) / TEXTS_FILE)
+        folder.mkdir(parents=True, exist_ok=True)
+        return SpilledTexts.write((d.text for d in docs), folder / TEXTS_FILE)
     except OSError as exc:
         raise _unwritable(target, exc) from exc
 

@@ -3,7 +3,8 @@
     sources (listed on the driver) --map--> documents and problems (READ_ROWS)
       --map--> blocks, shingle and word hashes (BLOCK_ROWS)
       --shuffles--> block clusters (matching.match_blocks)
-    driver: core.pipeline.label over the blocks without their shingle hashes,
+    driver: the texts spilled to a file beside the output (`spill_texts`), then
+      core.pipeline.label over the blocks without their shingle hashes,
       then the same Arrow tables and atomic Parquet output as the embedded runner
 
 It only wires; the stages call the same core functions as `dedup.runner`,
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -32,7 +34,7 @@ from dedup.progress import ProgressFn, Tick, no_progress
 from dedup.ray_engine import stages
 from dedup.ray_engine.matching import Matches, match_blocks
 from dedup.ray_engine.session import RaySettings, ray_session, require_ray
-from dedup.runner import ScanSummary, summarize
+from dedup.runner import ScanSummary, spill_texts, summarize
 from dedup.schemas import TABLES
 from dedup.sources import Document, Problem, Provenance, Source, list_sources
 
@@ -65,38 +67,49 @@ def scan_ray(
     problems: list[Problem] = []
     sources = list_sources(paths, reading, [target], problems)
     field = cfg.group_by.removeprefix("field:") if cfg.group_by.startswith("field:") else None
-    with ray_session(settings) as ray:
-        progress(Tick("read", files_total=len(sources)))
-        docs, values, read_ds = _read(ray, sources, reading, field, problems)
-        progress(Tick("read", files_done=len(sources), files_total=len(sources), finished=True))
-        progress(Tick("analyse", files_total=len(docs)))
-        blocks_ds = read_ds.map_batches(stages.hash_batch, fn_kwargs={"cfg": cfg}, **_ARROW)
-        blocks_ds = blocks_ds.materialize()
-        parts = settings.partitions or _partitions(ray, blocks_ds.count())
-        matches = match_blocks(ray, blocks_ds, cfg, parts, settings)
-        without_hashes = [c for c in blocks_ds.columns() if c != "hashes"]
-        block_table = _collect(ray, blocks_ds.select_columns(without_hashes))
-    ids = [d.id for d in docs]
-    blocks = blocks_of(block_table, {doc_id: i for i, doc_id in enumerate(ids)})
-    del block_table  # copied into `blocks`, in (doc, start) order
-    keys, content = np.unique(blocks.key, return_inverse=True)
-    keys, content = keys.astype(np.int64, copy=False), content.astype(np.int64, copy=False)
-    cluster, score = _content_clusters(keys, matches)
-    # Handed over with no name left here, so that `label` lets each block
-    # array go after its last read (as `analyze` hands them over). Plain
-    # positional arguments: a call with *args keeps its argument tuple, and
-    # with it every argument, until the call returns (Python 3.11, 3.12).
-    handed = [blocks]
-    del blocks
-    result = label(
-        ids, [d.text for d in docs], handed.pop(), content, cluster, score, cfg, values, keys
-    )
-    progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
-    provenance = Provenance.of(paths, reading, docs)
-    progress(Tick("write", files_total=len(TABLES)))
-    write_output(target, to_tables(result, cfg, problems, provenance), force)
+    # Nothing resumes a Ray scan: its spilled texts go however it ends.
+    folder = target.parent / f".{target.name}.ray-work"
+    try:
+        with ray_session(settings) as ray:
+            progress(Tick("read", files_total=len(sources)))
+            docs, values, read_ds = _read(ray, sources, reading, field, problems)
+            # The driver reads back only the texts of cut blocks, and the writers'.
+            texts = spill_texts(docs, target, folder)
+            docs = [replace(d, text="") for d in docs]
+            progress(Tick("read", files_done=len(sources), files_total=len(sources), finished=True))
+            progress(Tick("analyse", files_total=len(docs)))
+            blocks_ds = read_ds.map_batches(stages.hash_batch, fn_kwargs={"cfg": cfg}, **_ARROW)
+            blocks_ds = blocks_ds.materialize()
+            parts = settings.partitions or _partitions(ray, blocks_ds.count())
+            matches = match_blocks(ray, blocks_ds, cfg, parts, settings)
+            without_hashes = [c for c in blocks_ds.columns() if c != "hashes"]
+            block_table = _collect(ray, blocks_ds.select_columns(without_hashes))
+        ids = [d.id for d in docs]
+        blocks = blocks_of(block_table, {doc_id: i for i, doc_id in enumerate(ids)})
+        del block_table  # copied into `blocks`, in (doc, start) order
+        keys, content = np.unique(blocks.key, return_inverse=True)
+        keys, content = keys.astype(np.int64, copy=False), content.astype(np.int64, copy=False)
+        cluster, score = _content_clusters(keys, matches)
+        # Handed over with no name left here, so that `label` lets each block
+        # array go after its last read (as `analyze` hands them over). Plain
+        # positional arguments: a call with *args keeps its argument tuple, and
+        # with it every argument, until the call returns (Python 3.11, 3.12).
+        handed = [blocks]
+        del blocks
+        with texts:
+            lengths = texts.lengths
+            result = label(
+                ids, texts, handed.pop(), content, cluster, score, cfg, values, keys, False, lengths
+            )
+            progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
+            provenance = Provenance.of(paths, reading, docs)
+            progress(Tick("write", files_total=len(TABLES)))
+            write_output(target, to_tables(result, cfg, problems, provenance), force)
+            summary = summarize(result, target)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     progress(Tick("write", files_done=len(TABLES), files_total=len(TABLES), finished=True))
-    return replace(summarize(result, target), problems=problems)
+    return replace(summary, problems=problems)
 
 
 def _content_clusters(keys: np.ndarray, matches: Matches) -> tuple[np.ndarray, np.ndarray]:
