@@ -92,7 +92,7 @@ def measure(corpus: Path, workers: int, repeat: int) -> tuple[str, list[list[str
             ids, texts, cfg, workers, blocks=blocks, keep_document_sets=True
         )
         timed("index tables", build_index_tables)(
-            result, cfg, workers, blocks=ClusteredBlocks.of(blocks)
+            result, cfg, workers, blocks=ClusteredBlocks.of(blocks, len(ids))
         )
         timed("output tables", to_tables)(result, cfg, problems, None)
         del result

@@ -31,7 +31,7 @@ def analysed(request: pytest.FixtureRequest) -> tuple[Analysis, IndexParts, Scan
     texts = [*corpus.texts, *(f"{skeleton}# generated for client {n} of many\n" for n in range(8))]
     cfg = ScanConfig(group_by=request.param)
     result = analyze(ids, texts, cfg, keep_document_sets=True)
-    blocks = ClusteredBlocks.of(hash_blocks(result.texts, cfg))
+    blocks = ClusteredBlocks.of(hash_blocks(result.texts, cfg), len(result.ids))
     return result, index_parts(result, blocks, cfg), cfg
 
 
@@ -105,62 +105,65 @@ def test_an_analysis_without_document_sets_has_no_index() -> None:
     result = analyze(["a", "b"], texts, cfg)
     assert result.document_sets is None  # freed unless asked for
     with pytest.raises(ValueError, match="keep_document_sets"):
-        index_parts(result, ClusteredBlocks.of(hash_blocks(result.texts, cfg)), cfg)
+        index_parts(
+            result, ClusteredBlocks.of(hash_blocks(result.texts, cfg), len(result.ids)), cfg
+        )
 
 
-def test_contents_first_blocks_from_the_analysis_or_found_again_give_the_same_parts(
+def test_clustered_blocks_hold_each_contents_first_block_and_its_hashes(
     analysed: tuple[Analysis, IndexParts, ScanConfig],
 ) -> None:
-    result, parts, cfg = analysed
-    blocks = ClusteredBlocks.of(hash_blocks(result.texts, cfg))
-    first = result.contents.first
-    assert len(first) == len(result.contents.key) > 0
-    # Each content's first block: the smallest row holding its key.
+    result, _, cfg = analysed
+    every = hash_blocks(result.texts, cfg)
+    blocks = ClusteredBlocks.of(every, len(result.ids))
+    np.testing.assert_array_equal(blocks.key, result.contents.key)
+    # Each content's first block: the smallest row holding its key; its
+    # hashes are those of every block holding that key.
     smallest: dict[int, int] = {}
-    for b, key in enumerate(blocks.key.tolist()):
+    for b, key in enumerate(every.key.tolist()):
         smallest.setdefault(key, b)
-    assert first.tolist() == [smallest[k] for k in result.contents.key.tolist()]
-    # Without them (an engine that matched blocks its own way) they are found again.
-    found_again = index_parts(
-        replace(result, contents=replace(result.contents, first=np.empty(0, np.int64))), blocks, cfg
-    )
-    for name in ("content_spread", "holder_cluster", "doc_blocks"):
-        np.testing.assert_array_equal(getattr(found_again, name), getattr(parts, name))
-    for name in ("content_sets", "own", "whole"):
-        for got, want in zip(getattr(found_again, name), getattr(parts, name), strict=True):
-            np.testing.assert_array_equal(got, want)
-    # First blocks that do not hold their contents' keys are not trusted.
-    wrong = replace(result, contents=replace(result.contents, first=first[::-1].copy()))
+    assert blocks.first.tolist() == [smallest[k] for k in blocks.key.tolist()]
+    row_of = {k: i for i, k in enumerate(blocks.key.tolist())}
+    for b, key in enumerate(every.key.tolist()):
+        i = row_of[key]
+        kept = blocks.hashes[blocks.offsets[i] : blocks.offsets[i + 1]]
+        np.testing.assert_array_equal(kept, every.hashes[every.offsets[b] : every.offsets[b + 1]])
     np.testing.assert_array_equal(
-        index_parts(wrong, blocks, cfg).content_spread, parts.content_spread
+        blocks.doc_blocks, np.bincount(every.doc, minlength=len(result.ids))
     )
+    # The keys and first blocks, when given, are taken as they are.
+    given = ClusteredBlocks.of(every, len(result.ids), blocks.key, blocks.first)
+    for name in ("key", "first", "hashes", "offsets", "doc_blocks"):
+        np.testing.assert_array_equal(getattr(given, name), getattr(blocks, name))
 
 
 def test_blocks_other_than_the_analysis_blocks_are_refused() -> None:
     cfg = ScanConfig()
     texts = ["a shared line here\nmine alone", "a shared line here\nyours alone"]
     result = analyze(["a", "b"], texts, cfg, keep_document_sets=True)
-    assert len(result.contents.first) == 3
-    # As many blocks or more, so that the first blocks the analysis knows
-    # exist among them, but holding other keys: checked, then found again.
     for others in (
         ["a shared line here\nsomething else", "x y"],
         ["a shared line here\nsomething else", "x y\nz w v", "and one more line"],
     ):
-        other = ClusteredBlocks.of(hash_blocks(others, cfg))
-        assert len(other.key) >= 3
+        other = ClusteredBlocks.of(hash_blocks(others, cfg), len(others))
         with pytest.raises(ValueError, match="blocks must be those"):
             index_parts(result, other, cfg)
+    # The same contents, counted over other blocks and documents.
+    right = ClusteredBlocks.of(hash_blocks(texts, cfg), 2)
+    for doc_blocks in ([2, 3], [2, 2, 0]):
+        wrong = replace(right, doc_blocks=np.array(doc_blocks, dtype=np.int64))
+        with pytest.raises(ValueError, match=r"blocks of \d documents given"):
+            index_parts(result, wrong, cfg)
 
 
 def test_the_analysis_keeps_the_blocks_it_clustered_for_the_index(
     analysed: tuple[Analysis, IndexParts, ScanConfig],
 ) -> None:
     result, parts, cfg = analysed
-    hashed = ClusteredBlocks.of(hash_blocks(result.texts, cfg))
+    hashed = ClusteredBlocks.of(hash_blocks(result.texts, cfg), len(result.ids))
     kept = result.clustered
     assert kept is not None
-    for name in ("doc", "key", "hashes", "offsets"):
+    for name in ("key", "first", "hashes", "offsets", "doc_blocks"):
         np.testing.assert_array_equal(getattr(kept, name), getattr(hashed, name))
     # Without blocks, the index parts come from the kept ones.
     assert index_parts(result, kept, cfg).content_spread.tolist() == parts.content_spread.tolist()
@@ -178,16 +181,17 @@ def test_label_lets_the_block_arrays_go_once_read(
     alive = watch_block_release(pipeline, "hash_blocks", fields)
     result = analyze(corpus.ids, corpus.texts, ScanConfig(), keep_document_sets=keep)
     assert result.runs.block_run.max() >= 0  # boilerplate was found
-    # The index keeps the shingle hashes; nothing else keeps anything.
-    index_reads = {"hashes", "offsets"} if keep else set()
-    assert alive == [{"words", "word_offsets"} | index_reads, index_reads]
+    # The index keeps a copy of the first blocks' shingle hashes, not the
+    # blocks': nothing keeps anything.
+    assert alive == [{"words", "word_offsets"}, set()]
+    assert (result.clustered is not None) == keep
 
 
 def test_index_tables_come_from_the_kept_blocks_without_hashing_again(
     analysed: tuple[Analysis, IndexParts, ScanConfig], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     result, _, cfg = analysed
-    fresh = ClusteredBlocks.of(hash_blocks(result.texts, cfg))
+    fresh = ClusteredBlocks.of(hash_blocks(result.texts, cfg), len(result.ids))
     hashed = arrow_index.build_index_tables(result, cfg, blocks=fresh)
 
     def refuse(*args: object, **kwargs: object) -> None:

@@ -154,7 +154,7 @@ def build_index_tables(
     if blocks is None:
         blocks = result.clustered
     if blocks is None:
-        blocks = ClusteredBlocks.of(hash_blocks(result.texts, cfg, workers))
+        blocks = ClusteredBlocks.of(hash_blocks(result.texts, cfg, workers), len(result.ids))
     parts = index_parts(result, blocks, cfg)
     tables = index_tables(parts, result.ids, result.texts, cfg.to_json())
     texts = tables["texts"]

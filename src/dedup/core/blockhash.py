@@ -15,9 +15,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
+from dedup.core.fastops import gather
 from dedup.core.lsh import GOLDEN, fmix64
 from dedup.core.shingles import content_key, shingle_hash, shingle_strings
-from dedup.core.sorting import distinct
+from dedup.core.sorting import distinct, unique_first_inverse
 from dedup.core.text import split_blocks, tokens
 
 I64 = NDArray[np.int64]
@@ -59,19 +60,35 @@ class BlockHashes:
 class ClusteredBlocks:
     """What the index reads of the blocks an analysis clustered.
 
-    They are `hash_blocks` of its texts, before glued passages were cut out:
-    each block's document and content key, and its shingle hashes as CSR rows.
+    They are `hash_blocks` of its texts, before glued passages were cut
+    out. Per distinct content (ascending `key`): `first`, the first block
+    that holds it, and that block's shingle hashes as CSR rows (`hashes`,
+    `offsets`); per document, `doc_blocks`, its number of blocks. Blocks of
+    one content have the same hashes (their key is their normalised text's),
+    so the index's sets need no other rows: on the 406 MB benchmark corpus
+    these are 3.2 M rows of 9.1 M, held from the block matching to the index.
     """
 
-    doc: I64
     key: I64
+    first: I64
     hashes: U32
     offsets: I64
+    doc_blocks: I64
 
     @classmethod
-    def of(cls, blocks: BlockHashes) -> ClusteredBlocks:
-        """These fields of `blocks`, so that a caller can let the others go."""
-        return cls(blocks.doc, blocks.key, blocks.hashes, blocks.offsets)
+    def of(
+        cls, blocks: BlockHashes, n_docs: int, keys: I64 | None = None, first: I64 | None = None
+    ) -> ClusteredBlocks:
+        """Copied from `blocks` of `n_docs` documents (the blocks can go then).
+
+        `keys` and `first` are `unique_first_inverse(blocks.key)`'s first
+        two results, when known already.
+        """
+        if keys is None or first is None:
+            keys, first, _ = unique_first_inverse(blocks.key)
+        hashes, offsets = gather(blocks.hashes, blocks.offsets, first)
+        doc_blocks = np.bincount(blocks.doc, minlength=n_docs).astype(np.int64)
+        return cls(keys, first, hashes, offsets, doc_blocks)
 
 
 def rows_csr(rows: list[list[int]]) -> tuple[U32, I64]:

@@ -27,7 +27,7 @@ from dedup.core.blockhash import ClusteredBlocks
 from dedup.core.fastops import gather, unique_rows
 from dedup.core.pipeline import Analysis
 from dedup.core.sets import expand_rows
-from dedup.core.sorting import dense_ranks, distinct, unique_first_inverse
+from dedup.core.sorting import dense_ranks, distinct
 
 I64 = NDArray[np.int64]
 U32 = NDArray[np.uint32]
@@ -88,33 +88,25 @@ def index_parts(result: Analysis, blocks: ClusteredBlocks, cfg: ScanConfig) -> I
     """
     n_docs = len(result.ids)
     contents = result.contents
-    doc = blocks.doc
-    # The contents are the distinct keys of these very blocks. An analysis
-    # that kept document sets knows where each first occurs; those blocks
-    # must hold the contents' keys, and the others (never read here but for
-    # their document) are taken on trust. Otherwise every block's key is
-    # sorted again (0.4 s for 9 M blocks) and must give the contents.
-    first = contents.first
-    known = 0 < len(first) == len(contents.key) and int(first.max()) < len(doc)
-    if not (known and np.array_equal(blocks.key[first], contents.key)):
-        keys, first, _ = unique_first_inverse(blocks.key)
-        if not np.array_equal(keys, contents.key):
-            raise ValueError(
-                "index_parts: blocks must be those of hash_blocks(result.texts, cfg), the blocks "
-                "the analysis clustered; their contents differ from the analysis'"
-            )
+    if not np.array_equal(blocks.key, contents.key):
+        raise ValueError(
+            "index_parts: blocks must be those of hash_blocks(result.texts, cfg), the blocks "
+            "the analysis clustered; their contents differ from the analysis'"
+        )
     found = result.document_sets
     if found is None:
         raise ValueError("index_parts: the analysis kept no document sets (keep_document_sets)")
-    if len(found.spread) != len(doc):
+    n_blocks = int(blocks.doc_blocks.sum())
+    if len(found.spread) != n_blocks or len(blocks.doc_blocks) != n_docs:
         raise ValueError(
-            f"index_parts: {len(doc)} blocks given, {len(found.spread)} in the analysis"
+            f"index_parts: {n_blocks} blocks of {len(blocks.doc_blocks)} documents given, "
+            f"{len(found.spread)} of {n_docs} in the analysis"
         )
     # Spread of every content's cluster (all blocks of a content share it).
-    content_spread = found.spread[first]
+    content_spread = found.spread[blocks.first]
     # Only contents already repeated are matched on their sets (see `Lookup`).
     repeated = np.flatnonzero(content_spread >= 2)
-    sets = unique_rows(*gather(blocks.hashes, blocks.offsets, first[repeated]))
+    sets = unique_rows(*gather(blocks.hashes, blocks.offsets, repeated))
     content_sets = expand_rows(*sets, repeated, len(contents.key))
 
     users = user_groups(result.groups, n_docs)
@@ -153,7 +145,7 @@ def index_parts(result: Analysis, blocks: ClusteredBlocks, cfg: ScanConfig) -> I
         holder_user=holder_pair % n_users,
         doc_group=result.doc_group,
         doc_user=users,
-        doc_blocks=np.bincount(doc, minlength=n_docs).astype(np.int64),
+        doc_blocks=blocks.doc_blocks,
         own=expand_rows(*found.own, found.owners, n_docs),
         whole=expand_rows(*found.whole, found.mostly_common, n_docs),
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import xxhash
@@ -83,12 +83,6 @@ class Contents:
     key: I64
     cluster: I64
     score: F64
-    # The first block of each content among the blocks clustered (before
-    # glued passages were cut out): the index takes each content's set from
-    # there. `analyze` fills it when it keeps document sets (for an index);
-    # it is empty otherwise, and after `label` called by an engine that
-    # matched blocks its own way: the index then finds the first blocks again.
-    first: I64 = field(default_factory=lambda: np.empty(0, np.int64))
 
 
 @dataclass(frozen=True)
@@ -241,7 +235,7 @@ def analyze(
     content, keys, first = _contents(blocks)
     sorted_values = None if group_values is None else [group_values[i] for i in order]
     clusters, scores = content_clusters(blocks.hashes, blocks.offsets, first, keys, cfg)
-    clustered = ClusteredBlocks.of(blocks) if keep_document_sets else None
+    clustered = ClusteredBlocks.of(blocks, len(ids), keys, first) if keep_document_sets else None
     # Handed over with no name left here, so that `label` can let each
     # block array go once it has read it: they are most of an analysis's
     # memory (a caller that passed `blocks` keeps its own, of course).
@@ -260,9 +254,7 @@ def analyze(
         keep_document_sets,
         doc_len,
     )
-    if not keep_document_sets:
-        return result
-    return replace(result, contents=replace(result.contents, first=first), clustered=clustered)
+    return replace(result, clustered=clustered) if keep_document_sets else result
 
 
 def content_clusters(
