@@ -20,6 +20,7 @@ from dedup.core.edges import (
 )
 from dedup.core.lsh import query_pairs, query_sorted_bands, sorted_bands
 from dedup.core.sets import unique_rows
+from dedup.core.splice import splice
 from dedup.core.text import tokens
 
 
@@ -246,3 +247,38 @@ def test_variant_pairs_in_query_batches_equal_all_at_once() -> None:
             np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="batch"):
         variant_pairs(queries, index, 0.5, 128, 1, batch=0)
+
+
+def test_splice_is_delete_then_place() -> None:
+    rng = np.random.default_rng(4)
+    for n, n_removed, n_added in ((0, 0, 0), (0, 0, 3), (5, 5, 0), (9, 3, 7), (200, 40, 90)):
+        for dtype in (np.int64, np.float64, np.int32):
+            column = rng.integers(0, 1000, n).astype(dtype)
+            removed = np.sort(rng.choice(n, n_removed, replace=False)).astype(np.int64)
+            n_out = n - n_removed + n_added
+            at = np.sort(rng.choice(n_out, n_added, replace=False)).astype(np.int64)
+            added = rng.integers(0, 1000, n_added).astype(dtype)
+            expected = np.empty(n_out, dtype=dtype)
+            kept = np.ones(n_out, dtype=bool)
+            kept[at] = False
+            expected[kept] = np.delete(column, removed)
+            expected[at] = added
+            got = splice(column, removed, at, added)
+            assert got.dtype == dtype
+            np.testing.assert_array_equal(got, expected)
+
+
+def test_splice_refuses_rows_out_of_order_or_range() -> None:
+    column = np.arange(5, dtype=np.int64)
+    one = np.array([1], dtype=np.int64)
+    for removed, at, added in (
+        (np.array([2, 1]), np.empty(0, np.int64), np.empty(0, np.int64)),
+        (np.array([5]), np.empty(0, np.int64), np.empty(0, np.int64)),
+        (np.array([1, 1]), np.empty(0, np.int64), np.empty(0, np.int64)),
+        (np.empty(0, np.int64), np.array([6, 7]), np.array([7, 8])),
+        (np.empty(0, np.int64), np.array([3, 3]), np.array([7, 8])),
+        (np.empty(0, np.int64), np.array([6]), one),
+        (np.empty(0, np.int64), one, np.array([7, 8])),
+    ):
+        with pytest.raises(ValueError):
+            splice(column, removed, at, added)

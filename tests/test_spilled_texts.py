@@ -151,6 +151,34 @@ def test_substrings_read_each_text_once() -> None:
     assert substrings(texts, docs[:0], starts[:0], ends[:0]) == []
 
 
+def test_spilled_substrings_are_python_slices(spilled: SpilledTexts) -> None:
+    rng = np.random.default_rng(8)
+    n = 400
+    docs = rng.integers(0, len(TEXTS), n).astype(np.int64)
+    starts = rng.integers(0, 1100, n).astype(np.int64)
+    ends = starts + rng.integers(-5, 300, n).astype(np.int64)
+    ends = np.maximum(ends, 0)  # past the text's end and before its start: as slices do
+    expected = [TEXTS[d][s:e] for d, s, e in zip(docs, starts, ends, strict=True)]
+    assert spilled.substrings(docs, starts, ends) == expected
+    assert substrings(spilled, docs, starts, ends) == expected  # the core asks the texts
+    assert substrings(TEXTS, docs, starts, ends) == expected
+    assert spilled.substrings(docs[:0], starts[:0], ends[:0]) == []
+    one = np.array([1], dtype=np.int64)
+    with pytest.raises(IndexError):
+        spilled.substrings(one * len(TEXTS), one, one)
+    with pytest.raises(ValueError, match="negative"):
+        spilled.substrings(one, -one, one)
+    spilled.close()
+    with pytest.raises(ValueError, match="closed"):
+        spilled.substrings(one, one * 0, one)
+
+
+def test_substrings_of_empty_texts_in_an_empty_file(tmp_path: Path) -> None:
+    with SpilledTexts.write(["", ""], tmp_path / "t") as empty:
+        zero = np.zeros(3, dtype=np.int64)
+        assert empty.substrings(zero, zero, zero + 4) == ["", "", ""]
+
+
 def test_analysis_reads_only_the_texts_of_cut_blocks() -> None:
     corpus = generate(SynthConfig(seed=5, sites=3, pages_per_site=20))
     cfg = ScanConfig()

@@ -15,6 +15,8 @@ character offsets).
 
 from __future__ import annotations
 
+import itertools
+import mmap
 import os
 from collections.abc import Iterable, Iterator
 from collections.abc import Sequence as SequenceABC
@@ -50,6 +52,7 @@ class SpilledTexts(SequenceABC[str]):
         # Whether some text holds a lone surrogate, so that its bytes are not UTF-8.
         self.surrogates = surrogates
         self._fd: int | None = os.open(path, os.O_RDONLY)
+        self._map: mmap.mmap | None = None
 
     @classmethod
     def write(cls, texts: Iterable[str], path: Path) -> SpilledTexts:
@@ -114,6 +117,43 @@ class SpilledTexts(SequenceABC[str]):
         out: NDArray[np.bool_] = np.diff(self.byte_offsets) == self.lengths
         return out
 
+    def substrings(self, docs: I64, starts: I64, ends: I64) -> list[str]:
+        """`self[d][s:e]` of every (d, s, e) (code points), as `pipeline.substrings`.
+
+        Pieces of ASCII texts are sliced from the file mapped into memory,
+        so only their pages are read; a non-ASCII text is read once for all
+        its pieces.
+
+        Raises:
+            IndexError: a document outside the texts.
+            ValueError: a negative offset (slices from the end are not taken).
+        """
+        out = [""] * len(docs)
+        if not len(docs):
+            return out
+        if int(docs.min()) < 0 or int(docs.max()) >= len(self):
+            raise IndexError(f"documents must lie in 0..{len(self) - 1}")
+        if len(starts) and min(int(starts.min()), int(ends.min())) < 0:
+            raise ValueError("offsets must not be negative")
+        ascii = self.ascii()[docs]
+        rows = np.flatnonzero(ascii)
+        lengths = self.lengths[docs[rows]]
+        lo = np.minimum(starts[rows], lengths)
+        hi = np.clip(ends[rows], lo, lengths)
+        base = self.byte_offsets[docs[rows]]
+        pieces = zip(rows.tolist(), (base + lo).tolist(), (base + hi).tolist(), strict=True)
+        for row, a, b in pieces:
+            if b > a:  # an empty file cannot be mapped
+                out[row] = self._mapped()[a:b].decode("ascii")
+        rest = np.flatnonzero(~ascii)
+        rest = rest[np.argsort(docs[rest], kind="stable")]
+        for _, group in itertools.groupby(rest.tolist(), key=lambda row: int(docs[row])):
+            rows_of = list(group)
+            text = self[int(docs[rows_of[0]])]
+            for row in rows_of:
+                out[row] = text[int(starts[row]) : int(ends[row])]
+        return out
+
     def text_hashes(self) -> I64:
         """`cleaning.text_hash` of every text, from the file's bytes (no string is made)."""
         out = np.empty(len(self), dtype=np.int64)
@@ -160,6 +200,9 @@ class SpilledTexts(SequenceABC[str]):
         return pa.chunked_array(chunks, pa.large_string())
 
     def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
@@ -169,6 +212,14 @@ class SpilledTexts(SequenceABC[str]):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _mapped(self) -> mmap.mmap:
+        if self._fd is None:
+            raise ValueError(f"{self.path}: the spilled texts are closed")
+        if self._map is None:
+            # Only called with an ASCII text to slice, so the file is not empty.
+            self._map = mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ)
+        return self._map
 
     def _read(self, offset: int, size: int) -> bytes:
         if self._fd is None:

@@ -35,6 +35,7 @@ from dedup.core.lsh import GOLDEN, fmix64, optimal_params, query_sorted_bands, s
 from dedup.core.minhash import permutations
 from dedup.core.similar import set_band_keys
 from dedup.core.sorting import distinct, lexsort2, stable_argsort, unique_first_inverse
+from dedup.core.splice import splice
 
 I64 = NDArray[np.int64]
 U32 = NDArray[np.uint32]
@@ -406,14 +407,6 @@ def split_glued(
     # Position of each new row in the result: the kept blocks before its
     # source block, plus the new rows before it.
     at = at - np.searchsorted(removed, at) + np.arange(len(at))
-    n_out = len(doc) - len(removed) + len(at)
-    kept = np.ones(n_out, dtype=bool)
-    kept[at] = False
-    out = []
     old = (doc, start, end, content, cluster, words, prose, match)
-    for col, added in zip(old, new, strict=True):
-        result = np.empty(n_out, dtype=col.dtype)
-        result[kept] = np.delete(col, removed)
-        result[at] = added[order]
-        out.append(result)
+    out = [splice(col, removed, at, added[order]) for col, added in zip(old, new, strict=True)]
     return out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7].astype(np.float64)

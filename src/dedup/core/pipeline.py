@@ -131,8 +131,14 @@ def substrings(texts: Sequence[str], docs: I64, starts: I64, ends: I64) -> list[
     """`texts[d][s:e]` of every (d, s, e), each text read once however many rows it has.
 
     Texts read from disk (`dedup.spilled_texts`) cost a read per access, and
-    the passages table takes many substrings of the same documents.
+    the passages table takes many substrings of the same documents. A
+    sequence with a `substrings` method of its own (those texts) is asked
+    for them instead.
     """
+    own = getattr(texts, "substrings", None)
+    if callable(own):
+        pieces: list[str] = own(docs, starts, ends)
+        return pieces
     out = [""] * len(docs)
     order = stable_argsort(docs)
     by_doc = docs[order]
