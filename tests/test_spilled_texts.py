@@ -85,6 +85,21 @@ def test_a_changed_file_and_a_closed_store_are_errors(tmp_path: Path) -> None:
         texts[0]
 
 
+def test_the_with_block_removes_the_file_when_it_raises(tmp_path: Path) -> None:
+    with SpilledTexts.write(["kept"], tmp_path / "kept") as kept:
+        assert kept[0] == "kept"
+    assert (tmp_path / "kept").exists() and kept._fd is None
+    with pytest.raises(RuntimeError), SpilledTexts.write(["x"], tmp_path / "gone") as gone:
+        raise RuntimeError("stopped")
+    assert not (tmp_path / "gone").exists() and gone._fd is None
+    # Written aside and renamed over: a view of the old file stays readable.
+    old = SpilledTexts.write(["old text"], tmp_path / "same")
+    view = old.arrow([(0, 1)])
+    with SpilledTexts.write(["new"], tmp_path / "same") as new:
+        assert new[0] == "new" and view.to_pylist() == ["old text"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept", "same"]
+
+
 def test_a_failed_write_leaves_no_file(tmp_path: Path) -> None:
     def texts() -> Iterator[str]:
         yield "first"
@@ -92,7 +107,7 @@ def test_a_failed_write_leaves_no_file(tmp_path: Path) -> None:
 
     with pytest.raises(OSError, match="No space"):
         SpilledTexts.write(texts(), tmp_path / "t")
-    assert not (tmp_path / "t").exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("large", [True, False])
@@ -197,6 +212,23 @@ def test_analysis_reads_only_the_texts_of_cut_blocks() -> None:
     assert np.array_equal(result.doc_len, expected.doc_len)
     with pytest.raises(ValueError, match="3 text lengths"):
         analyze(ids, plain, cfg, doc_len=lengths[:3])
+    n = len(ids)
+    with pytest.raises(ValueError, match=f"{n} texts and {n + 1} text lengths for {n} ids"):
+        analyze(ids, plain, cfg, doc_len=np.r_[lengths, 1])
+    with pytest.raises(ValueError, match=f"{n - 1} texts for {n} ids"):
+        analyze(ids, plain[1:], cfg)
+    # Ids out of order: texts, blocks and lengths are taken in id order.
+    turned = np.arange(len(ids))[::-1]
+    shuffled = analyze(
+        [ids[i] for i in turned],
+        [plain[i] for i in turned],
+        cfg,
+        blocks=pipeline.hash_blocks([plain[i] for i in turned], cfg),
+        doc_len=lengths[turned],
+    )
+    assert shuffled.ids == ids
+    assert np.array_equal(shuffled.doc_len, expected.doc_len)
+    assert np.array_equal(shuffled.spans.run, expected.spans.run)
 
 
 def _site(folder: Path, n: int) -> Path:
@@ -228,6 +260,70 @@ def test_a_scan_analyses_the_spilled_texts_and_removes_them(
     rows = zip(table["id"].to_pylist(), table["text_hash"].to_pylist(), strict=True)
     for doc_id, hashed in rows:
         assert hashed == text_hash(by_id[Path(doc_id).name])
+
+
+def test_a_failed_analysis_removes_the_spilled_texts_and_keeps_the_old_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = _site(tmp_path / "docs", 5)
+    out = tmp_path / "out"
+    scan([docs], out, ScanConfig(), workers=1)
+    before = {p.name: p.read_bytes() for p in out.glob("*.parquet")}
+    given: list[SpilledTexts] = []
+
+    def stop(ids: list[str], texts: SpilledTexts, *args: Any) -> None:
+        assert texts.path.exists()
+        given.append(texts)
+        raise MemoryError("no memory left")
+
+    monkeypatch.setattr(runner, "analyze", stop)
+    with pytest.raises(MemoryError):
+        scan([docs], out, ScanConfig(), force=True, workers=1)
+    assert given[0]._fd is None and not given[0].path.exists()
+    assert {p.name: p.read_bytes() for p in out.glob("*.parquet")} == before
+
+
+def test_the_work_folder_inside_the_inputs_is_not_read(tmp_path: Path) -> None:
+    docs = _site(tmp_path / "docs", 5)
+    out = docs / "out"
+    # What an interrupted scan leaves: shards and the spilled texts.
+    work_folder(out).mkdir()
+    (work_folder(out) / TEXTS_FILE).write_text("left by a killed scan", encoding="utf-8")
+    scan([docs], out, ScanConfig(), workers=1)
+    ids = pq.read_table(out / "documents.parquet")["id"].to_pylist()
+    assert sorted(ids) == sorted(p.name for p in docs.glob("*.txt"))
+    assert not pq.read_table(out / "errors.parquet").num_rows
+
+
+def test_scan_tables_are_those_of_the_analysis_of_the_texts_in_memory(tmp_path: Path) -> None:
+    """Wide and astral characters, empty documents, glued passages in non-ASCII text."""
+    corpus = generate(SynthConfig(seed=12, sites=3, pages_per_site=12))
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    texts = {}
+    for n, text in enumerate(corpus.texts):
+        if n % 3 == 0:
+            text = text.replace("e", "é", 40)
+        if n % 5 == 0:
+            text = text.replace(" ", " 😀 ", 9)
+        texts[f"doc{n:03d}.txt"] = text
+    texts["empty.txt"] = ""
+    texts["blank.txt"] = "\n\n"
+    for name, text in texts.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    cfg = ScanConfig()
+    scan([folder], tmp_path / "out", cfg, workers=1, index=False)
+    ids = sorted(texts)
+    result = analyze(ids, [texts[i] for i in ids], cfg)
+    assert sum(not t.isascii() for t in texts.values()) > 10
+    # Glued passages were cut out of non-ASCII documents.
+    cut = set(result.blocks.doc[result.blocks.content < 0].tolist())
+    assert [d for d in cut if not texts[ids[d]].isascii()]
+    expected = arrow.to_tables(result, cfg)
+    for name in ("spans", "documents", "passages"):
+        written = pq.read_table(tmp_path / "out" / f"{name}.parquet")
+        columns = [c for c in written.column_names if c not in ("source", "row")]
+        assert written.select(columns).equals(expected[name].select(columns)), name
 
 
 def test_a_full_disk_while_spilling_names_the_output_and_keeps_the_old_one(

@@ -196,7 +196,8 @@ def scan(
     previous = use_workers(workers)
     try:
         problems: list[Problem] = []
-        sources = list_sources(paths, reading, [target], problems)
+        # Not the work folder either: a resumed scan would read its own files.
+        sources = list_sources(paths, reading, [target, work_folder(target)], problems)
         field = cfg.group_by.removeprefix("field:") if cfg.group_by.startswith("field:") else None
         threads = _numba_threads()
         docs, values, resumed = _read_shards(
@@ -211,41 +212,41 @@ def scan(
         progress(Tick("analyse", files_total=len(docs)))
         # In id order, as `analyze` numbers them: the provenance lists them so.
         docs, values = _sorted_by_id(docs, values)
-        texts = spill_texts(docs, target, work_folder(target))
-        blocks = hash_blocks([d.text for d in docs], cfg, threads)
-        # From here on the texts are read from the file, where needed.
-        docs = [replace(d, text="") for d in docs]
-        # Handed over with no name left here, so that the analysis lets each
-        # block array go after its last read (a positional argument: the
-        # call keeps none of them).
-        handed = [blocks]
-        del blocks
-        result = analyze(
-            [d.id for d in docs],
-            texts,
-            cfg,
-            threads,
-            values if field is not None else None,
-            handed.pop(),
-            index,
-            texts.lengths,
-        )
-        extra = build_index_tables(result, cfg, threads) if index else {}
-        # What only the index reads (the blocks' hashes, the document sets)
-        # goes before writing.
-        result = replace(result, clustered=None, document_sets=None)
-        progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
+        # Removed if the scan stops below: a resumed scan writes it anew.
+        with spill_texts(docs, target, work_folder(target)) as texts:
+            blocks = hash_blocks([d.text for d in docs], cfg, threads)
+            # From here on the texts are read from the file, where needed.
+            docs = [replace(d, text="") for d in docs]
+            # Handed over with no name left here, so that the analysis lets each
+            # block array go after its last read (a positional argument: the
+            # call keeps none of them).
+            handed = [blocks]
+            del blocks
+            result = analyze(
+                [d.id for d in docs],
+                texts,
+                cfg,
+                threads,
+                values if field is not None else None,
+                handed.pop(),
+                index,
+                texts.lengths,
+            )
+            extra = build_index_tables(result, cfg, threads) if index else {}
+            # What only the index reads (the first blocks' hashes, the
+            # document sets) goes before writing.
+            result = replace(result, clustered=None, document_sets=None)
+            progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
+            provenance = Provenance.of(paths, reading, docs)
+            progress(Tick("write", files_total=len(TABLES)))
+            tables = to_tables(result, cfg, problems, provenance) | extra
+            summary = summarize(result, target)
+            # The tables hold all that is written: the analysis' arrays (most
+            # of the scan's memory) go before the Parquet writers take theirs.
+            del docs, result, extra
+            write_output(target, tables, force, rows_per_file=rows_per_file, workers=threads)
     finally:
         _set_numba_threads(previous)
-    with texts:
-        provenance = Provenance.of(paths, reading, docs)
-        progress(Tick("write", files_total=len(TABLES)))
-        tables = to_tables(result, cfg, problems, provenance) | extra
-        summary = summarize(result, target)
-        # The tables hold all that is written: the analysis' arrays (most of
-        # the scan's memory) go before the Parquet writers take theirs.
-        del docs, result, extra
-        write_output(target, tables, force, rows_per_file=rows_per_file, workers=threads)
     remove_work_folder(work_folder(target))
     progress(Tick("write", files_done=len(TABLES), files_total=len(TABLES), finished=True))
     return replace(summary, problems=problems, resumed_shards=resumed)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import mmap
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from collections.abc import Sequence as SequenceABC
 from pathlib import Path
@@ -39,8 +40,10 @@ class SpilledTexts(SequenceABC[str]):
 
     `lengths` holds each text's length in code points and `byte_offsets`
     where each begins in the file (and, last, its size). Reads are `pread`
-    calls on one open descriptor, so threads may read at once; `close()`
-    (or the `with` block) lets it go, the file stays where it was written.
+    calls on one open descriptor, so threads may read at once, until
+    `close()`, which must not overlap them. As a context manager it closes
+    at the end of the block and, if the block raised, removes the file too
+    (nothing resumes from it).
     """
 
     def __init__(
@@ -53,6 +56,7 @@ class SpilledTexts(SequenceABC[str]):
         self.surrogates = surrogates
         self._fd: int | None = os.open(path, os.O_RDONLY)
         self._map: mmap.mmap | None = None
+        self._mapping = threading.Lock()
 
     @classmethod
     def write(cls, texts: Iterable[str], path: Path) -> SpilledTexts:
@@ -64,8 +68,12 @@ class SpilledTexts(SequenceABC[str]):
         """
         offsets, lengths = [0], []
         surrogates = False
+        # Written aside and renamed: a file of that name may still be mapped
+        # by a view of an earlier scan in this process, and truncating a
+        # mapped file makes its readers crash (SIGBUS).
+        tmp = path.with_name(f"{path.name}.tmp")
         try:
-            with open(path, "wb") as handle:
+            with open(tmp, "wb") as handle:
                 for text in texts:
                     try:
                         data = text.encode("utf-8")
@@ -75,8 +83,9 @@ class SpilledTexts(SequenceABC[str]):
                     handle.write(data)
                     offsets.append(offsets[-1] + len(data))
                     lengths.append(len(text))
+            os.replace(tmp, path)
         except BaseException:
-            path.unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
         return cls(
             path,
@@ -210,16 +219,19 @@ class SpilledTexts(SequenceABC[str]):
     def __enter__(self) -> SpilledTexts:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         self.close()
+        if kind is not None:
+            self.path.unlink(missing_ok=True)
 
     def _mapped(self) -> mmap.mmap:
         if self._fd is None:
             raise ValueError(f"{self.path}: the spilled texts are closed")
-        if self._map is None:
-            # Only called with an ASCII text to slice, so the file is not empty.
-            self._map = mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ)
-        return self._map
+        with self._mapping:
+            if self._map is None:
+                # Only called with an ASCII text to slice, so the file is not empty.
+                self._map = mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ)
+            return self._map
 
     def _read(self, offset: int, size: int) -> bytes:
         if self._fd is None:

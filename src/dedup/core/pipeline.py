@@ -4,8 +4,10 @@
       -> block clusters and near-duplicate document clusters
       -> runs and passages -> spans
 
-`analyze` takes ids and texts and returns arrays; it reads no file and keeps
-no state. Runners feed it and write its result through the Arrow adapter.
+`analyze` takes ids and texts and returns arrays; it opens no file and keeps
+no state. Runners feed it and write its result through the Arrow adapter
+(the texts may be any sequence of strings: the embedded runner passes texts
+that it spilled to disk, read back where needed).
 """
 
 from __future__ import annotations
@@ -93,8 +95,9 @@ class Analysis:
     cluster (d itself when it has no near-duplicate); `doc_cluster_size[d]`
     is that cluster's size. `document_sets` are the sets those clusters were
     found with, over the blocks before glued passages were cut out, and
-    `clustered` the blocks' hashes the contents were matched on, when asked
-    for (an index keeps them); None otherwise.
+    `clustered` each content's first block with its shingle hashes (what the
+    index reads of the blocks the contents were matched on), when asked for;
+    None otherwise.
     """
 
     ids: list[str]
@@ -205,14 +208,14 @@ def analyze(
         workers: threads for hashing blocks; the result does not depend on it.
         group_values: each document's value of the field that a
             `group_by="field:<name>"` config counts by (None: no value).
-        blocks: `hash_blocks(texts, cfg)` computed already (then the caller
-            holds them until this returns); hashed here when None, and
-            then let go step by step. Blocks of documents in input order
+        blocks: `hash_blocks(texts, cfg)` computed already; hashed here
+            when None. Either way they are let go step by step, unless the
+            caller holds them too. Blocks of documents in input order
             are put in id order here.
         keep_document_sets: keep what an index reads besides the tables in
             the result: the near-duplicate step's document sets
-            (`Analysis.document_sets`) and the blocks' hashes
-            (`Analysis.clustered`).
+            (`Analysis.document_sets`) and each content's first block's
+            shingle hashes (`Analysis.clustered`).
         doc_len: each text's length in code points, known already (texts
             read from disk); measured here when None.
 
@@ -223,7 +226,11 @@ def analyze(
     Raises:
         DuplicateIdError: two documents share an id.
         ConfigError: a `field:` group spec without `group_values`.
+        ValueError: as many texts (or text lengths) as ids are not given.
     """
+    if len(texts) != len(ids) or (doc_len is not None and len(doc_len) != len(ids)):
+        lengths = "" if doc_len is None else f" and {len(doc_len)} text lengths"
+        raise ValueError(f"{len(texts)} texts{lengths} for {len(ids)} ids")
     order = id_order(ids)
     sorted_ids = [ids[i] for i in order]
     for a, b in itertools.pairwise(sorted_ids):

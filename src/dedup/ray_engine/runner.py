@@ -37,6 +37,7 @@ from dedup.ray_engine.session import RaySettings, ray_session, require_ray
 from dedup.runner import ScanSummary, spill_texts, summarize
 from dedup.schemas import TABLES
 from dedup.sources import Document, Problem, Provenance, Source, list_sources
+from dedup.spilled_texts import SpilledTexts
 
 _ARROW: dict[str, Any] = {"batch_format": "pyarrow", "batch_size": None}
 # Blocks per shuffle partition when `RaySettings.partitions` is not set.
@@ -64,11 +65,12 @@ def scan_ray(
     settings = settings or RaySettings()
     target = Path(out)
     check_target(target, force, paths)
-    problems: list[Problem] = []
-    sources = list_sources(paths, reading, [target], problems)
-    field = cfg.group_by.removeprefix("field:") if cfg.group_by.startswith("field:") else None
     # Nothing resumes a Ray scan: its spilled texts go however it ends.
     folder = target.parent / f".{target.name}.ray-work"
+    problems: list[Problem] = []
+    sources = list_sources(paths, reading, [target, folder], problems)
+    field = cfg.group_by.removeprefix("field:") if cfg.group_by.startswith("field:") else None
+    texts: SpilledTexts | None = None
     try:
         with ray_session(settings) as ray:
             progress(Tick("read", files_total=len(sources)))
@@ -107,6 +109,8 @@ def scan_ray(
             write_output(target, to_tables(result, cfg, problems, provenance), force)
             summary = summarize(result, target)
     finally:
+        if texts is not None:
+            texts.close()
         shutil.rmtree(folder, ignore_errors=True)
     progress(Tick("write", files_done=len(TABLES), files_total=len(TABLES), finished=True))
     return replace(summary, problems=problems)
