@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 from dataclasses import replace
 
@@ -185,6 +186,52 @@ def test_label_lets_the_block_arrays_go_once_read(
     # blocks': nothing keeps anything.
     assert alive == [{"words", "word_offsets"}, set()]
     assert (result.clustered is not None) == keep
+
+
+def test_label_lets_the_block_columns_it_replaced_or_read_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Clusters, scores and prose counts of the blocks are dead by the passage table.
+
+    The ones from before the glued cuts and, once read, those after them.
+    """
+    refs: dict[str, weakref.ref[np.ndarray]] = {}
+    made = {
+        "join_variants": pipeline.join_variants,
+        "wrapped_words": pipeline.wrapped_words,
+        "split_glued": pipeline.split_glued,
+    }
+
+    def joining(*args: object) -> object:
+        cluster, match = made["join_variants"](*args)  # type: ignore[operator]
+        refs["joined"], refs["match"] = weakref.ref(cluster), weakref.ref(match)
+        return cluster, match
+
+    def wrapping(*args: object) -> object:
+        prose = made["wrapped_words"](*args)  # type: ignore[operator]
+        refs["prose"] = weakref.ref(prose)
+        return prose
+
+    def splitting(*args: object) -> object:
+        split = made["split_glued"](*args)  # type: ignore[operator]
+        refs["split prose"], refs["split match"] = weakref.ref(split[6]), weakref.ref(split[7])
+        return split
+
+    alive: list[set[str]] = []
+    tabled = pipeline.passage_table
+
+    def passage_table(*args: object) -> object:
+        alive.append({name for name, ref in refs.items() if ref() is not None})
+        return tabled(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "join_variants", joining)
+    monkeypatch.setattr(pipeline, "wrapped_words", wrapping)
+    monkeypatch.setattr(pipeline, "split_glued", splitting)
+    monkeypatch.setattr(pipeline, "passage_table", passage_table)
+    corpus = generate(SynthConfig(seed=3, sites=3, pages_per_site=5))
+    result = analyze(corpus.ids, corpus.texts, ScanConfig())
+    assert (result.blocks.content < 0).any()  # glued passages were cut out
+    assert alive == [set()]
 
 
 def test_index_tables_come_from_the_kept_blocks_without_hashing_again(

@@ -18,7 +18,6 @@ from __future__ import annotations
 import itertools
 import mmap
 import os
-import threading
 from collections.abc import Iterable, Iterator
 from collections.abc import Sequence as SequenceABC
 from pathlib import Path
@@ -55,8 +54,6 @@ class SpilledTexts(SequenceABC[str]):
         # Whether some text holds a lone surrogate, so that its bytes are not UTF-8.
         self.surrogates = surrogates
         self._fd: int | None = os.open(path, os.O_RDONLY)
-        self._map: mmap.mmap | None = None
-        self._mapping = threading.Lock()
 
     @classmethod
     def write(cls, texts: Iterable[str], path: Path) -> SpilledTexts:
@@ -129,9 +126,9 @@ class SpilledTexts(SequenceABC[str]):
     def substrings(self, docs: I64, starts: I64, ends: I64) -> list[str]:
         """`self[d][s:e]` of every (d, s, e) (code points), as `pipeline.substrings`.
 
-        Pieces of ASCII texts are sliced from the file mapped into memory,
-        so only their pages are read; a non-ASCII text is read once for all
-        its pieces.
+        Pieces of ASCII texts are sliced from the file mapped into memory
+        for the call, so only their pages are read; a non-ASCII text is read
+        once for all its pieces.
 
         Raises:
             IndexError: a document outside the texts.
@@ -150,10 +147,19 @@ class SpilledTexts(SequenceABC[str]):
         lo = np.minimum(starts[rows], lengths)
         hi = np.clip(ends[rows], lo, lengths)
         base = self.byte_offsets[docs[rows]]
-        pieces = zip(rows.tolist(), (base + lo).tolist(), (base + hi).tolist(), strict=True)
-        for row, a, b in pieces:
-            if b > a:  # an empty file cannot be mapped
-                out[row] = self._mapped()[a:b].decode("ascii")
+        pieces = [
+            (row, a, b)
+            for row, a, b in zip(
+                rows.tolist(), (base + lo).tolist(), (base + hi).tolist(), strict=True
+            )
+            if b > a  # an empty file cannot be mapped
+        ]
+        if pieces:
+            # Mapped for this call only: the pages it read leave the
+            # process's memory with the mapping.
+            with mmap.mmap(self._descriptor(), 0, access=mmap.ACCESS_READ) as mapped:
+                for row, a, b in pieces:
+                    out[row] = mapped[a:b].decode("ascii")
         rest = np.flatnonzero(~ascii)
         rest = rest[np.argsort(docs[rest], kind="stable")]
         for _, group in itertools.groupby(rest.tolist(), key=lambda row: int(docs[row])):
@@ -209,9 +215,6 @@ class SpilledTexts(SequenceABC[str]):
         return pa.chunked_array(chunks, pa.large_string())
 
     def close(self) -> None:
-        if self._map is not None:
-            self._map.close()
-            self._map = None
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
@@ -224,22 +227,17 @@ class SpilledTexts(SequenceABC[str]):
         if kind is not None:
             self.path.unlink(missing_ok=True)
 
-    def _mapped(self) -> mmap.mmap:
+    def _descriptor(self) -> int:
         if self._fd is None:
             raise ValueError(f"{self.path}: the spilled texts are closed")
-        with self._mapping:
-            if self._map is None:
-                # Only called with an ASCII text to slice, so the file is not empty.
-                self._map = mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ)
-            return self._map
+        return self._fd
 
     def _read(self, offset: int, size: int) -> bytes:
-        if self._fd is None:
-            raise ValueError(f"{self.path}: the spilled texts are closed")
+        fd = self._descriptor()
         parts = [b""]
         while size > 0:
             # pread returns at most about 2 GB on Linux: a larger text takes several.
-            part = os.pread(self._fd, size, offset)
+            part = os.pread(fd, size, offset)
             if not part:
                 raise OSError(f"{self.path}: ends before byte {offset + size}; was it changed?")
             parts.append(part)

@@ -389,6 +389,7 @@ def label(
     edges = edge_blocks(doc, runs.span_run >= 0)
     edges = edges[joined[edges] == cluster[edges]]
     cluster = joined
+    del joined  # else it would keep the clusters before the cuts to the end
     del runs  # found again below, after the cuts; two sets of run arrays would be the peak
     glued = glued_runs(gather(*word_csr, edges), doc_group[doc[edges]], scope[doc[edges]], cfg)
     del word_csr  # the word hashes: read for the last time
@@ -413,7 +414,9 @@ def label(
         )
     del cut_texts
     runs = find_runs(doc, cluster, prose, doc_group, user_group, cfg)
+    del prose  # read for the last time; as are the scores below
     block_score = np.where(runs.block_run >= 0, match, 0.0) if len(doc) else match
+    del match
     spans = Spans(*tile_spans(doc, start, end, runs.span_run, doc_len))
     return Analysis(
         ids=ids,
