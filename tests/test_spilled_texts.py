@@ -77,7 +77,7 @@ def test_a_changed_file_and_a_closed_store_are_errors(tmp_path: Path) -> None:
     path = tmp_path / "t"
     texts = SpilledTexts.write(["one", "two"], path)
     path.write_bytes(b"one")
-    with pytest.raises(OSError, match="ends before byte 6"):
+    with pytest.raises(OutputError, match="end before byte 6: the file was changed"):
         texts[1]
     texts.close()
     texts.close()  # twice is fine

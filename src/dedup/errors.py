@@ -43,4 +43,4 @@ class DuplicateIdError(InputError):
 
 
 class OutputError(DedupError):
-    """The output folder or one of its files cannot be written."""
+    """The output folder or one of its files cannot be written, or a work file beside it read."""

@@ -28,6 +28,8 @@ import pyarrow as pa
 import xxhash
 from numpy.typing import NDArray
 
+from dedup.errors import OutputError
+
 I64 = NDArray[np.int64]
 
 # Bytes read at once where many texts are read in order (hashing them).
@@ -239,7 +241,10 @@ class SpilledTexts(SequenceABC[str]):
             # pread returns at most about 2 GB on Linux: a larger text takes several.
             part = os.pread(fd, size, offset)
             if not part:
-                raise OSError(f"{self.path}: ends before byte {offset + size}; was it changed?")
+                raise OutputError(
+                    f"{self.path}: this scan's spilled texts end before byte {offset + size}: "
+                    "the file was changed while the scan ran; run the scan again"
+                )
             parts.append(part)
             offset += len(part)
             size -= len(part)
