@@ -142,6 +142,9 @@ def substrings(texts: Sequence[str], docs: I64, starts: I64, ends: I64) -> list[
     if callable(own):
         pieces: list[str] = own(docs, starts, ends)
         return pieces
+    if isinstance(texts, (list, tuple)):  # texts in memory: no read to save
+        rows = zip(docs.tolist(), starts.tolist(), ends.tolist(), strict=True)
+        return [texts[d][s:e] for d, s, e in rows]
     out = [""] * len(docs)
     order = stable_argsort(docs)
     by_doc = docs[order]
