@@ -222,9 +222,9 @@ def analyze(
         doc_len: each text's length in code points, known already (texts
             read from disk); measured here when None.
 
-    Texts already in id order are kept as given (not copied into a list),
-    and are read only where glued passages are cut and by the result's
-    readers.
+    Texts already in id order are kept as given (not copied into a list);
+    given their blocks and lengths as well, they are read only where glued
+    passages are cut, and then by the result's readers.
 
     Raises:
         DuplicateIdError: two documents share an id.
