@@ -450,3 +450,22 @@ def test_passage_table_equals_a_sort_of_all_runs(
         got, expected = getattr(ours, field), getattr(want, field)
         assert got.dtype == expected.dtype, field
         np.testing.assert_array_equal(got, expected, err_msg=field)
+
+
+def test_accept_blocks_takes_the_blocks_groups_when_given() -> None:
+    rng = np.random.default_rng(5)
+    doc = np.sort(rng.integers(0, 30, 400)).astype(np.int64)
+    cluster = rng.integers(0, 12, 400).astype(np.int64)
+    words = rng.integers(1, 20, 400).astype(np.int64)
+    doc_group = np.minimum(np.arange(30), rng.integers(0, 30, 30)).astype(np.int64)
+    cfg = ScanConfig()
+    for user_group in (None, (np.arange(30) % 3).astype(np.int64)):
+        plain = labels.accept_blocks(doc, cluster, words, doc_group, user_group, cfg)
+        given = labels.accept_blocks(
+            doc, cluster, words, doc_group, user_group, cfg, doc_group[doc]
+        )
+        for a, b in zip(plain, given, strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert plain[0].any()
+    with pytest.raises(ValueError, match="399 near-duplicate groups for 400 blocks"):
+        labels.accept_blocks(doc, cluster, words, doc_group, None, cfg, doc_group[doc][1:])

@@ -156,6 +156,7 @@ def accept_blocks(
     doc_group: I64,
     user_group: I64 | None,
     cfg: ScanConfig,
+    near: I64 | None = None,
 ) -> tuple[Bools, I64, U64]:
     """Which blocks are boilerplate, with their document counts and supports.
 
@@ -168,6 +169,8 @@ def accept_blocks(
         user_group: int64[D] the user's group of each document (`--group-by`),
             or None when documents are not grouped.
         cfg: min_docs, prose_words, prose_min_docs, common_fraction.
+        near: int64[B] `doc_group[doc]`, when the caller has it already (a
+            second copy of 8 bytes a block is made otherwise).
 
     Returns:
         (accepted, count, support): bool[B]; int64[B] distinct near-duplicate
@@ -189,7 +192,10 @@ def accept_blocks(
       documents of its group (and in at least `prose_min_docs`) is
       structure (`return None`, `}`), not boilerplate.
     """
-    near = doc_group[doc]
+    if near is None:
+        near = doc_group[doc]
+    elif len(near) != len(doc):
+        raise ValueError(f"{len(near)} near-duplicate groups for {len(doc)} blocks")
     count, support = count_distinct(cluster, near)
     grouped = user_group is not None
     if user_group is not None:
@@ -261,7 +267,9 @@ def find_runs(
     """Runs and passages of boilerplate blocks (arguments as `accept_blocks`)."""
     min_docs = cfg.min_docs
     block_group = doc_group[doc]
-    repeated, block_count, support = accept_blocks(doc, cluster, words, doc_group, user_group, cfg)
+    repeated, block_count, support = accept_blocks(
+        doc, cluster, words, doc_group, user_group, cfg, block_group
+    )
     alone = np.zeros(len(doc), dtype=bool)
     block_run = run_ids(doc, repeated, support, alone)
     first, length, keys = run_keys(block_run, cluster)
