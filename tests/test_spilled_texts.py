@@ -262,13 +262,18 @@ def test_a_scan_analyses_the_spilled_texts_and_removes_them(
         assert hashed == text_hash(by_id[Path(doc_id).name])
 
 
-def test_a_failed_analysis_removes_the_spilled_texts_and_keeps_the_old_output(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _scanned(tmp_path: Path) -> tuple[Path, Path, dict[str, bytes]]:
+    """A folder of documents, its scan's output folder, and the bytes of its tables."""
     docs = _site(tmp_path / "docs", 5)
     out = tmp_path / "out"
     scan([docs], out, ScanConfig(), workers=1)
-    before = {p.name: p.read_bytes() for p in out.glob("*.parquet")}
+    return docs, out, {p.name: p.read_bytes() for p in out.glob("*.parquet")}
+
+
+def test_a_failed_analysis_removes_the_spilled_texts_and_keeps_the_old_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs, out, before = _scanned(tmp_path)
     given: list[SpilledTexts] = []
 
     def stop(ids: list[str], texts: SpilledTexts, *args: Any) -> None:
@@ -329,10 +334,7 @@ def test_scan_tables_are_those_of_the_analysis_of_the_texts_in_memory(tmp_path: 
 def test_a_full_disk_while_spilling_names_the_output_and_keeps_the_old_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    docs = _site(tmp_path / "docs", 5)
-    out = tmp_path / "out"
-    scan([docs], out, ScanConfig(), workers=1)
-    before = {p.name: p.read_bytes() for p in out.glob("*.parquet")}
+    docs, out, before = _scanned(tmp_path)
 
     def full(texts: object, path: Path) -> SpilledTexts:
         assert path == work_folder(out) / TEXTS_FILE
