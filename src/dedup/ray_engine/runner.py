@@ -98,17 +98,17 @@ def scan_ray(
         # with it every argument, until the call returns (Python 3.11, 3.12).
         handed = [blocks]
         del blocks
-        with texts:
-            lengths = texts.lengths
-            result = label(
-                ids, texts, handed.pop(), content, cluster, score, cfg, values, keys, False, lengths
-            )
-            progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
-            provenance = Provenance.of(paths, reading, docs)
-            progress(Tick("write", files_total=len(TABLES)))
-            write_output(target, to_tables(result, cfg, problems, provenance), force)
-            summary = summarize(result, target)
+        lengths = texts.lengths
+        result = label(
+            ids, texts, handed.pop(), content, cluster, score, cfg, values, keys, False, lengths
+        )
+        progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
+        provenance = Provenance.of(paths, reading, docs)
+        progress(Tick("write", files_total=len(TABLES)))
+        write_output(target, to_tables(result, cfg, problems, provenance), force)
+        summary = summarize(result, target)
     finally:
+        # However the scan ends: the file closed, the folder (and file) removed.
         if texts is not None:
             texts.close()
         shutil.rmtree(folder, ignore_errors=True)
