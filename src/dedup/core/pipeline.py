@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol, TypeVar
 
 import numpy as np
 import xxhash
@@ -50,6 +51,24 @@ from dedup.errors import DuplicateIdError
 I64 = NDArray[np.int64]
 U32 = NDArray[np.uint32]
 F64 = NDArray[np.float64]
+Kept = TypeVar("Kept")
+
+
+class Stash(Protocol):
+    """Where an analysis puts what it keeps only for its caller (the index's arrays).
+
+    Called once with each such value as soon as it is made; returns the
+    value to keep in its place, equal array for array. A runner may move
+    its arrays out of memory until it reads them (`dedup.spilled_arrays`);
+    the analysis never reads them again.
+    """
+
+    def __call__(self, value: Kept, /) -> Kept: ...
+
+
+def in_memory(value: Kept, /) -> Kept:
+    """The default `Stash`: keep the value as it is."""
+    return value
 
 
 @dataclass(frozen=True)
@@ -200,6 +219,7 @@ def analyze(
     blocks: BlockHashes | None = None,
     keep_document_sets: bool = False,
     doc_len: I64 | None = None,
+    stash: Stash = in_memory,
 ) -> Analysis:
     """Label every character of every document as unique or boilerplate.
 
@@ -221,6 +241,9 @@ def analyze(
             shingle hashes (`Analysis.clustered`).
         doc_len: each text's length in code points, known already (texts
             read from disk); measured here when None.
+        stash: given what `keep_document_sets` keeps, as soon as each is
+            made (it is held to the end of the analysis, which never reads
+            it: a runner may keep it out of memory meanwhile).
 
     Texts already in id order are kept as given (not copied into a list);
     given their blocks and lengths as well, they are read only where glued
@@ -251,7 +274,9 @@ def analyze(
     content, keys, first = _contents(blocks)
     sorted_values = None if group_values is None else [group_values[i] for i in order]
     clusters, scores = content_clusters(blocks.hashes, blocks.offsets, first, keys, cfg)
-    clustered = ClusteredBlocks.of(blocks, len(ids), keys, first) if keep_document_sets else None
+    clustered = (
+        stash(ClusteredBlocks.of(blocks, len(ids), keys, first)) if keep_document_sets else None
+    )
     # Handed over with no name left here, so that `label` can let each
     # block array go once it has read it: they are most of an analysis's
     # memory (a caller that passed `blocks` keeps its own, of course).
@@ -269,6 +294,7 @@ def analyze(
         keys,
         keep_document_sets,
         doc_len,
+        stash,
     )
     return replace(result, clustered=clustered) if keep_document_sets else result
 
@@ -328,6 +354,7 @@ def label(
     content_keys: I64 | None = None,
     keep_document_sets: bool = False,
     doc_len: I64 | None = None,
+    stash: Stash = in_memory,
 ) -> Analysis:
     """Everything after block matching: near-duplicates, runs, edges, spans, passages.
 
@@ -350,6 +377,8 @@ def label(
             once the near-duplicate groups are known).
         doc_len: int64[D] each text's length in code points, when known
             (then the texts are read only where glued passages are cut).
+        stash: given the document sets kept for an index, once the
+            near-duplicate groups are known (see `analyze`).
 
     An engine that matches blocks in its own way (a cluster of machines)
     calls this with the same arrays and gets the same `Analysis`.
@@ -372,7 +401,7 @@ def label(
     cluster = content_cluster[content] if len(content) else content
     sets = document_sets(doc, *word_csr, cluster, len(ids), cfg)
     doc_group = near_duplicate_groups(sets, len(ids), cfg)
-    kept_sets = sets if keep_document_sets else None
+    kept_sets = stash(sets) if keep_document_sets else None
     del sets
     cluster_size = np.bincount(doc_group, minlength=len(ids))[doc_group]
     groups = group_names(ids, cfg.group_by, group_values)
