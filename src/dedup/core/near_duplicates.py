@@ -77,10 +77,15 @@ def document_sets(
     own_len, whole_len = np.diff(own), np.diff(whole)
     owners = np.flatnonzero(own_len > 0)
     mostly_common = np.flatnonzero((whole_len > 0) & (own_len * MIN_OWN_SHARE < whole_len))
+    # The owners' rows are all of `own_words`, in order (the other documents'
+    # rows are empty): a CSR of owners over it needs no copy of the words,
+    # which would be the largest array at this step (most words are a
+    # document's own).
+    owner_offsets = np.append(own[owners], own[-1])
     return DocumentSets(
         spread=spread,
         owners=owners,
-        own=word_shingle_rows(*gather(own_words, own, owners), cfg.ngram),
+        own=word_shingle_rows(own_words, owner_offsets, cfg.ngram),
         mostly_common=mostly_common,
         whole=word_shingle_rows(*gather(words, whole, mostly_common), cfg.ngram),
     )
