@@ -198,6 +198,42 @@ def test_set_band_keys_by_chunks_equal_the_signatures_banded(
     )
 
 
+@pytest.mark.parametrize("group", [1, 3, 4, 20, 25])
+@pytest.mark.parametrize("picked", [False, True])
+def test_band_key_groups_are_the_columns_of_set_band_keys(
+    group: int, picked: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    values, offsets = fastops.unique_rows(*nonempty_csr(8, 300))
+    rows = np.random.default_rng(2).integers(0, len(offsets) - 1, 250) if picked else None
+    perms = permutations(128, 1)
+    monkeypatch.setattr(similar, "_SKETCH_ROWS", 64)
+    whole = similar.set_band_keys(values, offsets, perms, 20, 6, rows)
+    groups = similar.band_key_groups(values, offsets, perms, 20, 6, rows, group)
+    # Copied as they come: a group is made in the memory of the one before.
+    parts = [keys.copy() for keys in groups]
+    assert [p.shape[1] for p in parts] == [min(group, 20 - b) for b in range(0, 20, group)]
+    np.testing.assert_array_equal(np.concatenate(parts, axis=1), whole)
+    np.testing.assert_array_equal(
+        np.stack(
+            lsh.candidate_pairs_of(
+                similar.band_key_groups(values, offsets, perms, 20, 6, rows, group), len(whole)
+            )
+        ),
+        np.stack(lsh.candidate_pairs(whole)),
+    )
+
+
+def test_band_key_groups_and_first_bands_refuse_bad_arguments() -> None:
+    values, offsets = fastops.unique_rows(*nonempty_csr(8, 30))
+    with pytest.raises(ValueError, match="group must be"):
+        next(similar.band_key_groups(values, offsets, permutations(128, 1), 20, 6, group=0))
+    sigs = signatures(values, offsets, *permutations(128, 1))
+    with pytest.raises(ValueError, match="first_band"):
+        fastops.band_keys(sigs, 4, 6, first_band=-1)
+    with pytest.raises(ValueError, match="rows, expected"):
+        lsh.candidate_pairs_of([np.zeros((3, 2), np.int64)], 4)
+
+
 @pytest.mark.parametrize("chunk", [5, 64, 1 << 16])
 def test_rows_taken_as_they_are_band_as_their_sets(
     chunk: int, monkeypatch: pytest.MonkeyPatch

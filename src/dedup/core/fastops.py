@@ -32,7 +32,7 @@ _RADIX_SORT_MIN = 128
 
 
 @_compiled_parallel
-def _band_keys(sigs: U32, bands: int, rows: int, out: U64) -> None:
+def _band_keys(sigs: U32, bands: int, rows: int, out: U64, first_band: int) -> None:
     n = sigs.shape[0]
     n_chunks = min(n, _CHUNKS)
     for c in numba.prange(n_chunks):
@@ -42,7 +42,7 @@ def _band_keys(sigs: U32, bands: int, rows: int, out: U64) -> None:
             # chain waits on its last multiply, the other chains fill the wait
             # (1.8 times faster than one band after the other).
             for band in range(bands):
-                keys[band] = np.uint64(band + 1) * GOLDEN
+                keys[band] = np.uint64(first_band + band + 1) * GOLDEN
             for r in range(rows):
                 for band in range(bands):
                     keys[band] = _fmix64(keys[band] ^ np.uint64(sigs[i, band * rows + r])) + GOLDEN
@@ -50,15 +50,22 @@ def _band_keys(sigs: U32, bands: int, rows: int, out: U64) -> None:
                 out[i, band] = keys[band]
 
 
-def band_keys(sigs: U32, bands: int, rows: int, out: I64 | None = None) -> I64:
-    """`lsh.band_keys`, compiled: int64[n, bands], written to `out` when given."""
+def band_keys(sigs: U32, bands: int, rows: int, out: I64 | None = None, first_band: int = 0) -> I64:
+    """`lsh.band_keys`, compiled: int64[n, bands], written to `out` when given.
+
+    With `first_band`, `sigs` holds the permutations of bands `first_band`
+    onwards only (their `bands * rows` columns), and the keys are those
+    bands' keys of the whole signature.
+    """
+    if first_band < 0:
+        raise ValueError(f"first_band must be at least 0, got {first_band}")
     if bands * rows > sigs.shape[1]:
         raise ValueError(f"{bands} bands x {rows} rows exceed {sigs.shape[1]} permutations")
     if out is None:
         out = np.empty((sigs.shape[0], bands), dtype=np.int64)
     elif out.shape != (sigs.shape[0], bands) or out.dtype != np.int64:
         raise ValueError(f"out must be int64[{sigs.shape[0]}, {bands}], got {out.shape}")
-    _band_keys(np.ascontiguousarray(sigs), bands, rows, out.view(np.uint64))
+    _band_keys(np.ascontiguousarray(sigs), bands, rows, out.view(np.uint64), first_band)
     return out
 
 

@@ -8,6 +8,8 @@ all-pairs join inside a bucket: each member of a bucket meets the next
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -150,15 +152,24 @@ def candidate_pairs(keys: I64, window: int = WINDOW) -> tuple[I64, I64]:
     and keys that share those (rare among hashes, common among small
     integers) are told apart by a walk over all of them.
     """
+    keys = np.asarray(keys, dtype=np.int64)
+    return candidate_pairs_of([keys], keys.shape[0], window)
+
+
+def candidate_pairs_of(groups: Iterable[I64], n: int, window: int = WINDOW) -> tuple[I64, I64]:
+    """`candidate_pairs` of the bands of int64[n, k] key matrices made one after another.
+
+    The bands of one matrix are done before the next is asked for
+    (`similar.band_key_groups` makes each in the same memory), so only one
+    group of bands is held at a time. Pairs are the same however the bands
+    are grouped.
+    """
     if window < 1:
         raise ValueError(f"window must be at least 1, got {window}")
-    keys = np.asarray(keys, dtype=np.int64)
-    n, bands = keys.shape
-
     # Rows in the low bits of a sort key, the band key's top bits above them.
     shift = np.uint64(max(n - 1, 1).bit_length())
 
-    def band_pairs(band: int) -> I64:
+    def band_pairs(keys: I64, band: int) -> I64:
         # Sorting keys alone is four times faster than sorting them with
         # their rows (numpy's vectorised sort: 3.2 M in 0.02 s), so each
         # row rides in the low bits of its key's top bits. Rows of one
@@ -169,7 +180,12 @@ def candidate_pairs(keys: I64, window: int = WINDOW) -> tuple[I64, I64]:
         packed.sort()
         return _window_pairs(packed, shift, column, window, np.int64(n))
 
-    packed = [p for p in map_in_threads(band_pairs, range(bands)) if len(p)]
+    packed: list[I64] = []
+    for keys in groups:
+        if keys.shape[0] != n:
+            raise ValueError(f"band keys of {keys.shape[0]} rows, expected {n}")
+        done = map_in_threads(functools.partial(band_pairs, keys), range(keys.shape[1]))
+        packed += [p for p in done if len(p)]
     if not packed:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty

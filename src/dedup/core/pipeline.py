@@ -40,10 +40,10 @@ from dedup.core.labels import (
     find_runs,
     passage_table,
 )
-from dedup.core.lsh import candidate_pairs
+from dedup.core.lsh import candidate_pairs_of
 from dedup.core.minhash import permutations
 from dedup.core.near_duplicates import DocumentSets, document_sets, near_duplicate_groups
-from dedup.core.similar import set_band_keys
+from dedup.core.similar import band_key_groups
 from dedup.core.sorting import distinct, lexsort2, stable_argsort, unique_first_inverse
 from dedup.core.text import wrapped_words
 from dedup.errors import DuplicateIdError
@@ -320,7 +320,10 @@ def content_clusters(
     """
     perms = permutations(cfg.num_perm, cfg.seed)
     bands, band_rows = cfg.passage_lsh
-    left, right = candidate_pairs(set_band_keys(hashes, offsets, perms, bands, band_rows, rows))
+    # A few bands at a time: all bands' keys at once were the largest array
+    # of the analysis on corpora of mostly distinct lines.
+    groups = band_key_groups(hashes, offsets, perms, bands, band_rows, rows)
+    left, right = candidate_pairs_of(groups, len(rows))
     # Only contents proposed in a pair are compared, on their exact sets
     # (sorted and distinct): a tenth of the contents of a 406 MB corpus, so
     # a set is made of those alone. Every content whose representative is
