@@ -8,10 +8,9 @@ all-pairs join inside a bucket: each member of a bucket meets the next
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numba  # type: ignore[import-untyped, unused-ignore]
 import numpy as np
@@ -184,7 +183,7 @@ def candidate_pairs_of(groups: Iterable[I64], n: int, window: int = WINDOW) -> t
     for keys in groups:
         if keys.shape[0] != n:
             raise ValueError(f"band keys of {keys.shape[0]} rows, expected {n}")
-        done = map_in_threads(functools.partial(band_pairs, keys), range(keys.shape[1]))
+        done = map_in_threads(partial(band_pairs, keys), range(keys.shape[1]))
         packed += [p for p in done if len(p)]
     if not packed:
         empty = np.empty(0, dtype=np.int64)
