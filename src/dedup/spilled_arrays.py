@@ -16,11 +16,11 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import cast
 
 import numpy as np
 
-Kept = TypeVar("Kept")
+from dedup.core.pipeline import Kept
 
 # Smaller arrays stay in memory: a file and a mapping each cost more than they hold.
 MIN_BYTES = 1 << 20

@@ -134,8 +134,5 @@ def set_band_keys(
     sets), so they are computed a chunk of rows at a time and dropped: memory
     holds bands x 8 bytes per row instead of num_perm x 4.
     """
-    n = len(offsets) - 1 if picked is None else len(picked)
-    keys = np.empty((n, bands), dtype=np.int64)
-    for lo, hi, sigs in signature_chunks(values, offsets, perms, picked):
-        band_keys(sigs, bands, rows, out=keys[lo:hi])
-    return keys
+    # All bands as one group: signed with the bands' permutations only.
+    return next(band_key_groups(values, offsets, perms, bands, rows, picked, group=bands))
