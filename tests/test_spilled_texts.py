@@ -188,6 +188,46 @@ def test_spilled_substrings_are_python_slices(spilled: SpilledTexts) -> None:
         spilled.substrings(one, one * 0, one)
 
 
+def test_spans_split_at_gaps_and_at_the_read_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spilled_texts, "_GAP_BYTES", 10)
+    monkeypatch.setattr(spilled_texts, "_READ_BYTES", 100)
+
+    def spans(pieces: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        begin = np.array([a for a, _ in pieces], dtype=np.int64)
+        finish = np.array([b for _, b in pieces], dtype=np.int64)
+        return list(spilled_texts._spans(begin, finish))
+
+    assert spans([]) == []
+    # Overlapping and nested pieces, then a gap of 10 bytes (kept) and of 11 (cut).
+    assert spans([(0, 30), (5, 8), (20, 40), (50, 60), (71, 80)]) == [(0, 4), (4, 5)]
+    # The read would pass 100 bytes: a new one starts; a longer piece is read alone.
+    assert spans([(0, 60), (60, 101), (101, 350), (350, 351)]) == [(0, 1), (1, 2), (2, 3), (3, 4)]
+
+
+def test_spilled_substrings_read_in_bounded_spans(
+    spilled: SpilledTexts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spilled_texts, "_GAP_BYTES", 16)
+    monkeypatch.setattr(spilled_texts, "_READ_BYTES", 64)
+    reads: list[int] = []
+    read = SpilledTexts._read
+
+    def counted(self: SpilledTexts, offset: int, size: int) -> bytes:
+        reads.append(size)
+        return read(self, offset, size)
+
+    monkeypatch.setattr(SpilledTexts, "_read", counted)
+    rng = np.random.default_rng(9)
+    docs = rng.choice([1, 3, 4, 7], 300).astype(np.int64)  # the ASCII texts
+    starts = rng.integers(0, 1000, 300).astype(np.int64)
+    ends = starts + rng.integers(0, 90, 300).astype(np.int64)
+    expected = [TEXTS[d][s:e] for d, s, e in zip(docs, starts, ends, strict=True)]
+    assert spilled.substrings(docs, starts, ends) == expected
+    longest = int((np.minimum(ends, 1000) - np.minimum(starts, 1000)).max())
+    assert reads and max(reads) <= max(64, longest)
+    assert len(reads) > 1
+
+
 def test_substrings_of_empty_texts_in_an_empty_file(tmp_path: Path) -> None:
     with SpilledTexts.write(["", ""], tmp_path / "t") as empty:
         zero = np.zeros(3, dtype=np.int64)

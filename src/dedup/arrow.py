@@ -11,6 +11,7 @@ batch_format="pyarrow")`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from dedup.core.blockhash import BlockHashes
 from dedup.core.cleaning import text_hash
 from dedup.core.fastops import rows_into
 from dedup.core.offsets import utf8_spans
-from dedup.core.pipeline import Analysis, cluster_id, passage_texts
+from dedup.core.pipeline import Analysis, Blocks, cluster_id, passage_texts
 from dedup.core.sorting import lexsort2, stable_argsort
 from dedup.schemas import (
     BAND_ROWS,
@@ -192,12 +193,26 @@ def to_tables(
     """
     config_json = cfg.to_json()
     inputs_json = provenance.to_json() if provenance is not None else None
+    passages = passages_table(result, config_json, inputs_json)
+    # The passages' texts were the last read of the block rows (eight arrays
+    # of a row per block, the most of an analysis): when the caller keeps no
+    # reference to `result` (the embedded runner hands it over), they go
+    # now, before the spans table, the largest, is made.
+    result = _without_block_rows(result)
     return {
         "spans": spans_table(result, config_json, inputs_json),
         "documents": documents_table(result, config_json, provenance),
-        "passages": passages_table(result, config_json, inputs_json),
+        "passages": passages,
         "errors": errors_table(problems or [], config_json, inputs_json),
     }
+
+
+def _without_block_rows(result: Analysis) -> Analysis:
+    """`result` with its per-block arrays empty: what the spans and documents tables read."""
+    no_rows = np.empty(0, np.int64)
+    blocks = Blocks(no_rows, no_rows, no_rows, no_rows, no_rows, no_rows, np.empty(0))
+    runs = replace(result.runs, block_run=no_rows, span_run=no_rows, first=no_rows, length=no_rows)
+    return replace(result, blocks=blocks, runs=runs)
 
 
 # --- Record batches between the stages of a distributed scan ------------------------

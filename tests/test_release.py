@@ -1,0 +1,78 @@
+"""Memory a scan gives back before its later steps: block rows, the C heap."""
+
+from __future__ import annotations
+
+import ctypes.util
+import platform
+import weakref
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from dedup import arrow, heap, runner
+from dedup.config import ScanConfig
+from dedup.core.pipeline import Analysis, analyze
+from dedup.runner import scan
+
+
+def test_a_scan_lets_the_block_rows_go_before_the_spans_table(
+    tmp_path: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refs: dict[str, weakref.ref[np.ndarray]] = {}
+    analyzed = runner.analyze
+
+    def analyze(*args: object, **kwargs: object) -> Analysis:
+        result = analyzed(*args, **kwargs)  # type: ignore[arg-type]
+        for name, array in (
+            ("doc", result.blocks.doc),
+            ("cluster", result.blocks.cluster),
+            ("block_run", result.runs.block_run),
+            ("first", result.runs.first),
+        ):
+            refs[name] = weakref.ref(array)
+        return result
+
+    alive: dict[str, set[str]] = {}
+    for table in ("passages_table", "spans_table"):
+        made = getattr(arrow, table)
+
+        def making(*args: object, _made: object = made, _name: str = table) -> pa.Table:
+            alive[_name] = {name for name, ref in refs.items() if ref() is not None}
+            return _made(*args)  # type: ignore[operator]
+
+        monkeypatch.setattr(arrow, table, making)
+    monkeypatch.setattr(runner, "analyze", analyze)
+    scan([seeds_dir], tmp_path / "out", ScanConfig())
+    assert alive["passages_table"] == set(refs)  # it reads them
+    assert alive["spans_table"] == set()
+
+
+def test_the_tables_do_not_depend_on_the_block_rows_going(tmp_path: Path, seeds_dir: Path) -> None:
+    """`to_tables` of an analysis the caller still holds gives the tables a scan wrote."""
+    out = tmp_path / "out"
+    scan([seeds_dir], out, ScanConfig(), index=False)
+    files = sorted(p for p in seeds_dir.iterdir() if p.is_file())
+    ids = [p.name for p in files]
+    result = analyze(ids, [p.read_text(encoding="utf-8") for p in files], ScanConfig())
+    tables = arrow.to_tables(result, ScanConfig())
+    assert len(result.blocks.doc) > 0  # the caller's analysis is whole
+    written = pq.read_table(out / "spans.parquet")
+    for column in ("start", "end", "label", "passage_id", "doc_count", "score"):
+        assert tables["spans"].column(column).to_pylist() == written.column(column).to_pylist()
+
+
+def test_release_free_heap_calls_malloc_trim_where_glibc_has_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    heap._trim.cache_clear()
+    try:
+        if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+            assert heap.release_free_heap() is True
+        monkeypatch.setattr(ctypes.util, "find_library", lambda _: None)
+        heap._trim.cache_clear()
+        assert heap.release_free_heap() is False
+    finally:
+        heap._trim.cache_clear()
