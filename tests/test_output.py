@@ -7,6 +7,8 @@ import errno
 import os
 import re
 import sys
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -390,3 +392,51 @@ def test_utf8_array_round_trips_in_chunks_and_leaves_no_utf8_copy(
     # pa.array(texts) leaves CPython's UTF-8 copy in each non-ASCII str.
     assert [sys.getsizeof(t) for t in texts] == sizes
     assert arrow.utf8_array([]).to_pylist() == []
+
+
+def _streamed(rows: list[str], per_batch: int, log: list[str]) -> dedup.output.StreamedTable:
+    schema = pa.schema([pa.field("text", pa.large_string())]).with_metadata({b"k": b"v"})
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for lo in range(0, len(rows), per_batch):
+            log.append(f"made {lo}")
+            yield pa.record_batch(
+                [pa.array(rows[lo : lo + per_batch], pa.large_string())], ["text"]
+            )
+
+    return dedup.output.StreamedTable(schema, len(rows), batches)
+
+
+def test_a_streamed_table_is_one_file_of_a_row_group_per_batch(tmp_path: Path) -> None:
+    rows = [f"text {i}" for i in range(10)]
+    log: list[str] = []
+    table = _streamed(rows, 4, log)
+    dedup.output.write_output(tmp_path / "out", {"t": table}, force=False, rows_per_file=3)
+    written = pq.ParquetFile(tmp_path / "out" / "t.parquet")  # one file, whatever rows_per_file
+    assert written.metadata.num_row_groups == 3
+    assert written.read().column("text").to_pylist() == rows
+    assert written.schema_arrow.metadata == {b"k": b"v"}
+    assert log == ["made 0", "made 4", "made 8"]
+    assert table.to_table().column("text").to_pylist() == rows  # batches anew on each call
+    renamed = table.replace_schema_metadata({b"k": b"w"})
+    assert renamed.schema.metadata == {b"k": b"w"} and renamed.num_rows == 10
+
+
+def test_a_streamed_table_short_of_its_rows_writes_nothing(tmp_path: Path) -> None:
+    short = replace(_streamed(["a", "b"], 1, []), num_rows=3)
+    with pytest.raises(ValueError, match="2 rows written where the table has 3"):
+        dedup.output.write_output(tmp_path / "out", {"t": short}, force=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_index_texts_of_a_scan_are_read_back_a_chunk_at_a_time(
+    tmp_path: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(arrow, "_TEXT_CHUNK", 3000)  # the seeds: 2 to 3 texts a chunk
+    out = tmp_path / "out"
+    scan([seeds_dir], out, ScanConfig())
+    texts = pq.ParquetFile(out / "index" / "texts.parquet")
+    assert texts.metadata.num_row_groups > 1
+    table = texts.read()
+    by_id = dict(zip(table.column("id").to_pylist(), table.column("text").to_pylist(), strict=True))
+    assert by_id == {p.name: p.read_text(encoding="utf-8") for p in seeds_dir.iterdir()}

@@ -55,7 +55,7 @@ def test_a_lone_surrogate_reads_back_but_makes_no_arrow_array(tmp_path: Path) ->
         assert list(spilled) == texts
         assert spilled.text_hashes().tolist() == [text_hash(t) for t in texts]
         with pytest.raises(ValueError, match="lone surrogate"):
-            spilled.arrow([(0, 2)])
+            next(spilled.read_chunks([(0, 2)]))
 
 
 def test_hashes_are_text_hash_across_reads(
@@ -92,11 +92,11 @@ def test_the_with_block_removes_the_file_when_it_raises(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError), SpilledTexts.write(["x"], tmp_path / "gone") as gone:
         raise RuntimeError("stopped")
     assert not (tmp_path / "gone").exists() and gone._fd is None
-    # Written aside and renamed over: a view of the old file stays readable.
+    # Written aside and renamed over: the old texts are still read from the old file.
     old = SpilledTexts.write(["old text"], tmp_path / "same")
-    view = old.arrow([(0, 1)])
+    chunks = old.read_chunks([(0, 1)])  # read when iterated
     with SpilledTexts.write(["new"], tmp_path / "same") as new:
-        assert new[0] == "new" and view.to_pylist() == ["old text"]
+        assert new[0] == "new" and next(chunks).to_pylist() == ["old text"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept", "same"]
 
 
@@ -111,7 +111,7 @@ def test_a_failed_write_leaves_no_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("large", [True, False])
-def test_arrow_views_equal_encoded_arrays_chunk_for_chunk(
+def test_arrays_read_back_equal_encoded_arrays_chunk_for_chunk(
     spilled: SpilledTexts, monkeypatch: pytest.MonkeyPatch, large: bool
 ) -> None:
     monkeypatch.setattr(arrow, "_TEXT_CHUNK", 400)  # several chunks, one text over the limit

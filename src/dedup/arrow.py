@@ -304,10 +304,11 @@ def utf8_array(texts: Sequence[str], large: bool = False) -> pa.ChunkedArray:
     a non-ASCII str and keeps in it for the str's lifetime: documents held
     through a scan would carry both (180 MB more at the peak of a 406 MB
     scan). Encoding here makes copies that are freed a chunk at a time.
-    Spilled texts become views of their file, in the same chunks.
+    Spilled texts are read back from their file, in the same chunks.
     """
     if isinstance(texts, SpilledTexts):
-        array = texts.arrow(text_chunks(texts.lengths.tolist()))
+        read = texts.read_chunks(text_chunks(texts.lengths.tolist()))
+        array = pa.chunked_array(read, pa.large_string())
         return array if large else array.cast(pa.string())
     binary, string = (pa.large_binary(), pa.large_string()) if large else (pa.binary(), pa.string())
     chunks: list[pa.Array] = []

@@ -8,18 +8,20 @@ load back as numpy arrays without a copy per row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from dedup.arrow import utf8_array
+from dedup.arrow import text_chunks, utf8_array
 from dedup.config import ScanConfig
 from dedup.core.blockhash import ClusteredBlocks, hash_blocks
 from dedup.core.index_parts import CSR, IndexParts, index_parts
 from dedup.core.offsets import utf8_spans
 from dedup.core.pipeline import Analysis
+from dedup.output import StreamedTable, Writable
 from dedup.schemas import (
     INDEX_CONTENTS,
     INDEX_DOCS,
@@ -29,6 +31,7 @@ from dedup.schemas import (
     SPANS,
     with_metadata,
 )
+from dedup.spilled_texts import SpilledTexts
 
 I64 = NDArray[np.int64]
 
@@ -64,17 +67,27 @@ def _ints(table: pa.Table, name: str) -> I64:
 
 def index_tables(
     parts: IndexParts, ids: Sequence[str], texts: Sequence[str], config_json: str
-) -> dict[str, pa.Table]:
-    """The index's tables, keyed by their name inside DIR/index/."""
+) -> dict[str, Writable]:
+    """The index's tables, keyed by their name inside DIR/index/.
+
+    Spilled texts make a `StreamedTable`: read back a chunk at a time as it
+    is written, instead of all at once.
+    """
 
     def meta(schema: pa.Schema, name: str) -> pa.Schema:
         return with_metadata(schema, f"index/{name}", config_json)
 
-    return {
-        "texts": pa.table(
+    texts_schema = meta(INDEX_TEXTS, "texts")
+    texts_table: Writable
+    if isinstance(texts, SpilledTexts):
+        texts_table = StreamedTable(texts_schema, len(ids), partial(_text_batches, ids, texts))
+    else:
+        texts_table = pa.table(
             {"id": pa.array(ids, pa.string()), "text": utf8_array(texts, large=True)},
-            schema=meta(INDEX_TEXTS, "texts"),
-        ),
+            schema=texts_schema,
+        )
+    return {
+        "texts": texts_table,
         "contents": pa.table(
             {
                 "key": parts.content_key,
@@ -104,6 +117,14 @@ def index_tables(
             schema=meta(INDEX_DOCS, "docs"),
         ),
     }
+
+
+def _text_batches(ids: Sequence[str], texts: SpilledTexts) -> Iterator[pa.RecordBatch]:
+    """Rows of index/texts.parquet, a chunk of texts (`text_chunks`) per batch."""
+    schema = INDEX_TEXTS
+    bounds = text_chunks(texts.lengths.tolist())
+    for (lo, hi), chunk in zip(bounds, texts.read_chunks(bounds), strict=True):
+        yield pa.record_batch([pa.array(ids[lo:hi], pa.string()), chunk], schema=schema)
 
 
 def parts_from_tables(contents: pa.Table, holders: pa.Table, docs: pa.Table) -> IndexParts:
@@ -144,7 +165,7 @@ def build_index_tables(
     workers: int = 1,
     applied_seq: int = 0,
     blocks: ClusteredBlocks | None = None,
-) -> dict[str, pa.Table]:
+) -> dict[str, Writable]:
     """The index's tables of an analysis, keyed `index/<name>` as `write_output` takes them.
 
     `blocks` are those of `hash_blocks(result.texts, cfg)`; by default

@@ -45,7 +45,7 @@ from dedup.core.groups import group_of
 from dedup.core.lookup import Lookup, build_lookup
 from dedup.core.pipeline import Analysis, analyze
 from dedup.errors import ConfigError, DuplicateIdError, InputError, OutputError
-from dedup.output import table_parts, write_output
+from dedup.output import Writable, table_parts, write_output
 from dedup.progress import ProgressFn, Tick, no_progress, tracked
 from dedup.runner import (
     ScanSummary,
@@ -325,7 +325,7 @@ class Staged:
     folder: Path
     cfg: ScanConfig
     result: Analysis
-    tables: dict[str, pa.Table]
+    tables: dict[str, Writable]
     applied_seq: int
 
     def write(self, keep: Callable[[Path], None] | None = None) -> Rebuilt:

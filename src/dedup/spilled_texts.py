@@ -193,32 +193,27 @@ class SpilledTexts(SequenceABC[str]):
             lo = hi
         return out
 
-    def arrow(self, bounds: Iterable[tuple[int, int]]) -> pa.ChunkedArray:
-        """The texts as a `large_string` array of one chunk per (lo, hi) of `bounds`.
+    def read_chunks(self, bounds: Iterable[tuple[int, int]]) -> Iterator[pa.LargeStringArray]:
+        """Texts [lo, hi) of each of `bounds` as a `large_string` array, read when asked for.
 
-        The chunks are views of the file mapped into memory: its pages are
-        read (and counted in the process's memory) only when the array is.
+        Each chunk is a copy read from the file, not a view of it mapped
+        into memory: a mapping's pages stay in the process's memory until it
+        is closed, so a caller that lets each chunk go before the next holds
+        one chunk at a time.
 
         Raises:
             ValueError: a text holds a lone surrogate (no valid UTF-8 holds one).
         """
         if self.surrogates:
             raise ValueError(f"{self.path}: a text holds a lone surrogate, which UTF-8 cannot")
-        mapped = pa.memory_map(str(self.path))
-        size = int(self.byte_offsets[-1])
-        data = mapped.read_buffer(size) if size else pa.py_buffer(b"")
-        chunks = []
         for lo, hi in bounds:
-            offsets = self.byte_offsets[lo : hi + 1] - self.byte_offsets[lo]
             base, end = int(self.byte_offsets[lo]), int(self.byte_offsets[hi])
-            chunk = pa.LargeStringArray.from_buffers(
-                hi - lo, pa.py_buffer(offsets.tobytes()), data.slice(base, end - base)
+            offsets = self.byte_offsets[lo : hi + 1] - base
+            # Not validated in full (a second pass over every byte): the bytes
+            # are what `str.encode` wrote, valid UTF-8 but for the surrogates above.
+            yield pa.LargeStringArray.from_buffers(
+                hi - lo, pa.py_buffer(offsets.tobytes()), pa.py_buffer(self._read(base, end - base))
             )
-            # Not validated in full: that would read every page now. The
-            # bytes are what `str.encode` wrote, valid UTF-8 but for the
-            # surrogates checked above.
-            chunks.append(chunk)
-        return pa.chunked_array(chunks, pa.large_string())
 
     def close(self) -> None:
         if self._fd is not None:

@@ -29,6 +29,7 @@ from dedup.config import InputConfig, ScanConfig
 from dedup.core.blockhash import shard_bounds
 from dedup.core.pipeline import label
 from dedup.errors import ConfigError, DecodeError, DuplicateIdError
+from dedup.heap import release_free_heap
 from dedup.output import check_target, write_output
 from dedup.progress import ProgressFn, Tick, no_progress
 from dedup.ray_engine import stages
@@ -78,6 +79,7 @@ def scan_ray(
             # The driver reads back only the texts of cut blocks, and the writers'.
             texts = spill_texts(docs, target, folder)
             docs = [replace(d, text="") for d in docs]
+            release_free_heap()  # where the strings were (`dedup.heap`)
             progress(Tick("read", files_done=len(sources), files_total=len(sources), finished=True))
             progress(Tick("analyse", files_total=len(docs)))
             blocks_ds = read_ds.map_batches(stages.hash_batch, fn_kwargs={"cfg": cfg}, **_ARROW)
@@ -105,8 +107,12 @@ def scan_ray(
         progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
         provenance = Provenance.of(paths, reading, docs)
         progress(Tick("write", files_total=len(TABLES)))
-        write_output(target, to_tables(result, cfg, problems, provenance), force)
         summary = summarize(result, target)
+        # Handed over, as to the embedded runner's `to_tables`: the block
+        # rows go once the passages' texts are read.
+        handed_result = [result]
+        del result
+        write_output(target, to_tables(handed_result.pop(), cfg, problems, provenance), force)
     finally:
         # However the scan ends: the file closed, the folder (and file) removed.
         if texts is not None:
