@@ -440,3 +440,26 @@ def test_the_index_texts_of_a_scan_are_read_back_a_chunk_at_a_time(
     table = texts.read()
     by_id = dict(zip(table.column("id").to_pylist(), table.column("text").to_pylist(), strict=True))
     assert by_id == {p.name: p.read_text(encoding="utf-8") for p in seeds_dir.iterdir()}
+
+
+def test_an_output_written_in_groups_appears_whole_or_not_at_all(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    one = pa.table({"a": [1, 2, 3]})
+    with dedup.output.output_writer(out, force=False, rows_per_file=2) as write:
+        write({"spans": one})
+        assert not out.exists()  # nothing in place before the block ends
+        write({"index/texts": _streamed(["x", "y"], 1, [])})
+        with pytest.raises(ValueError, match="written already"):
+            write({"spans": one})
+    assert pq.read_table(out / "spans.parquet").equals(one)  # a folder of parts of 2 rows
+    assert len(list((out / "spans.parquet").iterdir())) == 2
+    assert pq.read_table(out / "index" / "texts.parquet").column("text").to_pylist() == ["x", "y"]
+
+    with (
+        pytest.raises(RuntimeError, match="stopped"),
+        dedup.output.output_writer(out, force=True) as again,
+    ):
+        again({"spans": pa.table({"a": [9]})})
+        raise RuntimeError("stopped")
+    assert pq.read_table(out / "spans.parquet").equals(one)  # the previous output stays
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

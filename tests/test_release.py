@@ -18,8 +18,9 @@ from dedup.core.pipeline import Analysis, analyze
 from dedup.runner import scan
 
 
+@pytest.mark.parametrize("index", [True, False])
 def test_a_scan_lets_the_block_rows_go_before_the_spans_table(
-    tmp_path: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch, index: bool
 ) -> None:
     refs: dict[str, weakref.ref[np.ndarray]] = {}
     analyzed = runner.analyze
@@ -44,10 +45,20 @@ def test_a_scan_lets_the_block_rows_go_before_the_spans_table(
             return _made(*args)  # type: ignore[operator]
 
         monkeypatch.setattr(arrow, table, making)
+    built: list[set[str]] = []
+    index_tables = runner.build_index_tables
+
+    def build_index_tables(*args: object, **kwargs: object) -> object:
+        built.append({name for name, ref in refs.items() if ref() is not None})
+        return index_tables(*args, **kwargs)  # type: ignore[arg-type]
+
     monkeypatch.setattr(runner, "analyze", analyze)
-    scan([seeds_dir], tmp_path / "out", ScanConfig())
+    monkeypatch.setattr(runner, "build_index_tables", build_index_tables)
+    scan([seeds_dir], tmp_path / "out", ScanConfig(), index=index)
     assert alive["passages_table"] == set(refs)  # it reads them
-    assert alive["spans_table"] == set()
+    # The index, made after the scan's tables, reads the blocks' documents and clusters.
+    assert alive["spans_table"] == ({"doc", "cluster"} if index else set())
+    assert built == ([{"doc", "cluster"}] if index else [])
 
 
 def test_the_tables_do_not_depend_on_the_block_rows_going(tmp_path: Path, seeds_dir: Path) -> None:

@@ -9,6 +9,7 @@ load back as numpy arrays without a copy per row.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -19,8 +20,9 @@ from dedup.arrow import text_chunks, utf8_array
 from dedup.config import ScanConfig
 from dedup.core.blockhash import ClusteredBlocks, hash_blocks
 from dedup.core.index_parts import CSR, IndexParts, index_parts
+from dedup.core.labels import Passages, Runs, Spans
 from dedup.core.offsets import utf8_spans
-from dedup.core.pipeline import Analysis
+from dedup.core.pipeline import Analysis, Blocks
 from dedup.output import StreamedTable, Writable
 from dedup.schemas import (
     INDEX_CONTENTS,
@@ -156,6 +158,25 @@ def near_duplicates_table(rows: Sequence[tuple[str, str, float]]) -> pa.Table:
             "similarity": pa.array(similarity, pa.float64()),
         },
         schema=NEAR_DUPLICATES,
+    )
+
+
+def for_index(result: Analysis) -> Analysis:
+    """`result` with only what `build_index_tables` reads of it.
+
+    The blocks' documents and clusters, the near-duplicate groups, the
+    contents and what the analysis kept for the index; the other per-block
+    arrays, runs and spans are empty. A scan builds its index from this
+    once its own tables are written, and the rest of the analysis is gone.
+    """
+    no_rows = np.empty(0, np.int64)
+    blocks = result.blocks
+    kept = Blocks(blocks.doc, no_rows, no_rows, no_rows, blocks.cluster, no_rows, np.empty(0))
+    runs = Runs(no_rows, no_rows, no_rows, no_rows, no_rows, np.empty(0, np.int32))
+    spans = Spans(no_rows, no_rows, no_rows, no_rows)
+    passages = Passages(no_rows, np.empty(0, np.int32), no_rows, no_rows, no_rows)
+    return replace(
+        result, blocks=kept, runs=runs, spans=spans, span_score=np.empty(0), passages=passages
     )
 
 

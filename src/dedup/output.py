@@ -241,37 +241,71 @@ def write_output(
     `rows_per_file` rows becomes a folder `out/<name>.parquet/` of parts
     `part-00000.parquet`, ... of at most that many rows each, every part with
     the table's schema and metadata; a `StreamedTable` is always one file.
-    `prepare`, when given, is called with
-    the staging folder once the tables are in it, to add what else must be
-    in place at the swap (a server's live log). Files are written on up to
-    `workers` threads; the output is the same with any number.
+    `prepare`, when given, is called with the staging folder once the tables
+    are in it, to add what else must be in place at the swap (a server's
+    live log). Files are written on up to `workers` threads; the output is
+    the same with any number.
 
     Raises:
         OutputError: `out` exists without `force`, or writing failed (the
             message carries the system's reason; the previous output, if any,
             is left untouched).
     """
-    with staged(out, force) as staging:
+    with output_writer(out, force, rows_per_file, workers) as write:
+        write(tables)
+        if prepare is not None:
+            prepare(write.staging)
+
+
+class TableWriter:
+    """Writes tables into a staging folder, a group at a time (see `output_writer`)."""
+
+    def __init__(self, staging: Path, rows_per_file: int, workers: int) -> None:
+        self.staging = staging
+        self.rows_per_file = rows_per_file
+        self.workers = workers
+        self.folders: set[Path] = {staging}
+
+    def __call__(self, tables: Mapping[str, Writable]) -> None:
+        """Write `tables` (as `write_output` does); names must not repeat across calls."""
         files: list[tuple[Writable, Path]] = []
-        folders: set[Path] = {staging}
         for name, table in tables.items():
-            path = staging / f"{name}.parquet"
-            if path.parent != staging and not path.parent.is_dir():
+            path = self.staging / f"{name}.parquet"
+            if path.exists():
+                raise ValueError(f"{name}: written already")
+            if path.parent != self.staging and not path.parent.is_dir():
                 path.parent.mkdir()
-            folders.add(path.parent)
-            if isinstance(table, StreamedTable) or table.num_rows <= rows_per_file:
+            self.folders.add(path.parent)
+            if isinstance(table, StreamedTable) or table.num_rows <= self.rows_per_file:
                 files.append((table, path))
             else:
                 path.mkdir()
-                folders.add(path)
-                for part, start in enumerate(range(0, table.num_rows, rows_per_file)):
-                    chunk = table.slice(start, rows_per_file)
+                self.folders.add(path)
+                for part, start in enumerate(range(0, table.num_rows, self.rows_per_file)):
+                    chunk = table.slice(start, self.rows_per_file)
                     files.append((chunk, path / f"part-{part:05d}.parquet"))
-        _write_files(files, workers)
-        for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+        _write_files(files, self.workers)
+
+
+@contextlib.contextmanager
+def output_writer(
+    out: Path, force: bool, rows_per_file: int = ROWS_PER_FILE, workers: int = 1
+) -> Iterator[TableWriter]:
+    """`write_output` in steps: each call of the writer writes a group of tables.
+
+    The output appears, whole, when the block ends, as with `write_output`;
+    if the block raises, nothing is left and the previous output stays. A
+    caller that makes its tables a group at a time lets each group go once
+    written (a scan writes its own tables before it makes the index's).
+
+    Raises:
+        OutputError: as `write_output`.
+    """
+    with staged(out, force) as staging:
+        writer = TableWriter(staging, rows_per_file, workers)
+        yield writer
+        for folder in sorted(writer.folders, key=lambda f: len(f.parts), reverse=True):
             fsync_folder(folder)
-        if prepare is not None:
-            prepare(staging)
 
 
 def _write_files(files: Sequence[tuple[Writable, Path]], workers: int) -> None:

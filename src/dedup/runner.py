@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from dedup.arrow import to_tables
-from dedup.arrow_index import build_index_tables
+from dedup.arrow_index import build_index_tables, for_index
 from dedup.config import InputConfig, ScanConfig
 from dedup.core.blockhash import hash_blocks
 from dedup.core.pipeline import Analysis, Kept, Stash, analyze, id_order, passage_texts
 from dedup.errors import ConfigError, DuplicateIdError, OutputError
 from dedup.heap import release_free_heap
-from dedup.output import ROWS_PER_FILE, check_target, write_output
+from dedup.output import ROWS_PER_FILE, check_target, output_writer
 from dedup.progress import ProgressFn, Tick, no_progress
 from dedup.schemas import TABLES
 from dedup.shards import (
@@ -241,23 +241,24 @@ def scan(
                 texts.lengths,
                 _stash_for(kept, target),
             )
-            extra = build_index_tables(result, cfg, threads) if index else {}
-            # What only the index reads (the first blocks' hashes, the
-            # document sets) goes before writing.
-            result = replace(result, clustered=None, document_sets=None)
             progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
             provenance = Provenance.of(paths, reading, docs)
             progress(Tick("write", files_total=len(TABLES)))
             summary = summarize(result, target)
+            # The scan's tables are made and written first, then the index's,
+            # each group let go once written: the index reads a few of the
+            # analysis' arrays (`for_index`), the tables most of the others.
             # Handed over with no name left here: `to_tables` lets the block
             # rows go once the passages' texts are read, before the larger
-            # tables are made. The tables hold all that is written; the rest
-            # of the analysis goes before the Parquet writers take theirs.
-            handed_result = [result]
-            del result
-            tables = to_tables(handed_result.pop(), cfg, problems, provenance) | extra
-            del docs, extra
-            write_output(target, tables, force, rows_per_file=rows_per_file, workers=threads)
+            # tables are made.
+            indexed = for_index(result) if index else None
+            handed_result = [replace(result, clustered=None, document_sets=None)]
+            del result, docs
+            with output_writer(target, force, rows_per_file, threads) as write:
+                write(to_tables(handed_result.pop(), cfg, problems, provenance))
+                if indexed is not None:
+                    write(build_index_tables(indexed, cfg, threads))
+                    del indexed
     finally:
         _set_numba_threads(previous)
     remove_work_folder(work_folder(target))
