@@ -66,9 +66,9 @@ class SpilledTexts(SequenceABC[str]):
         """
         offsets, lengths = [0], []
         surrogates = False
-        # Written aside and renamed: a file of that name may still be mapped
-        # by a view of an earlier scan in this process, and truncating a
-        # mapped file makes its readers crash (SIGBUS).
+        # Written aside and renamed: a file of that name may still be open
+        # for an earlier scan's texts in this process (chunks not yet read),
+        # which keep reading the old file instead of one cut short.
         tmp = path.with_name(f"{path.name}.tmp")
         try:
             with open(tmp, "wb") as handle:
