@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
 from dedup.core.fastops import best_pairs, bucket_counts, gather, jaccard_at_least, unique_rows
-from dedup.core.labels import Runs, count_distinct
+from dedup.core.labels import count_distinct
 from dedup.core.lsh import GOLDEN, fmix64, optimal_params, query_sorted_bands, sorted_bands
 from dedup.core.minhash import permutations
 from dedup.core.similar import set_band_keys
@@ -289,7 +289,8 @@ def join_variants(
     content_cluster: I64,
     cluster: I64,
     match: F64,
-    runs: Runs,
+    block_run: I64,
+    span_run: I64,
     scope: I64,
     cfg: ScanConfig,
 ) -> tuple[I64, F64]:
@@ -298,12 +299,14 @@ def join_variants(
     A unique line of at most `prose_words` words next to boilerplate joins the
     cluster of the boilerplate line of its scope whose word set is most
     similar, at `variant_threshold` or above (`variant_pairs`); its score
-    becomes that similarity. `words` are the CSR word hashes of every block.
+    becomes that similarity. `words` are the CSR word hashes of every block;
+    `block_run` and `span_run` those of `Runs` (the rest of the run table is
+    not read).
     """
     short = line_words <= cfg.prose_words
-    queries = edge_blocks(doc, runs.span_run >= 0)
+    queries = edge_blocks(doc, span_run >= 0)
     queries = queries[short[queries]]
-    targets = np.flatnonzero((runs.block_run >= 0) & short)
+    targets = np.flatnonzero((block_run >= 0) & short)
     if not len(queries) or not len(targets):
         return cluster, match
     # Each distinct content is compared once: a template line repeats on every page.

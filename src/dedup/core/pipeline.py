@@ -415,17 +415,33 @@ def label(
 
     scope = user_group if user_group is not None else np.zeros(len(ids), np.int64)
     runs = find_runs(doc, cluster, prose, doc_group, user_group, cfg)
+    # Only each block's runs are read until the cuts: the run table (first
+    # block, length, key, count of every run) goes now, and is found again
+    # after the cuts; two sets of run arrays would be the peak.
+    block_run, span_run = runs.block_run, runs.span_run
+    del runs
     match = content_score[content] if len(doc) else content_score[:0]
     joined, match = join_variants(
-        doc, word_csr, words, content, content_cluster, cluster, match, runs, scope, cfg
+        doc,
+        word_csr,
+        words,
+        content,
+        content_cluster,
+        cluster,
+        match,
+        block_run,
+        span_run,
+        scope,
+        cfg,
     )
+    del block_run
     # Glued passages are looked for at the same edges, less the lines that
     # just joined the template: one more labelling pass instead of two.
-    edges = edge_blocks(doc, runs.span_run >= 0)
+    edges = edge_blocks(doc, span_run >= 0)
+    del span_run
     edges = edges[joined[edges] == cluster[edges]]
     cluster = joined
     del joined  # else it would keep the clusters before the cuts to the end
-    del runs  # found again below, after the cuts; two sets of run arrays would be the peak
     glued = glued_runs(gather(*word_csr, edges), doc_group[doc[edges]], scope[doc[edges]], cfg)
     del word_csr  # the word hashes: read for the last time
     cut = edges[glued.block]
