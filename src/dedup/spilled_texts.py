@@ -178,19 +178,19 @@ class SpilledTexts(SequenceABC[str]):
     def text_hashes(self) -> I64:
         """`cleaning.text_hash` of every text, from the file's bytes (no string is made)."""
         out = np.empty(len(self), dtype=np.int64)
-        lo = 0
-        while lo < len(self):
-            # Texts [lo, hi) read in one call: at least one, at most about
-            # _READ_BYTES unless one text alone is larger.
-            limit = self.byte_offsets[lo] + _READ_BYTES
-            hi = max(lo + 1, int(np.searchsorted(self.byte_offsets, limit, side="right")) - 1)
-            hi = min(hi, len(self))
-            base = int(self.byte_offsets[lo])
-            view = memoryview(self._read(base, int(self.byte_offsets[hi]) - base))
-            for i in range(lo, hi):
-                a, b = int(self.byte_offsets[i]) - base, int(self.byte_offsets[i + 1]) - base
+        # Texts lie end to end: `_spans` groups them into reads of about
+        # `_READ_BYTES` (a larger text alone).
+        begin, finish = self.byte_offsets[:-1], self.byte_offsets[1:]
+        for first, last in _spans(begin, finish):
+            base = int(begin[first])
+            view = memoryview(self._read(base, int(finish[last - 1]) - base))
+            for i, a, b in zip(
+                range(first, last),
+                (begin[first:last] - base).tolist(),
+                (finish[first:last] - base).tolist(),
+                strict=True,
+            ):
                 out[i] = xxhash.xxh64_intdigest(view[a:b]) - (1 << 63)
-            lo = hi
         return out
 
     def read_chunks(self, bounds: Iterable[tuple[int, int]]) -> Iterator[pa.LargeStringArray]:
