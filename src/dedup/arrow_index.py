@@ -123,10 +123,9 @@ def index_tables(
 
 def _text_batches(ids: Sequence[str], texts: SpilledTexts) -> Iterator[pa.RecordBatch]:
     """Rows of index/texts.parquet, a chunk of texts (`text_chunks`) per batch."""
-    schema = INDEX_TEXTS
     bounds = text_chunks(texts.lengths.tolist())
     for (lo, hi), chunk in zip(bounds, texts.read_chunks(bounds), strict=True):
-        yield pa.record_batch([pa.array(ids[lo:hi], pa.string()), chunk], schema=schema)
+        yield pa.record_batch([pa.array(ids[lo:hi], pa.string()), chunk], schema=INDEX_TEXTS)
 
 
 def parts_from_tables(contents: pa.Table, holders: pa.Table, docs: pa.Table) -> IndexParts:

@@ -56,10 +56,6 @@ class StreamedTable:
         """The same table with this schema metadata (as `pa.Table`'s method)."""
         return replace(self, schema=self.schema.with_metadata(metadata))
 
-    def to_table(self) -> pa.Table:
-        """Every batch in one table (for tests and small inputs)."""
-        return pa.Table.from_batches(list(self.batches()), self.schema)
-
 
 # What `write_output` writes: a table in memory, or one made as it is written.
 Writable: TypeAlias = pa.Table | StreamedTable
