@@ -166,6 +166,24 @@ def test_signatures_kernel_equals_numpy() -> None:
     )
 
 
+def test_signatures_kernel_equals_numpy_on_short_and_long_rows_and_in_parallel() -> None:
+    # Rows shorter than `_LONG_ROW` are signed a hash at a time, longer ones
+    # a permutation at a time; enough work takes the threaded path.
+    rng = np.random.default_rng(11)
+    edge = fastops._LONG_ROW
+    lengths = np.array([1, 2, edge - 1, edge, edge + 1, 3 * edge] * 400)
+    rng.shuffle(lengths)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    values = rng.integers(0, 2**32, int(offsets[-1]), dtype=np.uint64).astype(np.uint32)
+    a, b = permutations(128, 7)
+    assert int(offsets[-1]) * len(a) >= fastops._PARALLEL_WORK
+    expected = signatures(values, offsets, a, b)
+    np.testing.assert_array_equal(fastops.signatures_kernel(values, offsets, a, b), expected)
+    few = offsets[:7]  # a single thread's work
+    np.testing.assert_array_equal(fastops.signatures_kernel(values, few, a, b), expected[:6])
+
+
 def test_signatures_kernel_writes_into_a_reused_buffer() -> None:
     values, offsets = nonempty_csr(6, 100)
     a, b = permutations(64, 3)

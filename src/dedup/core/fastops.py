@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dedup.core.lsh import GOLDEN, _fmix64
-from dedup.core.xxh import _M32, _compiled, _compiled_parallel
+from dedup.core.xxh import _M32, _compiled, _compiled_inline, _compiled_parallel
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
@@ -386,30 +386,65 @@ def jaccard_at_least(
 # --- MinHash --------------------------------------------------------------------
 
 
+@_compiled_inline
+def _fmix32(value: np.uint32) -> np.uint32:
+    """murmur3's 32-bit finaliser: spreads a shingle hash before the permutations."""
+    h = np.uint64(value)
+    h ^= h >> np.uint64(16)
+    h = (h * np.uint64(0x85EBCA6B)) & _M32
+    h ^= h >> np.uint64(13)
+    h = (h * np.uint64(0xC2B2AE35)) & _M32
+    h ^= h >> np.uint64(16)
+    return np.uint32(h)
+
+
+# Rows of at least this many hashes are signed one permutation at a time
+# (a minimum over the row's hashes); shorter rows one hash at a time (a
+# minimum into every permutation's slot). Both loops vectorise; the first
+# pays a horizontal minimum per permutation, which only long rows amortise.
+# Measured crossover on AVX2: 32-64 hashes.
+_LONG_ROW = 64
+
+
 @_compiled
-def _signature_rows(hashes: U32, offsets: I64, a: U64, b: U64, out: U32, lo: int, hi: int) -> None:
-    """out[i] = MinHash of row i, for rows lo <= i < hi."""
+def _signature_rows(hashes: U32, offsets: I64, a: U32, b: U32, out: U32, lo: int, hi: int) -> None:
+    """out[i] = MinHash of row i, for rows lo <= i < hi.
+
+    `(a * h + b) mod 2**32` is computed as a product truncated to 32 bits:
+    the same value as in 64-bit arithmetic, but 32-bit lanes let the
+    compiler multiply eight permutations per instruction instead of
+    emulating 64-bit products (3-5 times faster here).
+    """
     k = len(a)
-    row = np.empty(k, dtype=np.uint64)
+    mixed = np.empty(0, dtype=np.uint32)
     for i in range(lo, hi):
-        row[:] = _M32
-        for p in range(offsets[i], offsets[i + 1]):
-            # fmix32, then a * h + b mod 2**32 per permutation.
-            h = np.uint64(hashes[p])
-            h ^= h >> np.uint64(16)
-            h = (h * np.uint64(0x85EBCA6B)) & _M32
-            h ^= h >> np.uint64(13)
-            h = (h * np.uint64(0xC2B2AE35)) & _M32
-            h ^= h >> np.uint64(16)
+        first, stop = offsets[i], offsets[i + 1]
+        row = out[i]
+        if stop - first < _LONG_ROW:
+            h = _fmix32(hashes[first])
             for j in range(k):
-                row[j] = min(row[j], (a[j] * h + b[j]) & _M32)
+                row[j] = np.uint32(a[j] * h + b[j])
+            for p in range(first + 1, stop):
+                h = _fmix32(hashes[p])
+                for j in range(k):
+                    row[j] = min(row[j], np.uint32(a[j] * h + b[j]))
+            continue
+        n = stop - first
+        if n > len(mixed):
+            mixed = np.empty(max(n, 2 * len(mixed)), dtype=np.uint32)
+        for p in range(n):
+            mixed[p] = _fmix32(hashes[first + p])
         for j in range(k):
-            out[i, j] = np.uint32(row[j])
+            aj, bj = a[j], b[j]
+            low = np.uint32(0xFFFFFFFF)
+            for p in range(n):
+                low = min(low, np.uint32(aj * mixed[p] + bj))
+            row[j] = low
 
 
 @_compiled_parallel
 def _signatures_parallel(
-    hashes: U32, offsets: I64, a: U64, b: U64, out: U32, n_chunks: int
+    hashes: U32, offsets: I64, a: U32, b: U32, out: U32, n_chunks: int
 ) -> None:
     # Fixed chunks, each row computed whole by one thread: results never
     # depend on the number of threads.
@@ -460,12 +495,12 @@ def signatures_kernel(hashes: U32, offsets: I64, a: U32, b: U32, out: U32 | None
     if np.any(np.diff(offs) <= 0):
         raise ValueError("every row needs at least one hash")
     values = np.ascontiguousarray(hashes, dtype=np.uint32)
-    a64 = np.asarray(a, dtype=np.uint32).astype(np.uint64)
-    b64 = np.asarray(b, dtype=np.uint32).astype(np.uint64)
-    if (offs[-1] - offs[0]) * len(a64) < _PARALLEL_WORK:
-        _signature_rows(values, offs, a64, b64, out, 0, n)
+    a32 = np.ascontiguousarray(a, dtype=np.uint32)
+    b32 = np.ascontiguousarray(b, dtype=np.uint32)
+    if (offs[-1] - offs[0]) * len(a32) < _PARALLEL_WORK:
+        _signature_rows(values, offs, a32, b32, out, 0, n)
     else:
-        _signatures_parallel(values, offs, a64, b64, out, min(n, 64))
+        _signatures_parallel(values, offs, a32, b32, out, min(n, 64))
     return out
 
 
