@@ -123,6 +123,51 @@ def test_find_runs_split_a_sequence_shared_by_too_few_documents() -> None:
     assert passage[0] != passage[1]
 
 
+def _runs_counted_twice(
+    doc: np.ndarray, cluster: np.ndarray, words: np.ndarray, doc_group: np.ndarray, cfg: ScanConfig
+) -> Runs:
+    """`labels.find_runs` as it was: the runs' counts made again after the weak-run split."""
+    block_group = doc_group[doc]
+    repeated, block_count, support = labels.accept_blocks(
+        doc, cluster, words, doc_group, None, cfg, block_group
+    )
+    alone = np.zeros(len(doc), dtype=bool)
+    block_run = labels._run_ids(doc, repeated, support, alone)
+    first, length, keys = labels._run_keys(block_run, cluster)
+    counts, _ = count_distinct(keys, block_group[first])
+    weak = (counts < cfg.min_docs) & (length > 1)
+    if weak.any():
+        alone[np.flatnonzero(block_run >= 0)[np.repeat(weak, length)]] = True
+        block_run = labels._run_ids(doc, repeated, support, alone)
+        first, length, keys = labels._run_keys(block_run, cluster)
+        counts, _ = count_distinct(keys, block_group[first])
+    counts = np.where(length == 1, block_count[first], counts)
+    span_run = labels._absorb(doc, words, block_run, cfg.absorb_words)
+    return Runs(block_run, span_run, first, length, keys, counts.astype(np.int32))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    docs=st.lists(st.lists(st.integers(0, 4), min_size=1, max_size=8), min_size=1, max_size=12),
+    groups=st.lists(st.integers(0, 5), min_size=12, max_size=12),
+    min_docs=st.integers(2, 4),
+)
+def test_find_runs_counts_once_what_a_second_count_after_the_split_gives(
+    docs: list[list[int]], groups: list[int], min_docs: int
+) -> None:
+    # Sequences of a few clusters in many documents: some runs are shared
+    # by too few groups and fall apart into their blocks.
+    doc = np.repeat(np.arange(len(docs)), [len(d) for d in docs]).astype(np.int64)
+    cluster = np.array([c for d in docs for c in d], dtype=np.int64)
+    doc_group = np.array(groups[: len(docs)], dtype=np.int64)
+    words = np.ones(len(doc), dtype=np.int64)
+    cfg = ScanConfig(min_docs=min_docs, prose_min_docs=max(4, min_docs), common_fraction=1.0)
+    got = labels.find_runs(doc, cluster, words, doc_group, None, cfg)
+    expected = _runs_counted_twice(doc, cluster, words, doc_group, cfg)
+    for field in ("block_run", "span_run", "first", "length", "passage", "doc_count"):
+        np.testing.assert_array_equal(getattr(got, field), getattr(expected, field), err_msg=field)
+
+
 def test_find_runs_count_a_near_duplicate_cluster_once() -> None:
     # Documents 0 and 1 are near-duplicates (group 0); only they hold A.
     doc = i64(0, 1, 2)

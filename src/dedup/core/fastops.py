@@ -413,7 +413,8 @@ def _signature_rows(hashes: U32, offsets: I64, a: U32, b: U32, out: U32, lo: int
     `(a * h + b) mod 2**32` is computed as a product truncated to 32 bits:
     the same value as in 64-bit arithmetic, but 32-bit lanes let the
     compiler multiply eight permutations per instruction instead of
-    emulating 64-bit products (3-5 times faster here).
+    emulating 64-bit products on AVX2 (with the loop orders below, 3.6-4.6
+    times faster on rows of 1-40 hashes and 13 times on rows of hundreds).
     """
     k = len(a)
     mixed = np.empty(0, dtype=np.uint32)

@@ -278,9 +278,15 @@ def find_runs(
     if weak.any():
         # A sequence shared too rarely falls apart into its (shared) blocks.
         alone[np.flatnonzero(block_run >= 0)[np.repeat(weak, length)]] = True
+        before, counted = block_run, counts
         block_run = run_ids(doc, repeated, support, alone)
         first, length, keys = run_keys(block_run, cluster)
-        counts, _ = count_distinct(keys, block_group[first])
+        # No second count: a key's runs are weak all together (the count is
+        # the key's), so a run of two blocks or more is one of before, with
+        # every run of its key, and keeps its count; runs of one block take
+        # their block's count below.
+        counts = counted[before[first]]
+        del before, counted  # the runs of before: a block array
     # A lone block is shared by every group that holds its cluster anywhere.
     counts = np.where(length == 1, block_count[first], counts)
     span_run = _absorb(doc, words, block_run, cfg.absorb_words)
