@@ -164,3 +164,40 @@ def test_summaries_per_key(
     for ours, repeat in zip((keys, elements, members, first), again, strict=True):
         assert ours.dtype == np.int64
         np.testing.assert_array_equal(ours, repeat)  # the same order every time
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    key=st.lists(st.integers(-3, 3) | st.integers(-(2**63), 2**63 - 1), max_size=300),
+    bits=st.integers(0, 4),
+    chunk=st.sampled_from([1, 7, 1 << 20]),
+)
+def test_scatter_in_chunks_on_threads_gives_the_rows_of_one_pass(
+    key: list[int], bits: int, chunk: int
+) -> None:
+    keys_in = np.array(key, dtype=np.int64)
+    members_in = np.arange(len(key), dtype=np.int64) * 3
+
+    def scatter(threads: int, per_chunk: int) -> list[list[int]]:
+        saved, before = keyed._SCATTER_CHUNK, numba.get_num_threads()
+        keyed._SCATTER_CHUNK = per_chunk
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            starts = np.empty((1 << bits) + 1, dtype=np.int64)
+            out = [np.empty(len(key), dtype=np.int64) for _ in range(3)]
+            keyed._scatter(keys_in, members_in, bits, starts, *out)
+        finally:
+            keyed._SCATTER_CHUNK = saved
+            numba.set_num_threads(before)
+        return [starts.tolist()] + [a.tolist() for a in out]
+
+    one_pass = scatter(1, 1 << 20)
+    starts, order, keys, members = one_pass
+    # Partition order, stable within a partition, every element once.
+    assert sorted(order) == list(range(len(key)))
+    for p in range(1 << bits):
+        rows = order[starts[p] : starts[p + 1]]
+        assert rows == sorted(rows)
+    assert keys == [key[i] for i in order]
+    assert members == [3 * i for i in order]
+    assert scatter(2, chunk) == one_pass

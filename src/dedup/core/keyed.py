@@ -25,6 +25,7 @@ from dedup.core.xxh import _compiled, _compiled_inline
 
 I64 = NDArray[np.int64]
 U64 = NDArray[np.uint64]
+U32 = NDArray[np.uint32]
 
 # Elements per partition, on average, so that its tables (about 100 bytes
 # an element with the per-key arrays) stay in cache: from 2^10 to 2^16
@@ -36,6 +37,9 @@ _PER_PARTITION = 1 << 13
 # elements (a "}" line of source code) makes one large partition, and its
 # tables grow only as far as its distinct keys and (key, member) pairs.
 _TABLE_START = 1 << 15
+# Elements per chunk of the scatter into partitions, at least: below, a
+# thread costs more than it saves.
+_SCATTER_CHUNK = 1 << 20
 _EMPTY = np.int64(-1)
 _PAIR_MIX = np.uint64(0xD6E8FEB86659FD93)
 
@@ -46,30 +50,60 @@ def partition_bits(n: int) -> int:
 
 
 @_compiled
-def _scatter(
-    key: I64, member: I64, bits: int, starts: I64, order: I64, keys: I64, members: I64
-) -> None:
-    """Elements in partition order: partition p holds rows starts[p]:starts[p + 1]."""
-    n = len(key)
+def _partitions_of(key: I64, bits: int, lo: int, hi: int, part: U32, counts: I64) -> None:
+    """part[i] = partition of element i for lo <= i < hi; counts[p] += elements of p among them."""
     # With one partition every element is in partition 0 (a shift by 64 is undefined).
     shift = np.uint64(64 - bits) if bits > 0 else np.uint64(0)
     keep = np.uint64(0xFFFFFFFFFFFFFFFF) if bits > 0 else np.uint64(0)
-    part = np.empty(n, dtype=np.uint32)
-    counts = np.zeros(len(starts), dtype=np.int64)
-    for i in range(n):
+    for i in range(lo, hi):
         where = (_fmix64(np.uint64(key[i])) & keep) >> shift
         part[i] = np.uint32(where)
-        counts[np.int64(where) + 1] += 1
-    for q in range(1, len(starts)):
-        counts[q] += counts[q - 1]
-    starts[:] = counts
-    for i in range(n):
-        at = np.int64(part[i])
-        j = counts[at]
-        counts[at] = j + 1
+        counts[np.int64(where)] += 1
+
+
+@_compiled
+def _place(
+    key: I64, member: I64, part: U32, lo: int, hi: int, at: I64, order: I64, keys: I64, members: I64
+) -> None:
+    """Elements lo..hi-1 to their partitions' next rows (`at`, advanced as they fill)."""
+    for i in range(lo, hi):
+        p = np.int64(part[i])
+        j = at[p]
+        at[p] = j + 1
         order[j] = i
         keys[j] = key[i]
         members[j] = member[i]
+
+
+def _scatter(
+    key: I64, member: I64, bits: int, starts: I64, order: I64, keys: I64, members: I64
+) -> None:
+    """Elements in partition order: partition p holds rows starts[p]:starts[p + 1].
+
+    Within a partition elements keep their order. With more than one thread
+    the elements are cut into consecutive chunks, each counted per partition
+    and then placed on its thread after the chunks before it: the same rows
+    as one pass.
+    """
+    n = len(key)
+    parts = len(starts) - 1
+    chunks = max(1, min(thread_count(), n // _SCATTER_CHUNK))
+    bounds = [n * c // chunks for c in range(chunks + 1)]
+    part = np.empty(n, dtype=np.uint32)
+    counts = np.zeros((chunks, parts), dtype=np.int64)
+    map_in_threads(
+        lambda c: _partitions_of(key, bits, bounds[c], bounds[c + 1], part, counts[c]),
+        range(chunks),
+    )
+    starts[0] = 0
+    np.cumsum(counts.sum(axis=0), out=starts[1:])
+    # Each chunk's first row in every partition: after the partition's start
+    # and the elements the chunks before it put there.
+    at = starts[:-1] + np.cumsum(counts, axis=0) - counts
+    map_in_threads(
+        lambda c: _place(key, member, part, bounds[c], bounds[c + 1], at[c], order, keys, members),
+        range(chunks),
+    )
 
 
 @_compiled_inline
