@@ -145,6 +145,11 @@ def dictionary_columns(schema: pa.Schema) -> list[str]:
     ]
 
 
+def _parquet_options(schema: pa.Schema) -> dict[str, object]:
+    """How every file of the output is encoded: zstd, dictionaries for strings only."""
+    return {"compression": "zstd", "use_dictionary": dictionary_columns(schema)}
+
+
 def write_table(table: Writable, path: Path) -> None:
     """Write one Parquet file atomically: a temporary name, fsync, then rename."""
     tmp = temporary_name(path)
@@ -152,9 +157,7 @@ def write_table(table: Writable, path: Path) -> None:
         if isinstance(table, StreamedTable):
             _write_batches(table, tmp)
         else:
-            pq.write_table(
-                table, tmp, compression="zstd", use_dictionary=dictionary_columns(table.schema)
-            )
+            pq.write_table(table, tmp, **_parquet_options(table.schema))
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -164,9 +167,8 @@ def write_table(table: Writable, path: Path) -> None:
 
 def _write_batches(table: StreamedTable, path: Path) -> None:
     """`table` into one Parquet file at `path`, a row group per batch."""
-    options = {"compression": "zstd", "use_dictionary": dictionary_columns(table.schema)}
     rows = 0
-    with pq.ParquetWriter(path, table.schema, **options) as writer:
+    with pq.ParquetWriter(path, table.schema, **_parquet_options(table.schema)) as writer:
         for batch in table.batches():
             writer.write_batch(batch)
             rows += batch.num_rows
