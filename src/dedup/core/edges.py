@@ -31,8 +31,16 @@ from numpy.typing import NDArray
 from dedup.config import ScanConfig
 from dedup.core.fastops import best_pairs, bucket_counts, gather, jaccard_at_least, unique_rows
 from dedup.core.labels import count_distinct
-from dedup.core.lsh import GOLDEN, fmix64, optimal_params, query_sorted_bands, sorted_bands
+from dedup.core.lsh import (
+    GOLDEN,
+    SortedBands,
+    fmix64,
+    optimal_params,
+    query_sorted_bands,
+    sorted_bands,
+)
 from dedup.core.minhash import permutations
+from dedup.core.sets import joined_rows
 from dedup.core.similar import set_band_keys
 from dedup.core.sorting import distinct, lexsort2, stable_argsort, unique_first_inverse
 from dedup.core.splice import splice
@@ -89,35 +97,71 @@ def variant_pairs(
     since short lines meet more index rows in their buckets as it grows
     (11.6 M candidates, 0.5 GB with their sorting, at 406 MB of text).
     """
-    if batch < 1:
-        raise ValueError(f"batch must be at least 1, got {batch}")
-    empty = np.empty(0, np.int64)
-    q_rows = np.flatnonzero(np.diff(queries[1]) >= VARIANT_MIN_WORDS)
-    i_rows = np.flatnonzero(np.diff(index[1]) >= VARIANT_MIN_WORDS)
-    if not len(q_rows) or not len(i_rows):
-        return empty, empty, np.empty(0)
-    i_values, i_offsets = gather(*index, i_rows)
-    q_values, q_offsets = gather(*queries, q_rows)
-    n_index = len(i_rows)
-    # One CSR, the index rows then the queries, for the band keys and the Jaccard.
-    values = np.concatenate((i_values, q_values))
-    offsets = np.concatenate((i_offsets, q_offsets[1:] + i_offsets[-1]))
-    del i_values, q_values, q_offsets
-    counts = bucket_counts(values, offsets)
-    perms = permutations(num_perm, seed)
-    bands, rows = optimal_params(threshold, num_perm, 0.1, 0.9)
-    # Rows a..b of a CSR are its offsets[a : b + 1], where they lie.
-    bucketed = sorted_bands(set_band_keys(values, offsets[: n_index + 1], perms, bands, rows))
-    found: list[tuple[I64, I64, F64]] = []
-    for lo in range(0, len(q_rows), batch):
-        hi = min(lo + batch, len(q_rows))
-        keys = set_band_keys(values, offsets[n_index + lo : n_index + hi + 1], perms, bands, rows)
-        query, hit = query_sorted_bands(bucketed, keys, _QUERY_CAP)
-        similarity = jaccard_at_least(values, offsets, n_index + lo + query, hit, threshold, counts)
-        keep = similarity >= threshold
-        found.append((q_rows[lo + query[keep]], i_rows[hit[keep]], similarity[keep]))
-    query, hit, similarity = (np.concatenate(column) for column in zip(*found, strict=True))
-    return query, hit, similarity
+    return VariantIndex.of(index, threshold, num_perm, seed).pairs(queries, batch)
+
+
+@dataclass(frozen=True)
+class VariantIndex:
+    """The index side of `variant_pairs`, built once for any number of query batches.
+
+    `rows` are the index rows of `VARIANT_MIN_WORDS` words or more, `values`
+    and `offsets` their CSR, `counts` their `bucket_counts`, `bands` their
+    band keys sorted for look-ups.
+    """
+
+    rows: I64
+    values: U32
+    offsets: I64
+    counts: NDArray[np.uint8]
+    bands: SortedBands | None
+    threshold: float
+    perms: tuple[U32, U32]
+    lsh: tuple[int, int]
+
+    @classmethod
+    def of(cls, index: tuple[U32, I64], threshold: float, num_perm: int, seed: int) -> VariantIndex:
+        """The index of CSR rows of sorted distinct word hashes."""
+        rows = np.flatnonzero(np.diff(index[1]) >= VARIANT_MIN_WORDS)
+        values, offsets = gather(*index, rows)
+        perms = permutations(num_perm, seed)
+        bands, band_rows = optimal_params(threshold, num_perm, 0.1, 0.9)
+        counts = bucket_counts(values, offsets)
+        if not len(rows):
+            return cls(rows, values, offsets, counts, None, threshold, perms, (bands, band_rows))
+        keys = set_band_keys(values, offsets, perms, bands, band_rows)
+        lsh = (bands, band_rows)
+        return cls(rows, values, offsets, counts, sorted_bands(keys), threshold, perms, lsh)
+
+    def pairs(self, queries: tuple[U32, I64], batch: int = _QUERY_BATCH) -> tuple[I64, I64, F64]:
+        """`variant_pairs` of `queries` against this index."""
+        if batch < 1:
+            raise ValueError(f"batch must be at least 1, got {batch}")
+        empty = np.empty(0, np.int64)
+        q_rows = np.flatnonzero(np.diff(queries[1]) >= VARIANT_MIN_WORDS)
+        if not len(q_rows) or self.bands is None:
+            return empty, empty, np.empty(0)
+        q_values, q_offsets = gather(*queries, q_rows)
+        n_index = len(self.rows)
+        # One CSR, the index rows then the queries, for the band keys and the Jaccard.
+        values = np.concatenate((self.values, q_values))
+        offsets = np.concatenate((self.offsets, q_offsets[1:] + self.offsets[-1]))
+        counts = np.concatenate((self.counts, bucket_counts(q_values, q_offsets)))
+        del q_values, q_offsets
+        threshold = self.threshold
+        found: list[tuple[I64, I64, F64]] = []
+        for lo in range(0, len(q_rows), batch):
+            hi = min(lo + batch, len(q_rows))
+            # Rows a..b of a CSR are its offsets[a : b + 1], where they lie.
+            rows = offsets[n_index + lo : n_index + hi + 1]
+            keys = set_band_keys(values, rows, self.perms, *self.lsh)
+            query, hit = query_sorted_bands(self.bands, keys, _QUERY_CAP)
+            similarity = jaccard_at_least(
+                values, offsets, n_index + lo + query, hit, threshold, counts
+            )
+            keep = similarity >= threshold
+            found.append((q_rows[lo + query[keep]], self.rows[hit[keep]], similarity[keep]))
+        query, hit, similarity = (np.concatenate(column) for column in zip(*found, strict=True))
+        return query, hit, similarity
 
 
 def best_variant(
@@ -188,26 +232,68 @@ def glued_runs(words: tuple[U32, I64], member: I64, scope: I64, cfg: ScanConfig)
     judged already), and, when longer than `prose_words`, repeats in
     `prose_min_docs` groups. `glued_cuts` turns the runs into offsets.
     """
-    k = cfg.ngram
+    grams = word_grams(words, scope, cfg)
+    if grams is None:
+        return _no_glued_runs()
+    count, _ = count_distinct(grams.key, member[grams.row])
+    return glued_runs_counted(words, grams, count, cfg)
+
+
+def _no_glued_runs() -> GluedRuns:
     empty = np.empty(0, np.int64)
-    none = GluedRuns(empty, empty, empty, empty)
+    return GluedRuns(empty, empty, empty, empty)
+
+
+@dataclass(frozen=True)
+class WordGrams:
+    """The word n-grams of blocks: n-gram i is block `row[i]`'s words from `index[i]`.
+
+    `key` hashes its words and the block's scope: what `glued_runs` counts by.
+    """
+
+    row: I64
+    index: I64
+    key: I64
+
+
+def word_grams(words: tuple[U32, I64], scope: I64, cfg: ScanConfig) -> WordGrams | None:
+    """The word n-grams of blocks (arguments as `glued_runs`); None when there is none to count.
+
+    A block's n-grams do not depend on the other blocks: the n-grams of
+    several ranges of blocks are theirs, one range after the other.
+    """
+    k = cfg.ngram
     hashes, offsets = words
     rows = len(offsets) - 1
     if cfg.glue_words <= 0 or not rows:
-        return none
-    n_words = np.diff(offsets)
-    n_grams = np.maximum(n_words - k + 1, 0)
+        return None
+    n_grams = np.maximum(np.diff(offsets) - k + 1, 0)
     gram_offsets = np.zeros(rows + 1, dtype=np.int64)
     np.cumsum(n_grams, out=gram_offsets[1:])
     if not gram_offsets[-1]:
-        return none
+        return None
     row = np.repeat(np.arange(rows), n_grams)
     index = np.arange(gram_offsets[-1]) - gram_offsets[row]
     first_word = offsets[row] + index
     acc = fmix64(scope[row].astype(np.uint64) + GOLDEN)
     for j in range(k):
         acc = fmix64(acc ^ fmix64(hashes[first_word + j].astype(np.uint64) + GOLDEN)) + GOLDEN
-    count, _ = count_distinct(acc.view(np.int64), member[row])
+    return WordGrams(row, index, acc.view(np.int64))
+
+
+def glued_runs_counted(
+    words: tuple[U32, I64], grams: WordGrams, count: I64, cfg: ScanConfig
+) -> GluedRuns:
+    """`glued_runs` of blocks whose n-grams (`word_grams`) occur in `count[i]` groups each.
+
+    The counts are over every block of the corpus looked at, not only these.
+    """
+    k = cfg.ngram
+    hashes, offsets = words
+    rows = len(offsets) - 1
+    n_words = np.diff(offsets)
+    n_grams = np.maximum(n_words - k + 1, 0)
+    row, index = grams.row, grams.index
     rare = count < cfg.min_docs
 
     first_rare = np.full(rows, np.iinfo(np.int64).max, dtype=np.int64)
@@ -281,6 +367,55 @@ def glued_cuts(texts: Sequence[str], runs: GluedRuns, n_words: I64) -> Cuts:
     return Cuts(runs.block[ok], starts[ok], ends[ok], runs.key[ok], runs.words[ok])
 
 
+@dataclass(frozen=True)
+class VariantTargets:
+    """The boilerplate lines that variant lines join (`join_variants`).
+
+    `content`: every distinct content of a short boilerplate line, ascending;
+    `rows`: its sorted distinct word hashes (CSR, one row per content);
+    `scoped`: content * `n_scopes` + scope of every such line, distinct and
+    ascending (a variant joins a line of its own scope only).
+    """
+
+    content: I64
+    rows: tuple[U32, I64]
+    scoped: I64
+    n_scopes: int
+
+
+def variant_targets(
+    doc: I64,
+    words: tuple[U32, I64],
+    line_words: I64,
+    content: I64,
+    block_run: I64,
+    scope: I64,
+    cfg: ScanConfig,
+) -> VariantTargets:
+    """The targets among these blocks (arguments as `join_variants`).
+
+    The targets of consecutive ranges of documents, joined by
+    `joined_targets`, are those of all of them.
+    """
+    targets = np.flatnonzero((block_run >= 0) & (line_words <= cfg.prose_words))
+    n_scopes = int(scope.max()) + 1 if len(scope) else 1
+    scoped = distinct(content[targets] * np.int64(n_scopes) + scope[doc[targets]])
+    # Each distinct content is compared once: a template line repeats on every page.
+    index_content, index_first, _ = unique_first_inverse(content[targets])
+    rows = unique_rows(*gather(*words, targets[index_first]))
+    return VariantTargets(index_content, rows, scoped, n_scopes)
+
+
+def joined_targets(parts: Sequence[VariantTargets]) -> VariantTargets:
+    """The targets of several ranges of documents, as one (blocks of one content have one row)."""
+    if len(parts) == 1:
+        return parts[0]
+    content, first, _ = unique_first_inverse(np.concatenate([p.content for p in parts]))
+    values, offsets = joined_rows([p.rows for p in parts])
+    scoped = distinct(np.concatenate([p.scoped for p in parts]))
+    return VariantTargets(content, gather(values, offsets, first), scoped, parts[0].n_scopes)
+
+
 def join_variants(
     doc: I64,
     words: tuple[U32, I64],
@@ -303,23 +438,53 @@ def join_variants(
     `block_run` and `span_run` those of `Runs` (the rest of the run table is
     not read).
     """
+    targets = variant_targets(doc, words, line_words, content, block_run, scope, cfg)
+    return join_variants_to(
+        targets,
+        None,
+        doc,
+        words,
+        line_words,
+        content,
+        content_cluster,
+        cluster,
+        match,
+        span_run,
+        scope,
+        cfg,
+    )
+
+
+def join_variants_to(
+    targets: VariantTargets,
+    index: VariantIndex | None,
+    doc: I64,
+    words: tuple[U32, I64],
+    line_words: I64,
+    content: I64,
+    content_cluster: I64,
+    cluster: I64,
+    match: F64,
+    span_run: I64,
+    scope: I64,
+    cfg: ScanConfig,
+) -> tuple[I64, F64]:
+    """`join_variants` of these blocks to `targets` (of these blocks or of more).
+
+    `index` is `VariantIndex.of(targets.rows, ...)` when built already (for
+    several ranges of documents); built here when None and needed.
+    """
     short = line_words <= cfg.prose_words
     queries = edge_blocks(doc, span_run >= 0)
     queries = queries[short[queries]]
-    targets = np.flatnonzero((block_run >= 0) & short)
-    if not len(queries) or not len(targets):
+    if not len(queries) or not len(targets.content):
         return cluster, match
-    # Each distinct content is compared once: a template line repeats on every page.
-    n_scopes = np.int64(int(scope.max()) + 1)
-    target_scoped = distinct(content[targets] * n_scopes + scope[doc[targets]])
-    index_content, index_first, _ = unique_first_inverse(content[targets])
+    if index is None:
+        index = VariantIndex.of(targets.rows, cfg.variant_threshold, cfg.num_perm, cfg.seed)
+    n_scopes = np.int64(targets.n_scopes)
     _, query_first, query_row = unique_first_inverse(content[queries])
-    pair_query, pair_index, similarity = variant_pairs(
-        unique_rows(*gather(*words, queries[query_first])),
-        unique_rows(*gather(*words, targets[index_first])),
-        cfg.variant_threshold,
-        cfg.num_perm,
-        cfg.seed,
+    pair_query, pair_index, similarity = index.pairs(
+        unique_rows(*gather(*words, queries[query_first]))
     )
     # From distinct contents back to query blocks, keeping targets of the block's scope.
     order = stable_argsort(pair_query)
@@ -333,8 +498,8 @@ def join_variants(
     pair = np.repeat(lo, count) + (
         np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
     )
-    target = index_content[pair_index[pair]]
-    allowed = np.isin(target * n_scopes + scope[doc[queries[block]]], target_scoped)
+    target = targets.content[pair_index[pair]]
+    allowed = np.isin(target * n_scopes + scope[doc[queries[block]]], targets.scoped)
     block, target, sim = block[allowed], target[allowed], similarity[pair][allowed]
     best, score = best_variant(block, target, sim, content_cluster[target], len(queries))
     found = best >= 0

@@ -196,20 +196,37 @@ def accept_blocks(
         near = doc_group[doc]
     elif len(near) != len(doc):
         raise ValueError(f"{len(near)} near-duplicate groups for {len(doc)} blocks")
-    count, support = count_distinct(cluster, near)
+    count, local, support, group_size = block_counts(doc, cluster, near, doc_group, user_group)
     grouped = user_group is not None
-    if user_group is not None:
-        users = user_group[doc]
-        local_key = fmix64(cluster.view(np.uint64) ^ fmix64(users.astype(np.uint64) + GOLDEN)).view(
-            np.int64
-        )
-        local, _ = count_distinct(local_key, near)
-        group_size: I64 | int = _distinct_per_group(users, near)[users] if len(doc) else local
-    else:
-        local = count
-        group_size = len(distinct(doc_group))  # one group: one size for every block
     accepted = accept_counted(doc, count, local, support, words, grouped, group_size, cfg)
     return accepted, count, support
+
+
+def local_keys(cluster: I64, users: I64) -> I64:
+    """Key of each (cluster, user group) pair: what repetition inside a group counts by."""
+    mixed = fmix64(cluster.view(np.uint64) ^ fmix64(users.astype(np.uint64) + GOLDEN))
+    result: I64 = mixed.view(np.int64)
+    return result
+
+
+def block_counts(
+    doc: I64, cluster: I64, near: I64, doc_group: I64, user_group: I64 | None
+) -> tuple[I64, I64, U64, I64 | int]:
+    """The counts `accept_counted` takes, for every block (arguments as `accept_blocks`).
+
+    Returns (count, local, support, group_size): the distinct near-duplicate
+    groups holding the block's cluster, those inside its user group
+    (`count` when ungrouped), a hash of the first set, and the near-duplicate
+    groups of the block's user group (one number for all when ungrouped).
+    """
+    count, support = count_distinct(cluster, near)
+    if user_group is None:
+        # One group: one size for every block.
+        return count, count, support, len(distinct(doc_group))
+    users = user_group[doc]
+    local, _ = count_distinct(local_keys(cluster, users), near)
+    group_size = _distinct_per_group(users, near)[users] if len(doc) else local
+    return count, local, support, group_size
 
 
 def accept_counted(
@@ -265,18 +282,57 @@ def find_runs(
     cfg: ScanConfig,
 ) -> Runs:
     """Runs and passages of boilerplate blocks (arguments as `accept_blocks`)."""
-    min_docs = cfg.min_docs
     block_group = doc_group[doc]
     repeated, block_count, support = accept_blocks(
         doc, cluster, words, doc_group, user_group, cfg, block_group
     )
-    alone = np.zeros(len(doc), dtype=bool)
-    block_run = run_ids(doc, repeated, support, alone)
-    first, length, keys = run_keys(block_run, cluster)
+    block_run, first, length, keys = first_runs(doc, cluster, repeated, support)
     counts, _ = count_distinct(keys, block_group[first])
-    weak = (counts < min_docs) & (length > 1)
+    return split_weak_runs(
+        doc,
+        cluster,
+        words,
+        repeated,
+        support,
+        block_count,
+        (block_run, first, length, keys),
+        counts,
+        cfg,
+    )
+
+
+def first_runs(doc: I64, cluster: I64, repeated: Bools, support: U64) -> tuple[I64, I64, I64, I64]:
+    """(block_run, first, length, key) of the runs of accepted blocks, before the weak split.
+
+    Runs are numbered from 0 in block order; `first` indexes the blocks given.
+    """
+    block_run = run_ids(doc, repeated, support, np.zeros(len(doc), dtype=bool))
+    first, length, keys = run_keys(block_run, cluster)
+    return block_run, first, length, keys
+
+
+def split_weak_runs(
+    doc: I64,
+    cluster: I64,
+    words: I64,
+    repeated: Bools,
+    support: U64,
+    block_count: I64,
+    runs: tuple[I64, I64, I64, I64],
+    counts: I64,
+    cfg: ScanConfig,
+) -> Runs:
+    """The runs of `first_runs`, those shared too rarely split into their blocks.
+
+    `counts[j]` is the distinct near-duplicate groups holding run j's key
+    (over every document, not only these blocks'); `block_count` is each
+    block's count (from `accept_blocks`).
+    """
+    block_run, first, length, keys = runs
+    weak = (counts < cfg.min_docs) & (length > 1)
     if weak.any():
         # A sequence shared too rarely falls apart into its (shared) blocks.
+        alone = np.zeros(len(doc), dtype=bool)
         alone[np.flatnonzero(block_run >= 0)[np.repeat(weak, length)]] = True
         before, counted = block_run, counts
         block_run = run_ids(doc, repeated, support, alone)
@@ -391,13 +447,46 @@ def passage_table(runs: Runs, doc: I64) -> Passages:
         runs: from `find_runs`.
         doc: int64[B] document index of each block.
     """
-    run_doc = doc[runs.first]
-    # Per passage key, in one pass over hash partitions of the keys: its runs,
-    # its distinct documents and its first run (runs are numbered in block
-    # order, and blocks are sorted by document: the first run is the first
-    # occurrence by (document, position)).
-    keys, occurrences, n_documents, rep = summarize_by_partitions(runs.passage, run_doc)
-    counts = runs.doc_count[rep]
+    summary = passage_summary(runs.passage, doc[runs.first])
+    return passages_of(summary, runs.doc_count)
+
+
+def passage_summary(passage: I64, run_doc: I64) -> tuple[I64, I64, I64, I64]:
+    """Per passage key of these runs: (key, occurrences, documents, first run).
+
+    Runs are numbered in block order, and blocks are sorted by document: a
+    key's first run is its first occurrence by (document, position).
+    """
+    # In one pass over hash partitions of the keys.
+    return summarize_by_partitions(passage, run_doc)
+
+
+def joined_summaries(
+    parts: list[tuple[I64, I64, I64, I64]],
+) -> tuple[I64, I64, I64, I64]:
+    """`passage_summary` of consecutive ranges of documents, as one.
+
+    Each part's first runs are numbered as the whole numbers its runs; the
+    ranges share no document, so their documents add up.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    keys, occurrences, documents, first = (np.concatenate(c) for c in zip(*parts, strict=True))
+    order = lexsort2(first, keys)
+    keys, occurrences, documents, first = (a[order] for a in (keys, occurrences, documents, first))
+    heads = np.flatnonzero(group_starts(keys)) if len(keys) else np.zeros(0, np.int64)
+    return (
+        keys[heads],
+        np.add.reduceat(occurrences, heads) if len(heads) else occurrences,
+        np.add.reduceat(documents, heads) if len(heads) else documents,
+        first[heads],
+    )
+
+
+def passages_of(summary: tuple[I64, I64, I64, I64], doc_count: I32) -> Passages:
+    """The passage table of a `passage_summary` of runs whose counts are `doc_count`."""
+    keys, occurrences, n_documents, rep = summary
+    counts = doc_count[rep]
     final = np.lexsort((keys, -counts.astype(np.int64)))
     return Passages(
         passage=keys[final],

@@ -15,6 +15,7 @@ documents it copies without forming them again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,7 @@ from dedup.core.fastops import gather, word_shingle_rows
 from dedup.core.graph import components
 from dedup.core.labels import count_distinct
 from dedup.core.minhash import permutations
+from dedup.core.sets import joined_rows
 from dedup.core.similar import groups_from_keys, set_band_keys
 
 I64 = NDArray[np.int64]
@@ -69,9 +71,23 @@ def document_sets(
         cfg: ngram and prose_min_docs.
     """
     spread, _ = count_distinct(cluster, doc)
+    return sets_of_documents(doc, words, word_offsets, spread, 0, n_docs, cfg)
+
+
+def sets_of_documents(
+    doc: I64, words: U32, word_offsets: I64, spread: I64, lo: int, hi: int, cfg: ScanConfig
+) -> DocumentSets:
+    """The sets of documents `lo` to `hi` - 1, from their blocks and `spread`.
+
+    `doc`, `words` and `word_offsets` are the blocks of those documents
+    (every block of each), `spread` how many documents of the whole corpus
+    hold each block's cluster. Documents are numbered as in the corpus: the
+    sets of consecutive ranges, joined by `joined_sets`, are those of the
+    whole.
+    """
     own_blocks = np.flatnonzero(spread < cfg.prose_min_docs)
     own_words, own_block_offsets = gather(words, word_offsets, own_blocks)
-    cuts = np.arange(n_docs + 1)
+    cuts = np.arange(lo, hi + 1)
     own = own_block_offsets[np.searchsorted(doc[own_blocks], cuts)]
     whole = word_offsets[np.searchsorted(doc, cuts)]
     own_len, whole_len = np.diff(own), np.diff(whole)
@@ -84,10 +100,23 @@ def document_sets(
     owner_offsets = np.append(own[owners], own[-1])
     return DocumentSets(
         spread=spread,
-        owners=owners,
+        owners=owners + lo,
         own=word_shingle_rows(own_words, owner_offsets, cfg.ngram),
-        mostly_common=mostly_common,
+        mostly_common=mostly_common + lo,
         whole=word_shingle_rows(*gather(words, whole, mostly_common), cfg.ngram),
+    )
+
+
+def joined_sets(parts: Sequence[DocumentSets]) -> DocumentSets:
+    """The sets of consecutive ranges of documents (`sets_of_documents`), as one."""
+    if len(parts) == 1:
+        return parts[0]
+    return DocumentSets(
+        spread=np.concatenate([p.spread for p in parts]),
+        owners=np.concatenate([p.owners for p in parts]),
+        own=joined_rows([p.own for p in parts]),
+        mostly_common=np.concatenate([p.mostly_common for p in parts]),
+        whole=joined_rows([p.whole for p in parts]),
     )
 
 

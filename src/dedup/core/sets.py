@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeVar
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -9,6 +12,7 @@ from dedup.core.sorting import distinct
 
 I64 = NDArray[np.int64]
 U32 = NDArray[np.uint32]
+_T = TypeVar("_T", bound=np.generic)
 
 # Bounds the values gathered per verification step.
 _CHUNK = 1 << 22
@@ -22,6 +26,18 @@ def gather(values: U32, offsets: I64, rows: I64) -> tuple[U32, I64]:
     total = int(new_offsets[-1])
     within = np.arange(total, dtype=np.int64) - np.repeat(new_offsets[:-1], lengths)
     return values[np.repeat(offsets[rows], lengths) + within], new_offsets
+
+
+def joined_rows(parts: Sequence[tuple[NDArray[_T], I64]]) -> tuple[NDArray[_T], I64]:
+    """The rows of several CSR arrays, one after the other, as one."""
+    values = np.concatenate([v for v, _ in parts])
+    offsets = np.zeros(1 + sum(len(o) - 1 for _, o in parts), dtype=np.int64)
+    at, base = 1, 0
+    for _, o in parts:
+        offsets[at : at + len(o) - 1] = o[1:] - o[0] + base
+        at += len(o) - 1
+        base += int(o[-1] - o[0])
+    return values, offsets
 
 
 def expand_rows(values: U32, offsets: I64, rows: I64, n: int) -> tuple[U32, I64]:

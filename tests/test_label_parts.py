@@ -1,0 +1,141 @@
+"""The labelling in ranges of documents gives `label`'s result, array for array."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dedup.config import ScanConfig
+from dedup.core.blockhash import hash_blocks
+from dedup.core.key_tables import distinct_pairs, pair_counts, summed
+from dedup.core.label_parts import Part, PartsInMemory, label_parts, parts_of
+from dedup.core.labels import count_distinct
+from dedup.core.pipeline import Analysis, content_clusters, id_order, label
+from dedup.synth import SynthConfig, generate
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def _corpus(seed: int) -> tuple[list[str], list[str]]:
+    corpus = generate(SynthConfig(seed=seed, sites=4, pages_per_site=7, near_duplicates=6))
+    order = id_order(corpus.ids)
+    return [corpus.ids[i] for i in order], [corpus.texts[i] for i in order]
+
+
+def _seeds() -> tuple[list[str], list[str]]:
+    files = sorted(SEEDS.glob("*.txt"))
+    return [f.name for f in files], [f.read_text(encoding="utf-8") for f in files]
+
+
+def _both(
+    ids: list[str], texts: list[str], cfg: ScanConfig, bounds: list[int], values=None
+) -> tuple[Analysis, Analysis]:
+    blocks = hash_blocks(texts, cfg)
+    keys, first, content = np.unique(blocks.key, return_index=True, return_inverse=True)
+    clusters, scores = content_clusters(blocks.hashes, blocks.offsets, first, keys, cfg)
+    whole = label(
+        ids, texts, blocks, content, clusters, scores, cfg, values, keys, keep_document_sets=True
+    )
+    parts = PartsInMemory(parts_of(blocks, content, bounds))
+    split = label_parts(
+        ids, texts, parts, clusters, scores, cfg, values, keys, keep_document_sets=True
+    )
+    return whole, split
+
+
+def _assert_same(a: object, b: object, where: str = "analysis") -> None:
+    if dataclasses.is_dataclass(a) and not isinstance(a, type):
+        assert type(a) is type(b), where
+        for field in dataclasses.fields(a):
+            _assert_same(getattr(a, field.name), getattr(b, field.name), f"{where}.{field.name}")
+    elif isinstance(a, np.ndarray):
+        assert isinstance(b, np.ndarray), where
+        assert a.dtype == b.dtype, f"{where}: {a.dtype} != {b.dtype}"
+        np.testing.assert_array_equal(a, b, err_msg=where)
+    elif isinstance(a, tuple):
+        assert isinstance(b, tuple) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_same(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+def _bounds(n: int, rng: np.random.Generator, cuts: int) -> list[int]:
+    inner = sorted(rng.integers(0, n + 1, size=cuts).tolist())  # repeats: empty ranges
+    return [0, *inner, n]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_ranges_of_a_generated_corpus_label_as_the_whole(seed: int) -> None:
+    ids, texts = _corpus(seed)
+    cfg = ScanConfig()
+    rng = np.random.default_rng(seed)
+    for bounds in (
+        [0, len(ids)],
+        list(range(len(ids) + 1)),  # one document each
+        _bounds(len(ids), rng, 3),
+        [0, 0, len(ids) // 2, len(ids), len(ids)],
+    ):
+        whole, split = _both(ids, texts, cfg, bounds)
+        assert len(whole.passages.passage) > 0 and np.any(whole.runs.block_run >= 0)
+        assert np.any(whole.blocks.content < 0)  # glued passages were cut out
+        _assert_same(whole, split, f"bounds {bounds}")
+
+
+def test_ranges_with_user_groups_label_as_the_whole() -> None:
+    ids, texts = _corpus(4)
+    cfg = ScanConfig(group_by="prefix")
+    whole, split = _both(ids, texts, cfg, _bounds(len(ids), np.random.default_rng(4), 4))
+    assert whole.groups is not None and len(set(whole.groups)) > 1
+    _assert_same(whole, split)
+
+
+def test_ranges_of_paragraph_blocks_label_as_the_whole() -> None:
+    ids, texts = _corpus(5)
+    cfg = ScanConfig(block_mode="paragraph")
+    whole, split = _both(ids, texts, cfg, _bounds(len(ids), np.random.default_rng(5), 5))
+    _assert_same(whole, split)
+
+
+def test_the_seeds_in_ranges_label_as_the_whole() -> None:
+    ids, texts = _seeds()
+    for bounds in ([0, 2, 5], [0, 1, 2, 3, 4, 5]):
+        whole, split = _both(ids, texts, ScanConfig(), bounds)
+        assert np.any(whole.spans.run >= 0)
+        _assert_same(whole, split)
+
+
+def test_empty_corpus_and_documents_without_blocks() -> None:
+    ids, texts = ["a", "b", "c"], ["", "   \n", ""]
+    whole, split = _both(ids, texts, ScanConfig(), [0, 1, 3])
+    _assert_same(whole, split)
+
+
+def test_pair_counts_merge_ranges_as_count_distinct() -> None:
+    rng = np.random.default_rng(0)
+    key = rng.integers(0, 50, 2000).astype(np.int64)
+    member = rng.integers(0, 30, 2000).astype(np.int64)
+    count, support = count_distinct(key, member)
+    cuts = [0, 300, 300, 1200, 2000]
+    table = pair_counts(
+        [distinct_pairs(key[a:b], member[a:b]) for a, b in itertools.pairwise(cuts)]
+    )
+    np.testing.assert_array_equal(table.counts_of(key), count)
+    np.testing.assert_array_equal(table.supports_of(key), support)
+    assert table.counts_of(np.array([99], np.int64)).tolist() == [0]
+
+
+def test_summed_adds_the_values_of_a_key() -> None:
+    first = (np.array([5, 3], np.int64), np.array([1, 2], np.int64))
+    table = summed([first, (np.array([3], np.int64), np.array([4], np.int64))])
+    assert table.key.tolist() == [3, 5] and table.count.tolist() == [6, 1]
+
+
+def test_a_part_drops_and_adds_columns() -> None:
+    part = Part(0, 1, {"a": np.zeros(1), "b": np.ones(1)})
+    changed = part.with_columns(("a",), c=np.arange(1))
+    assert sorted(changed.columns) == ["b", "c"] and sorted(part.columns) == ["a", "b"]
