@@ -11,7 +11,7 @@ import pytest
 
 from dedup.config import ScanConfig
 from dedup.core.blockhash import hash_blocks
-from dedup.core.key_tables import distinct_pairs, pair_counts, summed
+from dedup.core.key_tables import distinct_pairs, pair_counts, summed, table_rows
 from dedup.core.label_parts import Part, PartsInMemory, label_parts, parts_of
 from dedup.core.labels import count_distinct
 from dedup.core.pipeline import Analysis, content_clusters, id_order, label
@@ -124,8 +124,9 @@ def test_pair_counts_merge_ranges_as_count_distinct() -> None:
     table = pair_counts(
         [distinct_pairs(key[a:b], member[a:b]) for a, b in itertools.pairwise(cuts)]
     )
-    np.testing.assert_array_equal(table.counts_of(key), count)
-    np.testing.assert_array_equal(table.supports_of(key), support)
+    got_count, got_support = table.look_up(key)
+    np.testing.assert_array_equal(got_count, count)
+    np.testing.assert_array_equal(got_support, support)
     assert table.counts_of(np.array([99], np.int64)).tolist() == [0]
 
 
@@ -139,3 +140,12 @@ def test_a_part_drops_and_adds_columns() -> None:
     part = Part(0, 1, {"a": np.zeros(1), "b": np.ones(1)})
     changed = part.with_columns(("a",), c=np.arange(1))
     assert sorted(changed.columns) == ["b", "c"] and sorted(part.columns) == ["a", "b"]
+
+
+def test_distinct_pairs_of_negative_members_and_rows_of_missing_keys() -> None:
+    key = np.array([3, 1, 3, 1, 3], np.int64)
+    member = np.array([-5, 2, -5, 2, 7], np.int64)
+    got = distinct_pairs(key, member)
+    assert list(zip(*(a.tolist() for a in got), strict=True)) == [(1, 2), (3, -5), (3, 7)]
+    rows = table_rows(np.array([2, 4, 9], np.int64), np.array([9, 1, 4, 10], np.int64))
+    assert rows.tolist() == [2, -1, 1, -1]

@@ -20,7 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dedup.core.lsh import GOLDEN, fmix64
-from dedup.core.sorting import lexsort2
+from dedup.core.sorting import dense_ranks, distinct, lexsort2, stable_sorted
+from dedup.core.xxh import _compiled
 
 I64 = NDArray[np.int64]
 U64 = NDArray[np.uint64]
@@ -42,35 +43,67 @@ class KeyCounts:
 
     def counts_of(self, keys: I64) -> I64:
         """The count of each of `keys` (0 for a key not in the table)."""
-        at, found = self._rows(keys)
-        result: I64 = np.where(found, self.count[at], 0)
-        return result
+        return self.look_up(keys)[0]
 
-    def supports_of(self, keys: I64) -> U64:
-        """The support of each of `keys` (0 for a key not in the table)."""
-        at, found = self._rows(keys)
-        result: U64 = np.where(found, self.support[at], np.uint64(0))
-        return result
-
-    def _rows(self, keys: I64) -> tuple[I64, NDArray[np.bool_]]:
-        at = np.searchsorted(self.key, keys)
+    def look_up(self, keys: I64) -> tuple[I64, U64]:
+        """The count and support of each of `keys` (0 and 0 for a key not in the table)."""
+        rows = table_rows(self.key, keys)
+        found = rows >= 0
+        rows = np.maximum(rows, 0)
         if not len(self.key):
-            return np.zeros(len(keys), np.int64), np.zeros(len(keys), bool)
-        np.minimum(at, len(self.key) - 1, out=at)
-        return at, self.key[at] == keys
+            return np.zeros(len(keys), np.int64), np.zeros(len(keys), np.uint64)
+        count: I64 = np.where(found, self.count[rows], 0)
+        support: U64 = np.where(found, self.support[rows], np.uint64(0))
+        return count, support
+
+
+@_compiled
+def _walk(table: I64, ordered: I64, order: I64, out: I64) -> None:
+    j, n = 0, len(table)
+    for i in range(len(ordered)):
+        key = ordered[i]
+        while j < n and table[j] < key:
+            j += 1
+        out[order[i]] = j if j < n and table[j] == key else -1
+
+
+def table_rows(table: I64, keys: I64) -> I64:
+    """The row of each of `keys` in `table` (sorted, distinct), or -1.
+
+    The keys are sorted, then walked along the table in one pass: a binary
+    search per key (`np.searchsorted`) took 1.5 s for 0.9 M hash keys in a
+    table of 3.1 M, the sort and the walk 0.09 s, since every search misses
+    the cache where the walk reads both arrays in order.
+    """
+    ordered, order = stable_sorted(np.ascontiguousarray(keys, dtype=np.int64))
+    out = np.empty(len(keys), dtype=np.int64)
+    _walk(np.ascontiguousarray(table, dtype=np.int64), ordered, order, out)
+    return out
 
 
 def distinct_pairs(key: I64, member: I64) -> tuple[I64, I64]:
-    """The distinct (key, member) pairs of two equally long int64 arrays, sorted."""
+    """The distinct (key, member) pairs of two equally long int64 arrays, sorted.
+
+    Members are near-duplicate groups or documents (small and not
+    negative): each pair is packed as key rank * (largest member + 1) +
+    member and the packed values sorted, one sort instead of `lexsort2`'s
+    three.
+    """
     if not len(key):
         return _EMPTY, _EMPTY
-    order = lexsort2(member, key)
-    key, member = key[order], member[order]
-    new = np.empty(len(key), dtype=bool)
-    new[0] = True
-    np.not_equal(key[1:], key[:-1], out=new[1:])
-    new[1:] |= member[1:] != member[:-1]
-    return key[new], member[new]
+    lowest, highest = int(member.min()), int(member.max())
+    ranks, keys = dense_ranks(key)
+    span = highest + 1
+    if lowest < 0 or len(keys) * span >= 1 << 62:
+        order = lexsort2(member, key)
+        key, member = key[order], member[order]
+        new = np.empty(len(key), dtype=bool)
+        new[0] = True
+        np.not_equal(key[1:], key[:-1], out=new[1:])
+        new[1:] |= member[1:] != member[:-1]
+        return key[new], member[new]
+    packed = distinct(ranks * np.int64(span) + member)
+    return keys[packed // span], packed % span
 
 
 def pair_counts(parts: Sequence[tuple[I64, I64]]) -> KeyCounts:

@@ -483,8 +483,7 @@ def _accept(
 ) -> tuple[Part, tuple[I64, I64]]:
     """The accepted blocks and their first runs; the distinct (run key, group) pairs."""
     doc, cluster = part["doc"], part["cluster"]
-    block_count = tables.cluster.counts_of(cluster)
-    support = tables.cluster.supports_of(cluster)
+    block_count, support = tables.cluster.look_up(cluster)
     group_size: I64 | int = tables.one_size
     local = block_count
     if user_group is not None:
