@@ -11,7 +11,13 @@ import pytest
 
 from dedup.config import ScanConfig
 from dedup.core.blockhash import hash_blocks
-from dedup.core.key_tables import distinct_pairs, pair_counts, summed, table_rows
+from dedup.core.key_tables import (
+    dense_pair_counts,
+    distinct_dense_pairs,
+    distinct_pairs,
+    pair_counts,
+    table_rows,
+)
 from dedup.core.label_parts import Part, PartsInMemory, label_parts, parts_of
 from dedup.core.labels import count_distinct
 from dedup.core.pipeline import Analysis, content_clusters, id_order, label
@@ -130,10 +136,26 @@ def test_pair_counts_merge_ranges_as_count_distinct() -> None:
     assert table.counts_of(np.array([99], np.int64)).tolist() == [0]
 
 
-def test_summed_adds_the_values_of_a_key() -> None:
-    first = (np.array([5, 3], np.int64), np.array([1, 2], np.int64))
-    table = summed([first, (np.array([3], np.int64), np.array([4], np.int64))])
-    assert table.key.tolist() == [3, 5] and table.count.tolist() == [6, 1]
+def test_dense_pair_counts_count_shared_members_once() -> None:
+    rng = np.random.default_rng(1)
+    key = rng.integers(0, 40, 3000).astype(np.int64)
+    cuts = [0, 1000, 1000, 2500, 3000]
+    ranges = list(itertools.pairwise(cuts))
+    # Members of each range's own, and a few (20-24) that occur anywhere.
+    own = rng.integers(0, 5, 3000) + 5 * np.searchsorted(cuts[1:], np.arange(3000), "right")
+    member = np.where(rng.random(3000) < 0.1, rng.integers(20, 25, 3000), own).astype(np.int64)
+    count, support = count_distinct(key, member)
+    shared = np.zeros(25, dtype=bool)
+    for m in range(25):
+        holders = {i for i, (a, b) in enumerate(ranges) if np.any(member[a:b] == m)}
+        shared[m] = len(holders) > 1
+    assert shared.any() and not shared.all()
+    parts = [distinct_dense_pairs(key[a:b], member[a:b], 25) for a, b in ranges]
+    got_count, got_support = dense_pair_counts(parts, 40, shared)
+    np.testing.assert_array_equal(got_count[key], count)
+    np.testing.assert_array_equal(got_support[key], support)
+    # Told that no member is shared, members in two ranges count twice.
+    assert np.any(dense_pair_counts(parts, 40, np.zeros(25, bool))[0][key] > count)
 
 
 def test_a_part_drops_and_adds_columns() -> None:

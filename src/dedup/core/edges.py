@@ -522,10 +522,29 @@ def split_glued(
 ) -> tuple[I64, I64, I64, I64, I64, I64, I64, F64]:
     """Block arrays with every cut block split into its glued passages and unique rest.
 
+    See `split_glued_carrying`, which this calls with no carried column.
+    """
+    return split_glued_carrying(block_texts, edges, cuts, doc, start, end, columns, ())[0]
+
+
+def split_glued_carrying(
+    block_texts: Sequence[str],
+    edges: I64,
+    cuts: Cuts,
+    doc: I64,
+    start: I64,
+    end: I64,
+    columns: Sequence[NDArray[np.generic]],
+    carried: Sequence[I64],
+) -> tuple[tuple[I64, I64, I64, I64, I64, I64, I64, F64], list[I64]]:
+    """Block arrays with every cut block split into its glued passages and unique rest.
+
     `block_texts[i]` is the text of block `edges[cuts.block[i]]` (its
     `start` to `end`). `columns` are (content, cluster, words, prose, match); a glued passage
     gets content -1, its key as cluster, its word count as words and prose,
     and match 1.0 (it repeats exactly); the rest keeps the block's values.
+    Each `carried` int64 column is split the same way, -1 for a glued
+    passage and the block's value for the rest (returned second, in order).
     """
     content, cluster, words, prose, match = columns
     cut_blocks = edges[cuts.block]
@@ -577,4 +596,14 @@ def split_glued(
     at = at - np.searchsorted(removed, at) + np.arange(len(at))
     old = (doc, start, end, content, cluster, words, prose, match)
     out = [splice(col, removed, at, added[order]) for col, added in zip(old, new, strict=True)]
-    return out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7].astype(np.float64)
+    # Carried columns: a glued passage (the first rows of `source`) gets -1,
+    # a piece of the rest its block's value.
+    glued = np.arange(len(source)) < len(cut_blocks)
+    from_block = np.asarray(source, dtype=np.int64)
+    kept: list[I64] = [
+        splice(col, removed, at, np.where(glued, -1, col[from_block])[order]) for col in carried
+    ]
+    split: tuple[I64, I64, I64, I64, I64, I64, I64, F64] = (
+        out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7].astype(np.float64)
+    )  # fmt: skip
+    return split, kept

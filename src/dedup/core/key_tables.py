@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from dedup.core.lsh import GOLDEN, fmix64
+from dedup.core.lsh import GOLDEN, _fmix64, fmix64
 from dedup.core.sorting import dense_ranks, distinct, lexsort2, stable_sorted
 from dedup.core.xxh import _compiled
 
@@ -120,18 +120,44 @@ def pair_counts(parts: Sequence[tuple[I64, I64]]) -> KeyCounts:
     return KeyCounts(key[heads], count.astype(np.int64), np.add.reduceat(terms, heads))
 
 
-def summed(parts: Sequence[tuple[I64, I64]]) -> KeyCounts:
-    """Per distinct key, the sum of its values over (key, value) rows from several ranges.
-
-    For counts that add up across ranges (documents: no two ranges share
-    one). The supports are not made (zeros).
-    """
-    key = np.concatenate([k for k, _ in parts]) if parts else _EMPTY
-    value = np.concatenate([v for _, v in parts]) if parts else _EMPTY
+def distinct_dense_pairs(key: I64, member: I64, n_members: int) -> tuple[I64, I64]:
+    """The distinct (key, member) pairs, sorted, of keys and members in 0..n - 1 (one sort)."""
     if not len(key):
-        return KeyCounts(_EMPTY, _EMPTY, np.empty(0, np.uint64))
-    order = np.argsort(key, kind="stable")
-    key, value = key[order], value[order]
-    heads = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    sums = np.add.reduceat(value, heads).astype(np.int64)
-    return KeyCounts(key[heads], sums, np.zeros(len(heads), np.uint64))
+        return _EMPTY, _EMPTY
+    packed = distinct(key * np.int64(n_members) + member)
+    return packed // n_members, packed % n_members
+
+
+@_compiled
+def _add_pairs(key: I64, member: I64, count: I64, support: U64) -> None:
+    for i in range(len(key)):
+        count[key[i]] += 1
+        support[key[i]] += _fmix64(np.uint64(member[i]) + GOLDEN)
+
+
+def dense_pair_counts(
+    parts: Sequence[tuple[I64, I64]], n_keys: int, shared: NDArray[np.bool_]
+) -> tuple[I64, U64]:
+    """Per key 0..n_keys - 1: its distinct members and their support, over every range.
+
+    `parts` are each range's distinct (key, member) pairs. A pair comes from
+    two ranges only when its member lies in both (`shared[member]`, a
+    near-duplicate group with documents in two ranges): the other pairs are
+    counted as they come, and only the shared ones are made distinct
+    again, which spares a sort of every pair.
+    """
+    count = np.zeros(n_keys, dtype=np.int64)
+    support = np.zeros(n_keys, dtype=np.uint64)
+    shared_keys, shared_members = [], []
+    for key, member in parts:
+        mask = shared[member]
+        _add_pairs(key[~mask], member[~mask], count, support)
+        shared_keys.append(key[mask])
+        shared_members.append(member[mask])
+    if shared_keys:
+        _add_pairs(
+            *distinct_pairs(np.concatenate(shared_keys), np.concatenate(shared_members)),
+            count,
+            support,
+        )
+    return count, support

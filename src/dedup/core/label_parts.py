@@ -47,14 +47,20 @@ from dedup.core.edges import (
     glued_runs_counted,
     join_variants_to,
     joined_targets,
-    split_glued,
+    split_glued_carrying,
     variant_targets,
     word_grams,
 )
 from dedup.core.fastops import gather, span_scores, tile_spans
 from dedup.core.groups import group_names
-from dedup.core.key_tables import KeyCounts, distinct_pairs, pair_counts, summed
-from dedup.core.keyed import summarize_by_partitions
+from dedup.core.key_tables import (
+    KeyCounts,
+    dense_pair_counts,
+    distinct_dense_pairs,
+    distinct_pairs,
+    pair_counts,
+    table_rows,
+)
 from dedup.core.labels import (
     Runs,
     Spans,
@@ -73,13 +79,16 @@ from dedup.core.near_duplicates import (
     sets_of_documents,
 )
 from dedup.core.pipeline import Analysis, Blocks, Contents, Stash, in_memory, substrings
-from dedup.core.sorting import distinct
+from dedup.core.sorting import dense_ranks, distinct
 from dedup.core.text import wrapped_words
 
 I64 = NDArray[np.int64]
+U64 = NDArray[np.uint64]
 F64 = NDArray[np.float64]
 Columns = dict[str, NDArray[Any]]
 Out = TypeVar("Out")
+
+_EMPTY = np.empty(0, np.int64)
 
 # The columns a range starts with (`parts_of`): those of `BlockHashes` that
 # the labelling reads, and each block's distinct content.
@@ -203,8 +212,15 @@ def label_parts(
     elif len(doc_len) != n_docs:
         raise ValueError(f"{len(doc_len)} text lengths for {n_docs} documents")
 
+    # Clusters are counted by a dense number (`_ClusterIds`), so that the
+    # counts per cluster are arrays indexed by it, not tables to search.
+    ids_of = _ClusterIds.of(content_cluster)
+
     # 1. - 2. The documents' sets, then their near-duplicate groups.
-    spread = summed(_each(parts, partial(_clusters, cfg, content_cluster, content_score)))
+    first_pass = _each(parts, partial(_clusters, cfg, content_cluster, content_score, ids_of))
+    bounds = [lo for lo, _, _ in first_pass] + [first_pass[-1][1] if first_pass else n_docs]
+    spread, _ = dense_pair_counts([p for _, _, p in first_pass], ids_of.n, np.zeros(n_docs, bool))
+    del first_pass
     sets = joined_sets([_sets(cfg, spread, parts.load(i)) for i in range(len(parts))])
     del spread
     doc_group = near_duplicate_groups(sets, n_docs, cfg)
@@ -216,9 +232,11 @@ def label_parts(
         user_group = np.unique(np.array(groups, dtype=object), return_inverse=True)[1]
         user_group = user_group.astype(np.int64)
     scope = user_group if user_group is not None else np.zeros(n_docs, np.int64)
+    shared = _shared_groups(doc_group, bounds)
+    counting = _Counting(doc_group, user_group, shared, cfg)
 
     # 3. - 5. Runs, and the targets of variant lines.
-    found = _runs_in_parts(parts, doc_group, user_group, cfg, partial(_targets, cfg, scope))
+    found = _runs_in_parts(parts, counting, ids_of, partial(_targets, cfg, scope))
     targets = joined_targets([t for t in found if t is not None])
     index = (
         VariantIndex.of(targets.rows, cfg.variant_threshold, cfg.num_perm, cfg.seed)
@@ -228,14 +246,15 @@ def label_parts(
 
     # 6. - 7. Variant lines joined; the n-grams of the edge blocks counted,
     # then the glued passages cut.
-    joining = partial(_join, cfg, targets, index, content_cluster, scope, doc_group)
+    joining = partial(_join, cfg, targets, index, content_cluster, ids_of, scope, doc_group)
     gram_counts = pair_counts([g for g in _each(parts, joining) if g is not None])
     del targets, index, joining
-    _each(parts, partial(_cut, cfg, texts, scope, gram_counts))
+    glued = _each(parts, partial(_cut, cfg, texts, scope, gram_counts))
     del gram_counts
+    ids_of = ids_of.with_glued(distinct(np.concatenate(glued)) if glued else _EMPTY)
 
     # 8. - 10. Runs again, over the cut blocks.
-    _runs_in_parts(parts, doc_group, user_group, cfg, None)
+    _runs_in_parts(parts, counting, ids_of, None)
 
     # 11. Spans, scores and passages, numbered as the whole numbers them.
     whole, summaries = _finish(parts, doc_len)
@@ -279,9 +298,12 @@ def label_parts(
 
 
 def _clusters(
-    cfg: ScanConfig, content_cluster: I64, content_score: F64, part: Part
-) -> tuple[Part, tuple[I64, I64]]:
-    """Pass 1: each block's cluster, score, words and prose words; documents per cluster."""
+    cfg: ScanConfig, content_cluster: I64, content_score: F64, ids_of: _ClusterIds, part: Part
+) -> tuple[Part, tuple[int, int, tuple[I64, I64]]]:
+    """Pass 1: each block's cluster, score, words and prose words; documents per cluster.
+
+    Returns the range's bounds and its distinct (cluster number, document) pairs.
+    """
     doc, content = part["doc"], part["content"]
     words = np.diff(part["word_offsets"])
     prose = (
@@ -290,18 +312,70 @@ def _clusters(
         else words
     )
     cluster = content_cluster[content] if len(content) else content
+    number = ids_of.of_content[content] if len(content) else content
     match = content_score[content] if len(content) else content_score[:0]
-    # The ranges share no document: their counts of documents add up.
-    keys, _, documents, _ = summarize_by_partitions(cluster, doc)
-    columns = {"n_words": words, "prose": prose, "cluster": cluster, "match": match}
-    return part.with_columns(("first_char", "last_char"), **columns), (keys, documents)
+    columns = {"n_words": words, "prose": prose, "cluster": cluster, "cid": number, "match": match}
+    # The ranges share no document: documents are never counted twice.
+    pairs = distinct_dense_pairs(number, doc, max(part.hi, 1))
+    return part.with_columns(("first_char", "last_char"), **columns), (part.lo, part.hi, pairs)
 
 
-def _sets(cfg: ScanConfig, spread: KeyCounts, part: Part) -> DocumentSets:
+def _sets(cfg: ScanConfig, spread: I64, part: Part) -> DocumentSets:
     """Pass 2: the sets of the range's documents."""
-    block_spread = spread.counts_of(part["cluster"])
+    block_spread = spread[part["cid"]]
     words, offsets = part["words"], part["word_offsets"]
     return sets_of_documents(part["doc"], words, offsets, block_spread, part.lo, part.hi, cfg)
+
+
+@dataclass(frozen=True)
+class _ClusterIds:
+    """A dense number for every cluster value: the sorted distinct values' ranks.
+
+    `keys` are the clusters of contents, sorted and distinct, numbered 0 to
+    len(keys) - 1; `of_content` is each content's number. Glued passages
+    (whose clusters are their keys) are numbered after them once cut
+    (`glued`, sorted: the keys not among `keys`).
+    """
+
+    keys: I64
+    of_content: I64
+    glued: I64
+
+    @classmethod
+    def of(cls, content_cluster: I64) -> _ClusterIds:
+        of_content, keys = dense_ranks(content_cluster)
+        return cls(keys, of_content, _EMPTY)
+
+    @property
+    def n(self) -> int:
+        return len(self.keys) + len(self.glued)
+
+    def with_glued(self, keys: I64) -> _ClusterIds:
+        """Numbers for the glued passages' keys (sorted, distinct) too."""
+        new = keys[table_rows(self.keys, keys) < 0]
+        return replace(self, glued=new)
+
+    def numbers(self, clusters: I64) -> I64:
+        """The number of each of `clusters` (every one must have one)."""
+        rows = table_rows(self.keys, clusters)
+        missing = rows < 0
+        if missing.any():
+            rows[missing] = len(self.keys) + table_rows(self.glued, clusters[missing])
+        if np.any(rows < 0):
+            raise ValueError("a cluster without a number")
+        return rows
+
+
+def _shared_groups(doc_group: I64, bounds: Sequence[int]) -> NDArray[np.bool_]:
+    """Per near-duplicate group (by its number): whether its documents lie in two ranges or more."""
+    n_docs = len(doc_group)
+    in_range = np.searchsorted(np.asarray(bounds[1:], np.int64), np.arange(n_docs), side="right")
+    lowest = np.full(n_docs, len(bounds), dtype=np.int64)
+    highest = np.full(n_docs, -1, dtype=np.int64)
+    np.minimum.at(lowest, doc_group, in_range)
+    np.maximum.at(highest, doc_group, in_range)
+    shared: NDArray[np.bool_] = (highest >= 0) & (lowest != highest)
+    return shared
 
 
 def _targets(cfg: ScanConfig, scope: I64, part: Part) -> VariantTargets:
@@ -317,6 +391,7 @@ def _join(
     targets: VariantTargets,
     index: VariantIndex | None,
     content_cluster: I64,
+    ids_of: _ClusterIds,
     scope: I64,
     doc_group: I64,
     part: Part,
@@ -346,7 +421,11 @@ def _join(
     pairs = None
     if grams is not None:
         pairs = distinct_pairs(grams.key, doc_group[doc[edges]][grams.row])
-    return part.with_columns(_RUN_COLUMNS, cluster=joined, match=match, edges=edges), pairs
+    changed = np.flatnonzero(joined != cluster)
+    number = part["cid"].copy()
+    number[changed] = ids_of.numbers(joined[changed])
+    columns = {"cluster": joined, "cid": number, "match": match, "edges": edges}
+    return part.with_columns(_RUN_COLUMNS, **columns), pairs
 
 
 # The block columns that the cuts rewrite, in `split_glued`'s order.
@@ -355,29 +434,38 @@ _CUT_COLUMNS = ("doc", "start", "end", "content", "cluster", "n_words", "prose",
 
 def _cut(
     cfg: ScanConfig, texts: Sequence[str], scope: I64, gram_counts: KeyCounts, part: Part
-) -> tuple[Part, None]:
-    """Pass 7: glued passages cut out of their blocks (the word hashes go)."""
+) -> tuple[Part, I64]:
+    """Pass 7: glued passages cut out of their blocks (the word hashes go).
+
+    Returns the keys of the range's glued passages (their cluster number is
+    -1 until `_ClusterIds.with_glued` numbers them).
+    """
     doc, start, end, edges = part["doc"], part["start"], part["end"], part["edges"]
-    columns = {name: part[name] for name in _CUT_COLUMNS}
+    columns = {name: part[name] for name in (*_CUT_COLUMNS, "cid")}
     word_csr = gather(part["words"], part["word_offsets"], edges)
     grams = word_grams(word_csr, scope[doc[edges]], cfg)
     if grams is None:
-        return Part(part.lo, part.hi, columns), None
+        return Part(part.lo, part.hi, columns), _EMPTY
     glued = glued_runs_counted(word_csr, grams, gram_counts.counts_of(grams.key), cfg)
     blocks = edges[glued.block]
     # Each text read once for all its cut blocks (texts may be read from disk).
     block_texts = substrings(texts, doc[blocks], start[blocks], end[blocks])
     cuts = glued_cuts(block_texts, glued, part["n_words"][blocks])
-    if len(cuts.block):
-        text_of = dict(zip(glued.block.tolist(), block_texts, strict=True))
-        split = split_glued(
-            [text_of[b] for b in cuts.block.tolist()],
-            edges,
-            cuts,
-            *(columns[name] for name in _CUT_COLUMNS),
-        )
-        columns = dict(zip(_CUT_COLUMNS, split, strict=True))
-    return Part(part.lo, part.hi, columns), None
+    if not len(cuts.block):
+        return Part(part.lo, part.hi, columns), _EMPTY
+    text_of = dict(zip(glued.block.tolist(), block_texts, strict=True))
+    split, (number,) = split_glued_carrying(
+        [text_of[b] for b in cuts.block.tolist()],
+        edges,
+        cuts,
+        doc,
+        start,
+        end,
+        [columns[name] for name in _CUT_COLUMNS[3:]],
+        [columns["cid"]],
+    )
+    columns = dict(zip(_CUT_COLUMNS, split, strict=True)) | {"cid": number}
+    return Part(part.lo, part.hi, columns), cuts.key
 
 
 def _finish(parts: Parts, doc_len: I64) -> tuple[Columns, list[tuple[I64, I64, I64, I64]]]:
@@ -427,11 +515,20 @@ def _finish(parts: Parts, doc_len: I64) -> tuple[Columns, list[tuple[I64, I64, I
 _RUN_COLUMNS = ("block_run", "span_run", "first", "length", "passage", "doc_count")
 
 
+@dataclass(frozen=True)
+class _Counting:
+    """What the runs' counts need of the documents (see `_runs_in_parts`)."""
+
+    doc_group: I64
+    user_group: I64 | None
+    shared: NDArray[np.bool_]  # per group: documents in two ranges or more
+    cfg: ScanConfig
+
+
 def _runs_in_parts(
     parts: Parts,
-    doc_group: I64,
-    user_group: I64 | None,
-    cfg: ScanConfig,
+    counting: _Counting,
+    ids_of: _ClusterIds,
     also: Callable[[Part], Out] | None,
 ) -> list[Out | None]:
     """`labels.find_runs` over the ranges: each ends with its runs, numbered from 0.
@@ -441,26 +538,18 @@ def _runs_in_parts(
     range as the last pass leaves it; what it returns is returned, in range
     order.
     """
-    cluster_pairs: list[tuple[I64, I64]] = []
-    local_pairs: list[tuple[I64, I64]] = []
-    user_pairs: list[tuple[I64, I64]] = []
-    for i in range(len(parts)):
-        part = parts.load(i)
-        doc, cluster = part["doc"], part["cluster"]
-        near = doc_group[doc]
-        cluster_pairs.append(distinct_pairs(cluster, near))
-        if user_group is not None:
-            users = user_group[doc]
-            local_pairs.append(distinct_pairs(local_keys(cluster, users), near))
-            user_pairs.append(distinct_pairs(users, near))
-    counts = pair_counts(cluster_pairs)
+    doc_group, user_group, cfg = counting.doc_group, counting.user_group, counting.cfg
+    pairs = _each(parts, partial(_cluster_pairs, counting, ids_of))
+    count, support = dense_pair_counts([p for p, _, _ in pairs], ids_of.n, counting.shared)
+    grouped = user_group is not None
     tables = _GroupCounts(
-        counts,
-        pair_counts(local_pairs) if user_group is not None else counts,
-        pair_counts(user_pairs),
+        count,
+        support,
+        pair_counts([p for _, p, _ in pairs if p is not None]) if grouped else None,
+        pair_counts([p for _, _, p in pairs if p is not None]) if grouped else None,
         len(distinct(doc_group)),
     )
-    del cluster_pairs, local_pairs, user_pairs, counts
+    del pairs, count, support
     key_pairs = _each(parts, partial(_accept, cfg, tables, doc_group, user_group))
     del tables
     key_counts = pair_counts(key_pairs)
@@ -468,25 +557,52 @@ def _runs_in_parts(
     return _each(parts, partial(_split_weak, cfg, key_counts, also))
 
 
+def _cluster_pairs(
+    counting: _Counting, ids_of: _ClusterIds, part: Part
+) -> tuple[Part, tuple[tuple[I64, I64], tuple[I64, I64] | None, tuple[I64, I64] | None]]:
+    """The distinct (cluster, group), (cluster and user group, group) and
+    (user group, group) pairs of a range; glued passages numbered first."""
+    doc, cluster, number = part["doc"], part["cluster"], part["cid"]
+    glued = np.flatnonzero(number < 0)
+    if len(glued):
+        number = number.copy()
+        number[glued] = ids_of.numbers(cluster[glued])
+        part = part.with_columns((), cid=number)
+    near = counting.doc_group[doc]
+    n_groups = len(counting.doc_group)
+    pairs = distinct_dense_pairs(number, near, max(n_groups, 1))
+    if counting.user_group is None:
+        return part, (pairs, None, None)
+    users = counting.user_group[doc]
+    local = distinct_pairs(local_keys(cluster, users), near)
+    return part, (pairs, local, distinct_pairs(users, near))
+
+
 @dataclass(frozen=True)
 class _GroupCounts:
-    """The near-duplicate groups per cluster, per (cluster, user group) and per user group."""
+    """Near-duplicate groups per cluster number (count and support arrays),
+    per (cluster, user group) and per user group (tables, when grouped)."""
 
-    cluster: KeyCounts
-    local: KeyCounts
-    user: KeyCounts
+    count: I64
+    support: U64
+    local: KeyCounts | None
+    user: KeyCounts | None
     one_size: int  # of the one group when documents are not grouped
 
 
 def _accept(
     cfg: ScanConfig, tables: _GroupCounts, doc_group: I64, user_group: I64 | None, part: Part
 ) -> tuple[Part, tuple[I64, I64]]:
-    """The accepted blocks and their first runs; the distinct (run key, group) pairs."""
-    doc, cluster = part["doc"], part["cluster"]
-    block_count, support = tables.cluster.look_up(cluster)
+    """The accepted blocks and their first runs; the distinct (run key, group) pairs.
+
+    Only runs of two blocks or more are counted by key: a run of one block
+    takes its block's count (`labels.split_weak_runs`).
+    """
+    doc, cluster, number = part["doc"], part["cluster"], part["cid"]
+    block_count, support = tables.count[number], tables.support[number]
     group_size: I64 | int = tables.one_size
     local = block_count
-    if user_group is not None:
+    if user_group is not None and tables.local is not None and tables.user is not None:
         users = user_group[doc]
         local = tables.local.counts_of(local_keys(cluster, users))
         group_size = tables.user.counts_of(users)
@@ -504,7 +620,9 @@ def _accept(
         "length": length,
         "passage": keys,
     }
-    return part.with_columns((), **columns), distinct_pairs(keys, doc_group[doc[first]])
+    long = length > 1
+    pairs = distinct_pairs(keys[long], doc_group[doc[first[long]]])
+    return part.with_columns((), **columns), pairs
 
 
 def _split_weak(
@@ -520,7 +638,7 @@ def _split_weak(
         part["support"],
         part["block_count"],
         first_pass,
-        key_counts.counts_of(part["passage"]),
+        _long_run_counts(key_counts, part["passage"], part["length"]),
         cfg,
     )
     part = part.with_columns(
@@ -533,3 +651,11 @@ def _split_weak(
         doc_count=runs.doc_count,
     )
     return part, (also(part) if also is not None else None)
+
+
+def _long_run_counts(key_counts: KeyCounts, keys: I64, length: I64) -> I64:
+    """The count of each run of two blocks or more by its key (0 for the others)."""
+    counts = np.zeros(len(keys), dtype=np.int64)
+    long = np.flatnonzero(length > 1)
+    counts[long] = key_counts.counts_of(keys[long])
+    return counts
