@@ -18,6 +18,7 @@ from dedup.arrow import to_tables
 from dedup.arrow_index import build_index_tables, for_index
 from dedup.config import InputConfig, ScanConfig
 from dedup.core.blockhash import hash_blocks
+from dedup.core.label_parts import RANGE_BLOCKS, Part
 from dedup.core.pipeline import Analysis, Kept, Stash, analyze, id_order, passage_texts
 from dedup.errors import ConfigError, DuplicateIdError, OutputError
 from dedup.heap import release_free_heap
@@ -45,6 +46,7 @@ from dedup.sources import (
     read_source,
 )
 from dedup.spilled_arrays import SpilledArrays
+from dedup.spilled_parts import SpilledParts
 from dedup.spilled_texts import SpilledTexts
 
 
@@ -170,6 +172,7 @@ def scan(
     shard_bytes: int = SHARD_BYTES,
     rows_per_file: int = ROWS_PER_FILE,
     index: bool = True,
+    range_blocks: int = RANGE_BLOCKS,
 ) -> ScanSummary:
     """Scan files and folders; write spans, documents, passages and errors tables to `out`.
 
@@ -185,7 +188,10 @@ def scan(
     interrupted scan resumes from them. A table of more than
     `rows_per_file` rows is written as a folder of parts (`output.write_output`).
     With `index` (the default) the folder is also an index (`out/index/`)
-    that `dedup add`, `check` and `serve` use.
+    that `dedup add`, `check` and `serve` use. More blocks than
+    `range_blocks` are labelled in ranges of documents of about that many
+    blocks, which wait in files of the work folder between passes
+    (`core.label_parts`); the tables do not depend on it.
 
     Raises:
         InputError: a path is missing or holds no file; DuplicateIdError when
@@ -220,6 +226,7 @@ def scan(
         with (
             spill_texts(docs, target, work_folder(target)) as texts,
             SpilledArrays(work_folder(target)) as kept,
+            SpilledParts(work_folder(target)) as ranges,
         ):
             blocks = hash_blocks([d.text for d in docs], cfg, threads)
             # From here on the texts are read from the file, where needed.
@@ -240,6 +247,8 @@ def scan(
                 index,
                 texts.lengths,
                 _stash_for(kept, target),
+                _OutputErrors(ranges, target),
+                range_blocks,
             )
             progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
             provenance = Provenance.of(paths, reading, docs)
@@ -276,6 +285,26 @@ def _stash_for(kept: SpilledArrays, target: Path) -> Stash:
             raise _unwritable(target, exc) from exc
 
     return stash
+
+
+class _OutputErrors:
+    """`parts` as a `Parts` store whose write errors are named as the runner names them."""
+
+    def __init__(self, parts: SpilledParts, target: Path) -> None:
+        self.parts = parts
+        self.target = target
+
+    def __len__(self) -> int:
+        return len(self.parts)
+
+    def load(self, index: int) -> Part:
+        return self.parts.load(index)
+
+    def save(self, index: int, part: Part) -> None:
+        try:
+            self.parts.save(index, part)
+        except OSError as exc:
+            raise _unwritable(self.target, exc) from exc
 
 
 def spill_texts(docs: Sequence[Document], target: Path, folder: Path) -> SpilledTexts:

@@ -29,7 +29,7 @@ range may hold no block. The result is `label`'s, array for array
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Protocol, TypeVar
@@ -81,6 +81,7 @@ from dedup.core.near_duplicates import (
 from dedup.core.pipeline import Analysis, Blocks, Contents, Stash, in_memory, substrings
 from dedup.core.sorting import dense_ranks, distinct
 from dedup.core.text import wrapped_words
+from dedup.core.threads import map_in_threads
 
 I64 = NDArray[np.int64]
 U64 = NDArray[np.uint64]
@@ -129,7 +130,8 @@ class Parts(Protocol):
     """Where the ranges wait between passes: a list in memory, or files.
 
     `load(i)` gives back what `save(i, part)` was given last (equal column
-    for column); a store may keep the columns anywhere meanwhile.
+    for column); a store may keep the columns anywhere meanwhile. Saving
+    range `len(parts)` adds a range.
     """
 
     def __len__(self) -> int: ...
@@ -142,7 +144,7 @@ class Parts(Protocol):
 class PartsInMemory:
     """`Parts` kept as they are, in a list."""
 
-    def __init__(self, parts: Sequence[Part]) -> None:
+    def __init__(self, parts: Sequence[Part] = ()) -> None:
         self._parts = list(parts)
 
     def __len__(self) -> int:
@@ -152,13 +154,39 @@ class PartsInMemory:
         return self._parts[index]
 
     def save(self, index: int, part: Part) -> None:
-        self._parts[index] = part
+        if index == len(self._parts):
+            self._parts.append(part)
+        else:
+            self._parts[index] = part
+
+
+# Blocks of a range, about (whole documents): 1 M blocks are 45 MB of text in
+# the 406 MB benchmark corpus, and their columns about 0.3 GB at the peak.
+RANGE_BLOCKS = 1 << 20
+
+
+def range_bounds(doc: I64, n_docs: int, per_range: int = RANGE_BLOCKS) -> list[int]:
+    """Cuts 0 = c0 < c1 < ... = n_docs into ranges of about `per_range` blocks.
+
+    `doc` is each block's document, ascending. A range ends at the first
+    document to start at or past each multiple of `per_range` blocks, so
+    a document with more blocks than that has a range of its own.
+    """
+    if per_range < 1:
+        raise ValueError(f"per_range must be at least 1, got {per_range}")
+    first_block = np.searchsorted(doc, np.arange(n_docs + 1))
+    cuts = np.searchsorted(first_block, np.arange(per_range, len(doc), per_range))
+    return sorted({0, n_docs, *cuts.tolist()})
 
 
 def parts_of(blocks: BlockHashes, content: I64, bounds: Sequence[int]) -> list[Part]:
     """The blocks of documents cut at `bounds` (0 = b0 <= b1 <= ... = number of documents)."""
+    return list(ranges_of(blocks, content, bounds))
+
+
+def ranges_of(blocks: BlockHashes, content: I64, bounds: Sequence[int]) -> Iterator[Part]:
+    """`parts_of`, one range at a time (each made as it is asked for)."""
     at = np.searchsorted(blocks.doc, np.asarray(bounds, dtype=np.int64)).tolist()
-    parts = []
     for (lo, hi), (a, b) in zip(itertools.pairwise(bounds), itertools.pairwise(at), strict=True):
         words, word_offsets = gather(blocks.words, blocks.word_offsets, np.arange(a, b))
         columns: Columns = {
@@ -171,21 +199,70 @@ def parts_of(blocks: BlockHashes, content: I64, bounds: Sequence[int]) -> list[P
             "last_char": blocks.last_char[a:b],
             "content": content[a:b],
         }
-        parts.append(Part(int(lo), int(hi), columns))
-    return parts
+        yield Part(int(lo), int(hi), columns)
 
 
 def _each(parts: Parts, step: Callable[[Part], tuple[Part, Out]]) -> list[Out]:
-    """`step` applied to every range in turn, each saved before the next is loaded.
+    """`step` applied to every range, each saved once stepped; what `step` gave besides, in order.
 
-    Returns what `step` gave besides each range, in range order.
+    Ranges are stepped side by side on up to `threads.thread_count()`
+    threads (each compiled kernel then runs on one): a step's numpy and
+    compiled work releases the GIL, and ranges do not depend on each other
+    within a pass.
     """
-    found = []
-    for i in range(len(parts)):
-        part, out = step(parts.load(i))
+
+    def one(index: int) -> Out:
+        part, out = step(parts.load(index))
+        parts.save(index, part)
+        return out
+
+    return map_in_threads(one, range(len(parts)))
+
+
+def label_in_ranges(
+    ids: list[str],
+    texts: Sequence[str],
+    blocks: BlockHashes,
+    content: I64,
+    parts: Parts,
+    range_blocks: int,
+    content_cluster: I64,
+    content_score: F64,
+    cfg: ScanConfig,
+    group_values: Sequence[str | None] | None = None,
+    content_keys: I64 | None = None,
+    keep_document_sets: bool = False,
+    doc_len: I64 | None = None,
+    stash: Stash = in_memory,
+) -> Analysis:
+    """`pipeline.label` of `blocks`, in ranges of about `range_blocks` blocks.
+
+    The ranges are made one at a time into `parts` (empty), and `blocks`
+    let go once they are (unless the caller holds them), so that the
+    labelling holds one range at a time besides what `parts` keeps in
+    memory. Other arguments as `label`.
+    """
+    bounds = range_bounds(blocks.doc, len(ids), range_blocks)
+    handed = [blocks]
+    del blocks
+    for i, part in enumerate(ranges_of(handed[0], content, bounds)):
         parts.save(i, part)
-        found.append(out)
-    return found
+        del part
+    handed.clear()
+    del content
+    return label_parts(
+        ids,
+        texts,
+        parts,
+        content_cluster,
+        content_score,
+        cfg,
+        group_values,
+        content_keys,
+        keep_document_sets,
+        doc_len,
+        stash,
+    )
 
 
 def label_parts(
@@ -221,7 +298,7 @@ def label_parts(
     bounds = [lo for lo, _, _ in first_pass] + [first_pass[-1][1] if first_pass else n_docs]
     spread, _ = dense_pair_counts([p for _, _, p in first_pass], ids_of.n, np.zeros(n_docs, bool))
     del first_pass
-    sets = joined_sets([_sets(cfg, spread, parts.load(i)) for i in range(len(parts))])
+    sets = joined_sets(map_in_threads(partial(_sets, cfg, spread, parts), range(len(parts))))
     del spread
     doc_group = near_duplicate_groups(sets, n_docs, cfg)
     kept_sets = stash(sets) if keep_document_sets else None
@@ -264,7 +341,7 @@ def label_parts(
         whole["first"],
         whole["length"],
         whole["passage"],
-        whole["doc_count"].astype(np.int32),
+        whole["doc_count"],
     )
     cluster_size = np.bincount(doc_group, minlength=n_docs)[doc_group]
     return Analysis(
@@ -320,8 +397,9 @@ def _clusters(
     return part.with_columns(("first_char", "last_char"), **columns), (part.lo, part.hi, pairs)
 
 
-def _sets(cfg: ScanConfig, spread: I64, part: Part) -> DocumentSets:
-    """Pass 2: the sets of the range's documents."""
+def _sets(cfg: ScanConfig, spread: I64, parts: Parts, index: int) -> DocumentSets:
+    """Pass 2: the sets of the documents of range `index`."""
+    part = parts.load(index)
     block_spread = spread[part["cid"]]
     words, offsets = part["words"], part["word_offsets"]
     return sets_of_documents(part["doc"], words, offsets, block_spread, part.lo, part.hi, cfg)
@@ -469,46 +547,94 @@ def _cut(
 
 
 def _finish(parts: Parts, doc_len: I64) -> tuple[Columns, list[tuple[I64, I64, I64, I64]]]:
-    """Pass 11: every range's result columns, joined; the passage summary of each range."""
-    run_base = block_base = 0
-    summaries = []
-    pieces: dict[str, list[NDArray[Any]]] = {}
+    """Pass 11: every range's result columns, joined; the passage summary of each range.
+
+    The ranges' spans are counted first, so that each column of the result
+    is made once, at its full size, and each range copied into it: joining
+    copies of every range would hold the result twice.
+    """
+    sizes = {"blocks": 0, "runs": 0, "spans": 0}
     for i in range(len(parts)):
         part = parts.load(i)
-        doc, start, end, match = part["doc"], part["start"], part["end"], part["match"]
+        sizes["blocks"] += len(part["doc"])
+        sizes["runs"] += len(part["first"])
+        sizes["spans"] += len(_range_spans(part, doc_len, part["span_run"])[0])
+        del part
+    whole: Columns = {}
+    for name, (size, dtype) in _RESULT_COLUMNS.items():
+        whole[name] = np.empty(sizes[size], dtype=dtype)
+    at = dict.fromkeys(sizes, 0)
+    summaries = []
+    for i in range(len(parts)):
+        part = parts.load(i)
+        doc, match, run_base = part["doc"], part["match"], at["runs"]
         block_run = np.where(part["block_run"] >= 0, part["block_run"] + run_base, -1)
         span_run = np.where(part["span_run"] >= 0, part["span_run"] + run_base, -1)
         block_score = np.where(block_run >= 0, match, 0.0) if len(doc) else match
-        local = doc - part.lo
-        spans = Spans(*tile_spans(local, start, end, span_run, doc_len[part.lo : part.hi]))
-        scores = span_scores(spans.doc, spans.start, spans.run, local, start, end, block_score)
+        spans = _range_spans(part, doc_len, span_run)
+        scores = span_scores(
+            spans[0], spans[1], spans[3], doc - part.lo, part["start"], part["end"], block_score
+        )
         keys, occurrences, documents, rep = passage_summary(part["passage"], doc[part["first"]])
         summaries.append((keys, occurrences, documents, rep + run_base))
         columns = {
             "doc": doc,
-            "start": start,
-            "end": end,
+            "start": part["start"],
+            "end": part["end"],
             "content": part["content"],
             "cluster": part["cluster"],
             "n_words": part["n_words"],
             "block_score": block_score,
             "block_run": block_run,
             "span_run": span_run,
-            "first": part["first"] + block_base,
+            "first": part["first"] + at["blocks"],
             "length": part["length"],
             "passage": part["passage"],
             "doc_count": part["doc_count"],
-            "span_doc": spans.doc + part.lo,
-            "span_start": spans.start,
-            "span_end": spans.end,
-            "span_of": spans.run,
+            "span_doc": spans[0] + part.lo,
+            "span_start": spans[1],
+            "span_end": spans[2],
+            "span_of": spans[3],
             "span_score": scores,
         }
+        grown = {"blocks": len(doc), "runs": len(part["first"]), "spans": len(spans[0])}
         for name, column in columns.items():
-            pieces.setdefault(name, []).append(column)
-        run_base += len(part["first"])
-        block_base += len(doc)
-    return {name: np.concatenate(columns) for name, columns in pieces.items()}, summaries
+            size = _RESULT_COLUMNS[name][0]
+            whole[name][at[size] : at[size] + len(column)] = column
+        for size, count in grown.items():
+            at[size] += count
+        del part, columns
+    return whole, summaries
+
+
+def _range_spans(part: Part, doc_len: I64, span_run: I64) -> tuple[I64, I64, I64, I64]:
+    """The spans of a range's documents (numbered from the range's first)."""
+    local = part["doc"] - part.lo
+    lengths = doc_len[part.lo : part.hi]
+    return tile_spans(local, part["start"], part["end"], span_run, lengths)
+
+
+# The columns of a labelling's result: what they are per, and their type.
+_RESULT_COLUMNS: dict[str, tuple[str, type[np.generic]]] = {
+    "doc": ("blocks", np.int64),
+    "start": ("blocks", np.int64),
+    "end": ("blocks", np.int64),
+    "content": ("blocks", np.int64),
+    "cluster": ("blocks", np.int64),
+    "n_words": ("blocks", np.int64),
+    "block_score": ("blocks", np.float64),
+    "block_run": ("blocks", np.int64),
+    "span_run": ("blocks", np.int64),
+    "first": ("runs", np.int64),
+    "length": ("runs", np.int64),
+    "passage": ("runs", np.int64),
+    "doc_count": ("runs", np.int32),
+    "span_doc": ("spans", np.int64),
+    "span_start": ("spans", np.int64),
+    "span_end": ("spans", np.int64),
+    "span_of": ("spans", np.int64),
+    "span_score": ("spans", np.float64),
+}
 
 
 # What one pass of runs leaves in a range (the next pass of runs replaces them).
