@@ -122,7 +122,8 @@ def test_generated_corpus_gives_the_same_tables_with_components_in_rounds(
     """A few hundred documents; every component found by large-star/small-star shuffles."""
     docs = _write_corpus(tmp_path / "docs", corpus_seed=7, sites=8, pages=30)
     assert len(list(docs.iterdir())) >= 250
-    settings = RaySettings(partitions=3, max_driver_edges=0)
+    # The driver labels in ranges too (about 200 blocks each).
+    settings = RaySettings(partitions=3, max_driver_edges=0, range_blocks=200)
     _same_tables(tmp_path, [docs], ScanConfig(), settings)
 
 

@@ -247,7 +247,7 @@ def scan(
                 index,
                 texts.lengths,
                 _stash_for(kept, target),
-                _OutputErrors(ranges, target),
+                RangesFor(ranges, target),
                 range_blocks,
             )
             progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
@@ -287,8 +287,8 @@ def _stash_for(kept: SpilledArrays, target: Path) -> Stash:
     return stash
 
 
-class _OutputErrors:
-    """`parts` as a `Parts` store whose write errors are named as the runner names them."""
+class RangesFor:
+    """`parts` as a `Parts` store whose write errors name `target`, the output being made."""
 
     def __init__(self, parts: SpilledParts, target: Path) -> None:
         self.parts = parts

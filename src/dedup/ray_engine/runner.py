@@ -27,6 +27,7 @@ import pyarrow as pa
 from dedup.arrow import blocks_of, documents_of, problems_of, source_rows, to_tables
 from dedup.config import InputConfig, ScanConfig
 from dedup.core.blockhash import shard_bounds
+from dedup.core.label_parts import label_in_ranges
 from dedup.core.pipeline import label
 from dedup.errors import ConfigError, DecodeError, DuplicateIdError
 from dedup.heap import release_free_heap
@@ -35,9 +36,10 @@ from dedup.progress import ProgressFn, Tick, no_progress
 from dedup.ray_engine import stages
 from dedup.ray_engine.matching import Matches, match_blocks
 from dedup.ray_engine.session import RaySettings, ray_session, require_ray
-from dedup.runner import ScanSummary, spill_texts, summarize
+from dedup.runner import RangesFor, ScanSummary, spill_texts, summarize
 from dedup.schemas import TABLES
 from dedup.sources import Document, Problem, Provenance, Source, list_sources
+from dedup.spilled_parts import SpilledParts
 from dedup.spilled_texts import SpilledTexts
 
 _ARROW: dict[str, Any] = {"batch_format": "pyarrow", "batch_size": None}
@@ -101,9 +103,29 @@ def scan_ray(
         handed = [blocks]
         del blocks
         lengths = texts.lengths
-        result = label(
-            ids, texts, handed.pop(), content, cluster, score, cfg, values, keys, False, lengths
-        )
+        if len(handed[0].doc) <= settings.range_blocks:
+            result = label(
+                ids, texts, handed.pop(), content, cluster, score, cfg, values, keys, False, lengths
+            )
+        else:
+            # In ranges of documents, as the embedded runner labels them,
+            # their columns in files of the work folder between passes.
+            with SpilledParts(folder) as spilled:
+                result = label_in_ranges(
+                    ids,
+                    texts,
+                    handed.pop(),
+                    content,
+                    RangesFor(spilled, target),
+                    settings.range_blocks,
+                    cluster,
+                    score,
+                    cfg,
+                    values,
+                    keys,
+                    False,
+                    lengths,
+                )
         progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
         provenance = Provenance.of(paths, reading, docs)
         progress(Tick("write", files_total=len(TABLES)))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from dedup.core.label_parts import RANGE_BLOCKS
 from dedup.errors import ConfigError
 
 INSTALL = "pip install 'dedup[ray]'"
@@ -43,6 +44,9 @@ class RaySettings:
             driver at once (scipy's connected components, as the embedded
             runner does); above, components are found in rounds over the
             cluster (large-star / small-star) without the edges on one node.
+        range_blocks: blocks above which the driver labels in ranges of
+            documents of about that many blocks, their columns in files of
+            the scan's work folder between passes (`core.label_parts`).
     """
 
     address: str | None = None
@@ -52,6 +56,7 @@ class RaySettings:
     spill_dir: str | None = None
     object_store_memory: int | None = None
     max_driver_edges: int = 2_000_000
+    range_blocks: int = RANGE_BLOCKS
 
     def __post_init__(self) -> None:
         if self.address is not None and not (
