@@ -677,10 +677,9 @@ def _runs_in_parts(
     )
     del pairs, count, support
     key_pairs = _each(parts, partial(_accept, cfg, tables, doc_group, user_group))
-    del tables
     key_counts = pair_counts(key_pairs)
     del key_pairs
-    return _each(parts, partial(_split_weak, cfg, key_counts, also))
+    return _each(parts, partial(_split_weak, cfg, tables, key_counts, also))
 
 
 def _cluster_pairs(
@@ -737,10 +736,10 @@ def _accept(
         doc, block_count, local, support, part["prose"], grouped, group_size, cfg
     )
     block_run, first, length, keys = first_runs(doc, cluster, repeated, support)
+    # Each block's count and support are not kept: `_split_weak` reads them
+    # from `tables` again (two columns fewer to write and read back).
     columns = {
         "repeated": repeated,
-        "support": support,
-        "block_count": block_count,
         "block_run": block_run,
         "first": first,
         "length": length,
@@ -752,23 +751,28 @@ def _accept(
 
 
 def _split_weak(
-    cfg: ScanConfig, key_counts: KeyCounts, also: Callable[[Part], Out] | None, part: Part
+    cfg: ScanConfig,
+    tables: _GroupCounts,
+    key_counts: KeyCounts,
+    also: Callable[[Part], Out] | None,
+    part: Part,
 ) -> tuple[Part, Out | None]:
     """The runs of the range, those too rarely shared split (`labels.split_weak_runs`)."""
     first_pass = (part["block_run"], part["first"], part["length"], part["passage"])
+    number = part["cid"]
     runs = split_weak_runs(
         part["doc"],
         part["cluster"],
         part["prose"],
         part["repeated"],
-        part["support"],
-        part["block_count"],
+        tables.support[number],
+        tables.count[number],
         first_pass,
         _long_run_counts(key_counts, part["passage"], part["length"]),
         cfg,
     )
     part = part.with_columns(
-        ("repeated", "support", "block_count"),
+        ("repeated",),
         block_run=runs.block_run,
         span_run=runs.span_run,
         first=runs.first,
