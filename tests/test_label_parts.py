@@ -171,3 +171,8 @@ def test_distinct_pairs_of_negative_members_and_rows_of_missing_keys() -> None:
     assert list(zip(*(a.tolist() for a in got), strict=True)) == [(1, 2), (3, -5), (3, 7)]
     rows = table_rows(np.array([2, 4, 9], np.int64), np.array([9, 1, 4, 10], np.int64))
     assert rows.tolist() == [2, -1, 1, -1]
+
+
+def test_no_range_at_all_labels_no_document() -> None:
+    whole, split = _both([], [], ScanConfig(), [0])
+    _assert_same(whole, split)

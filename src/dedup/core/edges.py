@@ -410,6 +410,9 @@ def joined_targets(parts: Sequence[VariantTargets]) -> VariantTargets:
     """The targets of several ranges of documents, as one (blocks of one content have one row)."""
     if len(parts) == 1:
         return parts[0]
+    if not parts:
+        empty = np.empty(0, np.int64)
+        return VariantTargets(empty, (np.empty(0, np.uint32), np.zeros(1, np.int64)), empty, 1)
     content, first, _ = unique_first_inverse(np.concatenate([p.content for p in parts]))
     values, offsets = joined_rows([p.rows for p in parts])
     scoped = distinct(np.concatenate([p.scoped for p in parts]))

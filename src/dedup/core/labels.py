@@ -471,6 +471,9 @@ def joined_summaries(
     """
     if len(parts) == 1:
         return parts[0]
+    if not parts:
+        empty = np.empty(0, np.int64)
+        return empty, empty, empty, empty
     keys, occurrences, documents, first = (np.concatenate(c) for c in zip(*parts, strict=True))
     order = lexsort2(first, keys)
     keys, occurrences, documents, first = (a[order] for a in (keys, occurrences, documents, first))

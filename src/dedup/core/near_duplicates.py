@@ -111,6 +111,9 @@ def joined_sets(parts: Sequence[DocumentSets]) -> DocumentSets:
     """The sets of consecutive ranges of documents (`sets_of_documents`), as one."""
     if len(parts) == 1:
         return parts[0]
+    if not parts:
+        empty, rows = np.empty(0, np.int64), (np.empty(0, np.uint32), np.zeros(1, np.int64))
+        return DocumentSets(empty, empty, rows, empty, rows)
     return DocumentSets(
         spread=np.concatenate([p.spread for p in parts]),
         owners=np.concatenate([p.owners for p in parts]),
