@@ -176,3 +176,10 @@ def test_distinct_pairs_of_negative_members_and_rows_of_missing_keys() -> None:
 def test_no_range_at_all_labels_no_document() -> None:
     whole, split = _both([], [], ScanConfig(), [0])
     _assert_same(whole, split)
+
+
+def test_dense_pairs_too_large_to_pack_are_made_distinct_all_the_same() -> None:
+    key = np.array([1 << 40, 5, 1 << 40, 5], np.int64)
+    member = np.array([3, 4, 3, 2], np.int64)
+    got = distinct_dense_pairs(key, member, 1 << 30)
+    assert [a.tolist() for a in got] == [[5, 5, 1 << 40], [2, 4, 3]]

@@ -124,6 +124,8 @@ def distinct_dense_pairs(key: I64, member: I64, n_members: int) -> tuple[I64, I6
     """The distinct (key, member) pairs, sorted, of keys and members in 0..n - 1 (one sort)."""
     if not len(key):
         return _EMPTY, _EMPTY
+    if (int(key.max()) + 1) * n_members >= 1 << 62:  # would not pack into an int64
+        return distinct_pairs(key, member)
     packed = distinct(key * np.int64(n_members) + member)
     return packed // n_members, packed % n_members
 

@@ -325,8 +325,9 @@ def split_weak_runs(
     """The runs of `first_runs`, those shared too rarely split into their blocks.
 
     `counts[j]` is the distinct near-duplicate groups holding run j's key
-    (over every document, not only these blocks'); `block_count` is each
-    block's count (from `accept_blocks`).
+    (over every document, not only these blocks'), read only for runs of
+    two blocks or more; `block_count` is each block's count (from
+    `accept_blocks`).
     """
     block_run, first, length, keys = runs
     weak = (counts < cfg.min_docs) & (length > 1)
