@@ -183,3 +183,14 @@ def test_dense_pairs_too_large_to_pack_are_made_distinct_all_the_same() -> None:
     member = np.array([3, 4, 3, 2], np.int64)
     got = distinct_dense_pairs(key, member, 1 << 30)
     assert [a.tolist() for a in got] == [[5, 5, 1 << 40], [2, 4, 3]]
+
+
+def test_ranges_label_as_the_whole_one_at_a_time_where_kernels_cannot_share_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dedup.core import threads
+
+    monkeypatch.setattr(threads, "kernels_thread_safe", lambda: False)
+    ids, texts = _corpus(6)
+    whole, split = _both(ids, texts, ScanConfig(), _bounds(len(ids), np.random.default_rng(6), 4))
+    _assert_same(whole, split)

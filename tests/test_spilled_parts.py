@@ -12,7 +12,7 @@ import pytest
 from dedup import runner
 from dedup.config import ScanConfig
 from dedup.core.label_parts import Part, range_bounds
-from dedup.errors import OutputError
+from dedup.errors import ConfigError, OutputError
 from dedup.runner import scan
 from dedup.shards import work_folder
 from dedup.spilled_parts import SpilledParts
@@ -119,3 +119,31 @@ def test_a_full_disk_while_saving_a_range_names_the_output_and_keeps_the_old_one
     assert str(out) in str(caught.value) and "free space" in str(caught.value)
     assert _files(out) == before
     assert made and not list(work_folder(out).glob("range-*"))
+
+
+def test_a_small_column_cut_from_a_larger_array_is_held_as_a_copy(tmp_path: Path) -> None:
+    whole = np.arange(100_000, dtype=np.int64)
+    parts = SpilledParts(tmp_path, min_bytes=1024)
+    parts.save(0, Part(0, 1, {"doc": whole[:10]}))
+    held = parts.load(0)["doc"]
+    assert held.base is None and held.tolist() == list(range(10))
+
+
+def test_a_column_file_cut_short_by_a_full_disk_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def half(handle: Any, array: np.ndarray, **kwargs: Any) -> None:
+        handle.write(b"\x93NUMPY partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    parts = SpilledParts(tmp_path, min_bytes=0)
+    monkeypatch.setattr(np, "save", half)
+    with pytest.raises(OSError, match="No space"):
+        parts.save(0, _part())
+    assert not list(tmp_path.glob("*.npy"))
+
+
+def test_range_blocks_below_one_is_refused(tmp_path: Path) -> None:
+    docs = _docs(tmp_path / "docs")
+    with pytest.raises(ConfigError, match="range_blocks"):
+        scan([docs], tmp_path / "out", ScanConfig(), range_blocks=0)

@@ -199,6 +199,8 @@ def scan(
         OutputError: `out` exists without `force`, or cannot be written.
     """
     reading = input_config(inputs, on_decode_error)
+    if range_blocks < 1:
+        raise ConfigError(f"range_blocks must be at least 1, got {range_blocks}")
     target = Path(out)
     check_target(target, force, paths)
     previous = use_workers(workers)
@@ -298,7 +300,10 @@ class RangesFor:
         return len(self.parts)
 
     def load(self, index: int) -> Part:
-        return self.parts.load(index)
+        try:
+            return self.parts.load(index)
+        except OSError as exc:
+            raise _unwritable(self.target, exc) from exc
 
     def save(self, index: int, part: Part) -> None:
         try:

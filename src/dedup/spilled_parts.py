@@ -69,7 +69,8 @@ class SpilledParts:
                 continue  # handed out by `load` and given back as it was
             self._forget(index, name)
             if column.nbytes < self.min_bytes:
-                held[name] = column
+                # A copy of a view: its base may be a whole corpus's column.
+                held[name] = column.copy() if column.base is not None else column
                 files[name] = None
             else:
                 files[name] = self._write(column)
@@ -95,8 +96,12 @@ class SpilledParts:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"range-{next(self._names):06d}.npy"
         # No fsync: the file lives for one scan, and is never read by another.
-        with open(path, "wb") as handle:
-            np.save(handle, np.ascontiguousarray(column), allow_pickle=False)
+        try:
+            with open(path, "wb") as handle:
+                np.save(handle, np.ascontiguousarray(column), allow_pickle=False)
+        except BaseException:
+            path.unlink(missing_ok=True)  # a part written before a full disk
+            raise
         return path
 
     def _forget(self, index: int, name: str) -> None:
@@ -107,10 +112,20 @@ class SpilledParts:
             path.unlink(missing_ok=True)
 
     def close(self) -> None:
-        """Remove every file (arrays still mapped from them stay readable)."""
+        """Remove every file (arrays still mapped from them stay readable).
+
+        Raises:
+            OSError: a file could not be removed (the others are, first).
+        """
+        failed: OSError | None = None
         for index in range(len(self._files)):
             for name in list(self._files[index]):
-                self._forget(index, name)
+                try:
+                    self._forget(index, name)
+                except OSError as exc:
+                    failed = failed or exc
+        if failed is not None:
+            raise failed
 
     def __enter__(self) -> SpilledParts:
         return self

@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 
 from dedup.config import ScanConfig
 from dedup.core.fastops import best_pairs, bucket_counts, gather, jaccard_at_least, unique_rows
+from dedup.core.key_tables import table_rows
 from dedup.core.labels import count_distinct
 from dedup.core.lsh import (
     GOLDEN,
@@ -458,6 +459,63 @@ def join_variants(
     )
 
 
+def variant_queries(doc: I64, line_words: I64, span_run: I64, cfg: ScanConfig) -> I64:
+    """The blocks that may join a template line: short, unique, next to boilerplate."""
+    queries = edge_blocks(doc, span_run >= 0)
+    result: I64 = queries[line_words[queries] <= cfg.prose_words]
+    return result
+
+
+@dataclass(frozen=True)
+class QueryRows:
+    """Distinct contents of query lines (ascending) and their sorted distinct word hashes."""
+
+    content: I64
+    rows: tuple[U32, I64]
+
+    @classmethod
+    def of(cls, queries: I64, content: I64, words: tuple[U32, I64]) -> QueryRows:
+        """The distinct contents of blocks `queries`, each from its first block."""
+        contents, first, _ = unique_first_inverse(content[queries])
+        return cls(contents, unique_rows(*gather(*words, queries[first])))
+
+    @classmethod
+    def joined(cls, parts: Sequence[QueryRows]) -> QueryRows:
+        """The query rows of several ranges of documents, as one."""
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            return cls(np.empty(0, np.int64), (np.empty(0, np.uint32), np.zeros(1, np.int64)))
+        contents, first, _ = unique_first_inverse(np.concatenate([p.content for p in parts]))
+        return cls(contents, gather(*joined_rows([p.rows for p in parts]), first))
+
+
+@dataclass(frozen=True)
+class VariantPairs:
+    """Pairs of query contents (`QueryRows.content`) and target rows, by query content.
+
+    Query content `content[i]`'s pairs are `offsets[i]` to `offsets[i + 1]`
+    - 1, in target row order: `target[j]` indexes `VariantTargets.content`,
+    `similarity[j]` is the exact Jaccard similarity of the two word sets.
+    """
+
+    content: I64
+    offsets: I64
+    target: I64
+    similarity: F64
+
+    @classmethod
+    def of(cls, queries: QueryRows, index: VariantIndex) -> VariantPairs:
+        """The pairs at or above the index's threshold (`variant_pairs`)."""
+        pair_query, pair_index, similarity = index.pairs(queries.rows)
+        # Stable: each query's pairs stay in target row order.
+        order = stable_argsort(pair_query)
+        per_query = np.bincount(pair_query[order], minlength=len(queries.content))
+        offsets = np.zeros(len(queries.content) + 1, dtype=np.int64)
+        np.cumsum(per_query, out=offsets[1:])
+        return cls(queries.content, offsets, pair_index[order], similarity[order])
+
+
 def join_variants_to(
     targets: VariantTargets,
     index: VariantIndex | None,
@@ -477,33 +535,44 @@ def join_variants_to(
     `index` is `VariantIndex.of(targets.rows, ...)` when built already (for
     several ranges of documents); built here when None and needed.
     """
-    short = line_words <= cfg.prose_words
-    queries = edge_blocks(doc, span_run >= 0)
-    queries = queries[short[queries]]
+    queries = variant_queries(doc, line_words, span_run, cfg)
     if not len(queries) or not len(targets.content):
         return cluster, match
     if index is None:
         index = VariantIndex.of(targets.rows, cfg.variant_threshold, cfg.num_perm, cfg.seed)
+    pairs = VariantPairs.of(QueryRows.of(queries, content, words), index)
+    return join_found(targets, pairs, queries, doc, content, content_cluster, cluster, match, scope)
+
+
+def join_found(
+    targets: VariantTargets,
+    pairs: VariantPairs,
+    queries: I64,
+    doc: I64,
+    content: I64,
+    content_cluster: I64,
+    cluster: I64,
+    match: F64,
+    scope: I64,
+) -> tuple[I64, F64]:
+    """Clusters and scores of these blocks with query blocks `queries` joined by `pairs`.
+
+    `pairs` hold every query block's content (of these blocks or of more).
+    """
+    if not len(queries) or not len(targets.content):
+        return cluster, match
     n_scopes = np.int64(targets.n_scopes)
-    _, query_first, query_row = unique_first_inverse(content[queries])
-    pair_query, pair_index, similarity = index.pairs(
-        unique_rows(*gather(*words, queries[query_first]))
-    )
+    row = table_rows(pairs.content, content[queries])
     # From distinct contents back to query blocks, keeping targets of the block's scope.
-    order = stable_argsort(pair_query)
-    pair_query, pair_index, similarity = pair_query[order], pair_index[order], similarity[order]
-    # pair_query, now ascending, numbers distinct query contents as query_row
-    # does: each one's pairs start where the counts of those before it end.
-    per_query = np.bincount(pair_query, minlength=len(query_first))
-    lo = (np.cumsum(per_query) - per_query)[query_row]
-    count = per_query[query_row]
+    lo = pairs.offsets[row]
+    count = pairs.offsets[row + 1] - lo
     block = np.repeat(np.arange(len(queries)), count)
     pair = np.repeat(lo, count) + (
         np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
     )
-    target = targets.content[pair_index[pair]]
+    target = targets.content[pairs.target[pair]]
     allowed = np.isin(target * n_scopes + scope[doc[queries[block]]], targets.scoped)
-    block, target, sim = block[allowed], target[allowed], similarity[pair][allowed]
+    block, target, sim = block[allowed], target[allowed], pairs.similarity[pair][allowed]
     best, score = best_variant(block, target, sim, content_cluster[target], len(queries))
     found = best >= 0
     changed = queries[found]

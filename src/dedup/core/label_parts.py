@@ -40,14 +40,17 @@ from numpy.typing import NDArray
 from dedup.config import ScanConfig
 from dedup.core.blockhash import BlockHashes
 from dedup.core.edges import (
+    QueryRows,
     VariantIndex,
+    VariantPairs,
     VariantTargets,
     edge_blocks,
     glued_cuts,
     glued_runs_counted,
-    join_variants_to,
+    join_found,
     joined_targets,
     split_glued_carrying,
+    variant_queries,
     variant_targets,
     word_grams,
 )
@@ -81,7 +84,7 @@ from dedup.core.near_duplicates import (
 from dedup.core.pipeline import Analysis, Blocks, Contents, Stash, in_memory, substrings
 from dedup.core.sorting import dense_ranks, distinct
 from dedup.core.text import wrapped_words
-from dedup.core.threads import map_in_threads
+from dedup.core.threads import map_steps_in_threads
 
 I64 = NDArray[np.int64]
 U64 = NDArray[np.uint64]
@@ -206,9 +209,10 @@ def _each(parts: Parts, step: Callable[[Part], tuple[Part, Out]]) -> list[Out]:
     """`step` applied to every range, each saved once stepped; what `step` gave besides, in order.
 
     Ranges are stepped side by side on up to `threads.thread_count()`
-    threads (each compiled kernel then runs on one): a step's numpy and
-    compiled work releases the GIL, and ranges do not depend on each other
-    within a pass.
+    threads (each compiled kernel then runs on one), where numba's
+    threading layer allows it (`threads.kernels_thread_safe`): a step's
+    numpy and compiled work releases the GIL, and ranges do not depend on
+    each other within a pass. So as many ranges as threads are in memory.
     """
 
     def one(index: int) -> Out:
@@ -216,7 +220,7 @@ def _each(parts: Parts, step: Callable[[Part], tuple[Part, Out]]) -> list[Out]:
         parts.save(index, part)
         return out
 
-    return map_in_threads(one, range(len(parts)))
+    return map_steps_in_threads(one, range(len(parts)))
 
 
 def label_in_ranges(
@@ -239,8 +243,8 @@ def label_in_ranges(
 
     The ranges are made one at a time into `parts` (empty), and `blocks`
     let go once they are (unless the caller holds them), so that the
-    labelling holds one range at a time besides what `parts` keeps in
-    memory. Other arguments as `label`.
+    labelling holds a range per worker thread besides what `parts` keeps
+    in memory. Other arguments as `label`.
     """
     bounds = range_bounds(blocks.doc, len(ids), range_blocks)
     handed = [blocks]
@@ -298,7 +302,7 @@ def label_parts(
     bounds = [lo for lo, _, _ in first_pass] + [first_pass[-1][1] if first_pass else n_docs]
     spread, _ = dense_pair_counts([p for _, _, p in first_pass], ids_of.n, np.zeros(n_docs, bool))
     del first_pass
-    sets = joined_sets(map_in_threads(partial(_sets, cfg, spread, parts), range(len(parts))))
+    sets = joined_sets(map_steps_in_threads(partial(_sets, cfg, spread, parts), range(len(parts))))
     del spread
     doc_group = near_duplicate_groups(sets, n_docs, cfg)
     kept_sets = stash(sets) if keep_document_sets else None
@@ -314,18 +318,22 @@ def label_parts(
 
     # 3. - 5. Runs, and the targets of variant lines.
     found = _runs_in_parts(parts, counting, ids_of, partial(_targets, cfg, scope))
-    targets = joined_targets([t for t in found if t is not None])
-    index = (
-        VariantIndex.of(targets.rows, cfg.variant_threshold, cfg.num_perm, cfg.seed)
-        if len(targets.content)
-        else None
-    )
+    targets = joined_targets([t for t, _ in (f for f in found if f is not None)])
+    # Each distinct query line is looked up once, however many ranges hold it.
+    queries = QueryRows.joined([q for _, q in (f for f in found if f is not None)])
+    del found
+    pairs = None
+    if len(targets.content) and len(queries.content):
+        index = VariantIndex.of(targets.rows, cfg.variant_threshold, cfg.num_perm, cfg.seed)
+        pairs = VariantPairs.of(queries, index)
+        del index
+    del queries
 
     # 6. - 7. Variant lines joined; the n-grams of the edge blocks counted,
     # then the glued passages cut.
-    joining = partial(_join, cfg, targets, index, content_cluster, ids_of, scope, doc_group)
+    joining = partial(_join, cfg, targets, pairs, content_cluster, ids_of, scope, doc_group)
     gram_counts = pair_counts([g for g in _each(parts, joining) if g is not None])
-    del targets, index, joining
+    del targets, pairs, joining
     glued = _each(parts, partial(_cut, cfg, texts, scope, gram_counts))
     del gram_counts
     ids_of = ids_of.with_glued(distinct(np.concatenate(glued)) if glued else _EMPTY)
@@ -456,18 +464,19 @@ def _shared_groups(doc_group: I64, bounds: Sequence[int]) -> NDArray[np.bool_]:
     return shared
 
 
-def _targets(cfg: ScanConfig, scope: I64, part: Part) -> VariantTargets:
-    """After pass 5: the variant targets of the range."""
+def _targets(cfg: ScanConfig, scope: I64, part: Part) -> tuple[VariantTargets, QueryRows]:
+    """After pass 5: the variant targets and the distinct query lines of the range."""
+    doc, content, n_words = part["doc"], part["content"], part["n_words"]
     word_csr = (part["words"], part["word_offsets"])
-    return variant_targets(
-        part["doc"], word_csr, part["n_words"], part["content"], part["block_run"], scope, cfg
-    )
+    targets = variant_targets(doc, word_csr, n_words, content, part["block_run"], scope, cfg)
+    queries = variant_queries(doc, n_words, part["span_run"], cfg)
+    return targets, QueryRows.of(queries, content, word_csr)
 
 
 def _join(
     cfg: ScanConfig,
     targets: VariantTargets,
-    index: VariantIndex | None,
+    pairs: VariantPairs | None,
     content_cluster: I64,
     ids_of: _ClusterIds,
     scope: I64,
@@ -477,33 +486,25 @@ def _join(
     """Pass 6: variant lines joined; the distinct (n-gram, group) pairs of the edge blocks."""
     doc, cluster = part["doc"], part["cluster"]
     word_csr = (part["words"], part["word_offsets"])
-    joined, match = join_variants_to(
-        targets,
-        index,
-        doc,
-        word_csr,
-        part["n_words"],
-        part["content"],
-        content_cluster,
-        cluster,
-        part["match"],
-        part["span_run"],
-        scope,
-        cfg,
-    )
+    joined, match = cluster, part["match"]
+    if pairs is not None:
+        queries = variant_queries(doc, part["n_words"], part["span_run"], cfg)
+        joined, match = join_found(
+            targets, pairs, queries, doc, part["content"], content_cluster, cluster, match, scope
+        )
     # Glued passages are looked for at the same edges, less the lines that
     # just joined the template (as `label` does).
     edges = edge_blocks(doc, part["span_run"] >= 0)
     edges = edges[joined[edges] == cluster[edges]]
     grams = word_grams(gather(*word_csr, edges), scope[doc[edges]], cfg)
-    pairs = None
+    gram_pairs = None
     if grams is not None:
-        pairs = distinct_pairs(grams.key, doc_group[doc[edges]][grams.row])
+        gram_pairs = distinct_pairs(grams.key, doc_group[doc[edges]][grams.row])
     changed = np.flatnonzero(joined != cluster)
     number = part["cid"].copy()
     number[changed] = ids_of.numbers(joined[changed])
     columns = {"cluster": joined, "cid": number, "match": match, "edges": edges}
-    return part.with_columns(_RUN_COLUMNS, **columns), pairs
+    return part.with_columns(_RUN_COLUMNS, **columns), gram_pairs
 
 
 # The block columns that the cuts rewrite, in `split_glued`'s order.

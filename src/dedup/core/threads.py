@@ -35,3 +35,24 @@ def map_in_threads(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
     # per thread): the pool already uses the workers.
     with ThreadPoolExecutor(workers, initializer=numba.set_num_threads, initargs=(1,)) as pool:
         return list(pool.map(fn, items))
+
+
+def kernels_thread_safe() -> bool:
+    """Whether the compiled parallel kernels may run from several threads at once.
+
+    numba's `workqueue` threading layer (where neither TBB nor OpenMP is
+    found) aborts the process on concurrent entry; `omp` and `tbb` do not.
+    Before any parallel kernel has run, the layer is unknown: no.
+    """
+    try:
+        layer: str = numba.threading_layer()  # type: ignore[attr-defined]
+    except ValueError:
+        return False
+    return layer in ("omp", "tbb")
+
+
+def map_steps_in_threads(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
+    """`map_in_threads` for steps that call parallel kernels: one thread where that is unsafe."""
+    if not kernels_thread_safe():
+        return [fn(item) for item in items]
+    return map_in_threads(fn, items)

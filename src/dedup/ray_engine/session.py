@@ -67,7 +67,7 @@ class RaySettings:
             raise ConfigError(
                 f"--address must be auto, ray://HOST:PORT or HOST:PORT, got {self.address!r}"
             )
-        for name in ("num_cpus", "partitions", "object_store_memory"):
+        for name in ("num_cpus", "partitions", "object_store_memory", "range_blocks"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"ray {name} must be at least 1, got {value}")
