@@ -11,7 +11,7 @@ import pytest
 
 from dedup import runner
 from dedup.config import ScanConfig
-from dedup.core.label_parts import Part, range_bounds
+from dedup.core.label_parts import RANGE_BLOCKS, RANGES_ABOVE, Part, in_ranges, range_bounds
 from dedup.errors import ConfigError, OutputError
 from dedup.runner import scan
 from dedup.shards import work_folder
@@ -147,3 +147,9 @@ def test_range_blocks_below_one_is_refused(tmp_path: Path) -> None:
     docs = _docs(tmp_path / "docs")
     with pytest.raises(ConfigError, match="range_blocks"):
         scan([docs], tmp_path / "out", ScanConfig(), range_blocks=0)
+
+
+def test_ranges_by_default_only_above_sixteen_million_blocks() -> None:
+    assert in_ranges(10, None) is None and in_ranges(RANGES_ABOVE, None) is None
+    assert in_ranges(RANGES_ABOVE + 1, None) == RANGE_BLOCKS
+    assert in_ranges(100, 50) == 50 and in_ranges(50, 50) is None

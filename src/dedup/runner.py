@@ -18,7 +18,7 @@ from dedup.arrow import to_tables
 from dedup.arrow_index import build_index_tables, for_index
 from dedup.config import InputConfig, ScanConfig
 from dedup.core.blockhash import hash_blocks
-from dedup.core.label_parts import RANGE_BLOCKS, Part
+from dedup.core.label_parts import RANGE_BLOCKS, Part, in_ranges
 from dedup.core.pipeline import Analysis, Kept, Stash, analyze, id_order, passage_texts
 from dedup.errors import ConfigError, DuplicateIdError, OutputError
 from dedup.heap import release_free_heap
@@ -172,7 +172,7 @@ def scan(
     shard_bytes: int = SHARD_BYTES,
     rows_per_file: int = ROWS_PER_FILE,
     index: bool = True,
-    range_blocks: int = RANGE_BLOCKS,
+    range_blocks: int | None = None,
 ) -> ScanSummary:
     """Scan files and folders; write spans, documents, passages and errors tables to `out`.
 
@@ -191,7 +191,8 @@ def scan(
     that `dedup add`, `check` and `serve` use. More blocks than
     `range_blocks` are labelled in ranges of documents of about that many
     blocks, which wait in files of the work folder between passes
-    (`core.label_parts`); the tables do not depend on it.
+    (`core.label_parts`); by default (None) ranges of 1 M blocks above 16 M
+    blocks (`label_parts.in_ranges`). The tables do not depend on it.
 
     Raises:
         InputError: a path is missing or holds no file; DuplicateIdError when
@@ -199,7 +200,7 @@ def scan(
         OutputError: `out` exists without `force`, or cannot be written.
     """
     reading = input_config(inputs, on_decode_error)
-    if range_blocks < 1:
+    if range_blocks is not None and range_blocks < 1:
         raise ConfigError(f"range_blocks must be at least 1, got {range_blocks}")
     target = Path(out)
     check_target(target, force, paths)
@@ -231,6 +232,7 @@ def scan(
             SpilledParts(work_folder(target)) as ranges,
         ):
             blocks = hash_blocks([d.text for d in docs], cfg, threads)
+            per_range = in_ranges(len(blocks.doc), range_blocks)
             # From here on the texts are read from the file, where needed.
             docs = [replace(d, text="") for d in docs]
             release_free_heap()  # where the strings were: 0.55 GB of a 406 MB corpus
@@ -249,8 +251,8 @@ def scan(
                 index,
                 texts.lengths,
                 _stash_for(kept, target),
-                RangesFor(ranges, target),
-                range_blocks,
+                RangesFor(ranges, target) if per_range is not None else None,
+                per_range or RANGE_BLOCKS,
             )
             progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
             provenance = Provenance.of(paths, reading, docs)

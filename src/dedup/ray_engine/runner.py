@@ -27,7 +27,7 @@ import pyarrow as pa
 from dedup.arrow import blocks_of, documents_of, problems_of, source_rows, to_tables
 from dedup.config import InputConfig, ScanConfig
 from dedup.core.blockhash import shard_bounds
-from dedup.core.label_parts import label_in_ranges
+from dedup.core.label_parts import in_ranges, label_in_ranges
 from dedup.core.pipeline import label
 from dedup.errors import ConfigError, DecodeError, DuplicateIdError
 from dedup.heap import release_free_heap
@@ -103,7 +103,8 @@ def scan_ray(
         handed = [blocks]
         del blocks
         lengths = texts.lengths
-        if len(handed[0].doc) <= settings.range_blocks:
+        per_range = in_ranges(len(handed[0].doc), settings.range_blocks)
+        if per_range is None:
             result = label(
                 ids, texts, handed.pop(), content, cluster, score, cfg, values, keys, False, lengths
             )
@@ -117,7 +118,7 @@ def scan_ray(
                     handed.pop(),
                     content,
                     RangesFor(spilled, target),
-                    settings.range_blocks,
+                    per_range,
                     cluster,
                     score,
                     cfg,

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from dedup.core.label_parts import RANGE_BLOCKS
 from dedup.errors import ConfigError
 
 INSTALL = "pip install 'dedup[ray]'"
@@ -46,7 +45,8 @@ class RaySettings:
             cluster (large-star / small-star) without the edges on one node.
         range_blocks: blocks above which the driver labels in ranges of
             documents of about that many blocks, their columns in files of
-            the scan's work folder between passes (`core.label_parts`).
+            the scan's work folder between passes (`core.label_parts`);
+            default: ranges of 1 M blocks above 16 M (`label_parts.in_ranges`).
     """
 
     address: str | None = None
@@ -56,7 +56,7 @@ class RaySettings:
     spill_dir: str | None = None
     object_store_memory: int | None = None
     max_driver_edges: int = 2_000_000
-    range_blocks: int = RANGE_BLOCKS
+    range_blocks: int | None = None
 
     def __post_init__(self) -> None:
         if self.address is not None and not (
