@@ -15,7 +15,8 @@ The passes, in order (each runs over every range):
    documents);
 3. near-duplicate groups per cluster (and per cluster and user group);
 4. runs, then near-duplicate groups per run key;
-5. runs split where too rarely shared; the variant targets;
+5. runs split where too rarely shared; the variant targets and query
+   lines (each distinct query line is then looked up once, for all ranges);
 6. variant lines joined; the word n-grams of the edge blocks counted;
 7. glued passages cut;
 8. - 10. passes 3 - 5 again over the cut blocks (without the targets);
@@ -23,7 +24,9 @@ The passes, in order (each runs over every range):
 
 Ranges are consecutive, in document order, and cover every document; a
 range may hold no block. The result is `label`'s, array for array
-(`tests/test_label_parts.py`).
+(`tests/test_label_parts.py`). Runners label in ranges above `RANGES_ABOVE`
+blocks (`in_ranges`): below, writing the ranges' columns to files costs
+more time than the memory it saves.
 """
 
 from __future__ import annotations
