@@ -58,7 +58,6 @@ from dedup.core.edges import (
     word_grams,
 )
 from dedup.core.fastops import gather, span_scores, tile_spans
-from dedup.core.groups import group_names
 from dedup.core.key_tables import (
     KeyCounts,
     dense_pair_counts,
@@ -84,7 +83,15 @@ from dedup.core.near_duplicates import (
     near_duplicate_groups,
     sets_of_documents,
 )
-from dedup.core.pipeline import Analysis, Blocks, Contents, Stash, in_memory, substrings
+from dedup.core.pipeline import (
+    Analysis,
+    Blocks,
+    Contents,
+    Stash,
+    in_memory,
+    substrings,
+    user_groups,
+)
 from dedup.core.sorting import dense_ranks, distinct
 from dedup.core.text import wrapped_words
 from dedup.core.threads import map_steps_in_threads
@@ -249,8 +256,6 @@ def label_in_ranges(
     texts: Sequence[str],
     blocks: BlockHashes,
     content: I64,
-    parts: Parts,
-    range_blocks: int,
     content_cluster: I64,
     content_score: F64,
     cfg: ScanConfig,
@@ -259,6 +264,9 @@ def label_in_ranges(
     keep_document_sets: bool = False,
     doc_len: I64 | None = None,
     stash: Stash = in_memory,
+    *,
+    parts: Parts,
+    range_blocks: int,
 ) -> Analysis:
     """`pipeline.label` of `blocks`, in ranges of about `range_blocks` blocks.
 
@@ -328,12 +336,7 @@ def label_parts(
     doc_group = near_duplicate_groups(sets, n_docs, cfg)
     kept_sets = stash(sets) if keep_document_sets else None
     del sets
-    groups = group_names(ids, cfg.group_by, group_values)
-    user_group = None
-    if groups is not None:
-        user_group = np.unique(np.array(groups, dtype=object), return_inverse=True)[1]
-        user_group = user_group.astype(np.int64)
-    scope = user_group if user_group is not None else np.zeros(n_docs, np.int64)
+    groups, user_group, scope = user_groups(ids, cfg, group_values)
     shared = _shared_groups(doc_group, bounds)
     counting = _Counting(doc_group, user_group, shared, cfg)
 
@@ -394,11 +397,7 @@ def label_parts(
         span_score=whole["span_score"],
         passages=passages_of(joined_summaries(summaries), runs.doc_count),
         groups=groups,
-        contents=Contents(
-            content_keys if content_keys is not None else np.empty(0, np.int64),
-            content_cluster if content_keys is not None else np.empty(0, np.int64),
-            content_score if content_keys is not None else np.empty(0),
-        ),
+        contents=Contents.kept(content_keys, content_cluster, content_score),
         document_sets=kept_sets,
     )
 

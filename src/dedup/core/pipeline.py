@@ -108,6 +108,13 @@ class Contents:
     cluster: I64
     score: F64
 
+    @classmethod
+    def kept(cls, keys: I64 | None, cluster: I64, score: F64) -> Contents:
+        """The contents a labelling keeps: none when their keys are not given."""
+        if keys is None:
+            return cls(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+        return cls(keys, cluster, score)
+
 
 @dataclass(frozen=True)
 class Analysis:
@@ -291,6 +298,9 @@ def analyze(
     # memory (a caller that passed `blocks` keeps its own, of course).
     handed_blocks, handed_content = [blocks], [content]
     del blocks, content
+    # Both called directly, not through a `functools.partial`: a Python
+    # function's call takes its arguments over from the caller, where a C
+    # callable's leaves the caller holding them (the blocks) until it returns.
     if ranges is not None and len(handed_blocks[0].doc) > range_blocks:
         # Imported here: `label_parts` builds on this module.
         from dedup.core.label_parts import label_in_ranges
@@ -300,8 +310,23 @@ def analyze(
             sorted_texts,
             handed_blocks.pop(),
             handed_content.pop(),
-            ranges,
-            range_blocks,
+            clusters,
+            scores,
+            cfg,
+            sorted_values,
+            keys,
+            keep_document_sets,
+            doc_len,
+            stash,
+            parts=ranges,
+            range_blocks=range_blocks,
+        )
+    else:
+        result = label(
+            sorted_ids,
+            sorted_texts,
+            handed_blocks.pop(),
+            handed_content.pop(),
             clusters,
             scores,
             cfg,
@@ -311,22 +336,22 @@ def analyze(
             doc_len,
             stash,
         )
-        return replace(result, clustered=clustered) if keep_document_sets else result
-    result = label(
-        sorted_ids,
-        sorted_texts,
-        handed_blocks.pop(),
-        handed_content.pop(),
-        clusters,
-        scores,
-        cfg,
-        sorted_values,
-        keys,
-        keep_document_sets,
-        doc_len,
-        stash,
-    )
     return replace(result, clustered=clustered) if keep_document_sets else result
+
+
+def user_groups(
+    ids: Sequence[str], cfg: ScanConfig, group_values: Sequence[str | None] | None
+) -> tuple[list[str] | None, I64 | None, I64]:
+    """The documents' group names (`--group-by`), their numbers, and each one's counting scope.
+
+    Returns (names or None, int64 number of each document's group or None,
+    scope: that number, or 0 for every document when they are not grouped).
+    """
+    groups = group_names(ids, cfg.group_by, group_values)
+    if groups is None:
+        return None, None, np.zeros(len(ids), np.int64)
+    numbers = np.unique(np.array(groups, dtype=object), return_inverse=True)[1].astype(np.int64)
+    return groups, numbers, numbers
 
 
 def content_clusters(
@@ -437,13 +462,7 @@ def label(
     kept_sets = stash(sets) if keep_document_sets else None
     del sets
     cluster_size = np.bincount(doc_group, minlength=len(ids))[doc_group]
-    groups = group_names(ids, cfg.group_by, group_values)
-    user_group = None
-    if groups is not None:
-        user_group = np.unique(np.array(groups, dtype=object), return_inverse=True)[1]
-        user_group = user_group.astype(np.int64)
-
-    scope = user_group if user_group is not None else np.zeros(len(ids), np.int64)
+    groups, user_group, scope = user_groups(ids, cfg, group_values)
     runs = find_runs(doc, cluster, prose, doc_group, user_group, cfg)
     # Only each block's runs are read until the cuts: the run table (first
     # block, length, key, count of every run) goes now, and is found again
@@ -512,11 +531,7 @@ def label(
         span_score=span_scores(spans.doc, spans.start, spans.run, doc, start, end, block_score),
         passages=passage_table(runs, doc),
         groups=groups,
-        contents=Contents(
-            content_keys if content_keys is not None else np.empty(0, np.int64),
-            content_cluster if content_keys is not None else np.empty(0, np.int64),
-            content_score if content_keys is not None else np.empty(0),
-        ),
+        contents=Contents.kept(content_keys, content_cluster, content_score),
         document_sets=kept_sets,
     )
 

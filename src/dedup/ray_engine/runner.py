@@ -117,8 +117,6 @@ def scan_ray(
                     texts,
                     handed.pop(),
                     content,
-                    RangesFor(spilled, target),
-                    per_range,
                     cluster,
                     score,
                     cfg,
@@ -126,6 +124,8 @@ def scan_ray(
                     keys,
                     False,
                     lengths,
+                    parts=RangesFor(spilled, target),
+                    range_blocks=per_range,
                 )
         progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
         provenance = Provenance.of(paths, reading, docs)
