@@ -18,9 +18,20 @@ from dedup.core.key_tables import (
     pair_counts,
     table_rows,
 )
-from dedup.core.label_parts import Part, PartsInMemory, label_parts, parts_of
+from dedup.core.label_parts import Part, PartsInMemory, joined_rows, label_parts, parts_of
 from dedup.core.labels import count_distinct
-from dedup.core.pipeline import Analysis, content_clusters, id_order, label
+from dedup.core.pipeline import (
+    Analysis,
+    block_clusters,
+    boilerplate_chars,
+    content_clusters,
+    id_order,
+    label,
+    n_blocks,
+    n_spans,
+    passage_texts,
+    span_rows,
+)
 from dedup.synth import SynthConfig, generate
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -50,7 +61,31 @@ def _both(
     split = label_parts(
         ids, texts, parts, clusters, scores, cfg, values, keys, keep_document_sets=True
     )
-    return whole, split
+    _assert_rows_same(whole, split)
+    return whole, joined_rows(split)
+
+
+def _assert_rows_same(whole: Analysis, split: Analysis) -> None:
+    """What the tables read of the rows left in the ranges is what they read of `label`'s."""
+    assert split.rows is not None and whole.rows is None
+    assert n_blocks(split) == n_blocks(whole) and n_spans(split) == n_spans(whole)
+    n = n_spans(whole)
+    rng = np.random.default_rng(n)
+    cuts = sorted({0, n, *rng.integers(0, n + 1, size=4).tolist()})
+    for lo, hi in itertools.pairwise(cuts):
+        _assert_same(span_rows(whole, lo, hi), span_rows(split, lo, hi), f"spans {lo}:{hi}")
+    _assert_same(_joined(whole), _joined(split), "block clusters")
+    _assert_same(boilerplate_chars(whole), boilerplate_chars(split), "boilerplate chars")
+    rows = np.arange(len(whole.passages.passage))
+    assert passage_texts(whole, rows)[3] == passage_texts(split, rows)[3]
+    _assert_same(passage_texts(whole, rows)[:3], passage_texts(split, rows)[:3], "passages")
+
+
+def _joined(result: Analysis) -> tuple[np.ndarray, np.ndarray]:
+    pieces = list(block_clusters(result))
+    docs = [np.empty(0, np.int64)] + [doc for doc, _ in pieces]
+    clusters = [np.empty(0, np.int64)] + [cluster for _, cluster in pieces]
+    return np.concatenate(docs), np.concatenate(clusters)
 
 
 def _assert_same(a: object, b: object, where: str = "analysis") -> None:

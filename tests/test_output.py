@@ -464,3 +464,59 @@ def test_an_output_written_in_groups_appears_whole_or_not_at_all(tmp_path: Path)
         raise RuntimeError("stopped")
     assert pq.read_table(out / "spans.parquet").equals(one)  # the previous output stays
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def _sliced(table: pa.Table, asked: list[tuple[int, int]]) -> dedup.output.SlicedTable:
+    def rows(lo: int, hi: int) -> pa.Table:
+        asked.append((lo, hi))
+        return table.slice(lo, hi - lo).replace_schema_metadata(None)
+
+    return dedup.output.SlicedTable(table.schema, table.num_rows, rows)
+
+
+@pytest.mark.parametrize("rows_per_file", [2500, 10_000])
+def test_a_sliced_table_is_written_as_the_same_bytes_as_the_whole_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows_per_file: int
+) -> None:
+    monkeypatch.setattr(dedup.output, "ROW_GROUP_ROWS", 1000)
+    n = 3500
+    table = pa.table(
+        {
+            "id": pa.array([f"doc-{i // 7}" for i in range(n)], pa.string()),
+            "start": pa.array(np.arange(n, dtype=np.int64) * 3),
+            "score": pa.array(np.linspace(0, 1, n), mask=np.arange(n) % 5 == 0),
+        }
+    ).replace_schema_metadata({b"k": b"v"})
+    asked: list[tuple[int, int]] = []
+    dedup.output.write_output(tmp_path / "whole", {"t": table}, False, rows_per_file=rows_per_file)
+    dedup.output.write_output(
+        tmp_path / "sliced", {"t": _sliced(table, asked)}, False, rows_per_file=rows_per_file
+    )
+    whole, sliced = tmp_path / "whole" / "t.parquet", tmp_path / "sliced" / "t.parquet"
+    files = dedup.output.table_parts(whole)
+    assert len(files) == (2 if rows_per_file < n else 1)
+    assert [p.relative_to(whole) for p in files] == [
+        p.relative_to(sliced) for p in dedup.output.table_parts(sliced)
+    ]
+    for a, b in zip(files, dedup.output.table_parts(sliced), strict=True):
+        assert a.read_bytes() == b.read_bytes()
+    first = pq.ParquetFile(files[0]).metadata
+    groups = [first.row_group(i).num_rows for i in range(first.num_row_groups)]
+    assert groups == ([1000, 1000, 500] if rows_per_file < n else [1000, 1000, 1000, 500])
+    # Each row group made once, in its file's order (files may be written side by side).
+    if rows_per_file < n:
+        expected = [(0, 1000), (1000, 2000), (2000, 2500), (2500, 3500)]
+    else:
+        expected = [(0, 1000), (1000, 2000), (2000, 3000), (3000, 3500)]
+    assert sorted(asked) == expected
+
+
+def test_a_sliced_table_made_of_too_few_rows_writes_nothing(tmp_path: Path) -> None:
+    table = pa.table({"a": [1, 2, 3]})
+    short = dedup.output.SlicedTable(table.schema, 3, lambda lo, hi: table.slice(lo, 1))
+    with pytest.raises(ValueError, match="1 rows made where 3 were asked for"):
+        dedup.output.write_output(tmp_path / "out", {"t": short}, force=False)
+    assert list(tmp_path.iterdir()) == []
+    empty = dedup.output.SlicedTable(table.schema, 0, lambda lo, hi: table.slice(0, 0))
+    dedup.output.write_output(tmp_path / "empty", {"t": empty}, force=False)
+    assert pq.read_table(tmp_path / "empty" / "t.parquet").num_rows == 0

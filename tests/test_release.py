@@ -37,7 +37,8 @@ def test_a_scan_lets_the_block_rows_go_before_the_spans_table(
         return result
 
     alive: dict[str, set[str]] = {}
-    for table in ("passages_table", "spans_table"):
+    # A scan makes its spans table a row group at a time (`spans_slices`).
+    for table in ("passages_table", "spans_slices"):
         made = getattr(arrow, table)
 
         def making(*args: object, _made: object = made, _name: str = table) -> pa.Table:
@@ -57,7 +58,7 @@ def test_a_scan_lets_the_block_rows_go_before_the_spans_table(
     scan([seeds_dir], tmp_path / "out", ScanConfig(), index=index)
     assert alive["passages_table"] == set(refs)  # it reads them
     # The index, made after the scan's tables, reads the blocks' documents and clusters.
-    assert alive["spans_table"] == ({"doc", "cluster"} if index else set())
+    assert alive["spans_slices"] == ({"doc", "cluster"} if index else set())
     assert built == ([{"doc", "cluster"}] if index else [])
 
 

@@ -24,8 +24,17 @@ from dedup.core.blockhash import BlockHashes
 from dedup.core.cleaning import text_hash
 from dedup.core.fastops import rows_into
 from dedup.core.offsets import utf8_spans
-from dedup.core.pipeline import Analysis, Blocks, cluster_id, passage_texts
+from dedup.core.pipeline import (
+    Analysis,
+    Blocks,
+    boilerplate_chars,
+    cluster_id,
+    n_spans,
+    passage_texts,
+    span_rows,
+)
 from dedup.core.sorting import lexsort2, stable_argsort
+from dedup.output import SlicedTable, Writable
 from dedup.schemas import (
     BAND_ROWS,
     BLOCK_ROWS,
@@ -67,35 +76,40 @@ def take_strings(values: pa.StringArray, rows: np.ndarray) -> pa.Array | pa.Chun
 
 def spans_table(result: Analysis, config_json: str, inputs_json: str | None = None) -> pa.Table:
     """spans.parquet: every span of every document, with code-point and UTF-8 byte offsets."""
-    spans, runs = result.spans, result.runs
-    n = len(spans.doc)
+    sliced = spans_slices(result, config_json, inputs_json)
+    return sliced.read(0, sliced.num_rows)
+
+
+def spans_slices(result: Analysis, config_json: str, inputs_json: str | None = None) -> SlicedTable:
+    """`spans_table`, made a row group at a time as it is written (the same bytes)."""
+    ids = pa.array(result.ids, pa.string())
     texts = result.texts
     # Spilled ASCII texts are not read: their byte offsets are their character offsets.
     ascii = texts.ascii() if isinstance(texts, SpilledTexts) else None
-    start_byte, end_byte = utf8_spans(texts, spans.doc, spans.start, spans.end, ascii)
-    boilerplate = spans.run >= 0
-    run = np.where(boilerplate, spans.run, 0)
-    has_runs = len(runs.passage) > 0
-    passage = runs.passage[run] if has_runs else np.zeros(n, np.int64)
-    doc_count = runs.doc_count[run] if has_runs else np.zeros(n, np.int32)
-    # Arrow gathers the strings in C++: no Python object per span.
-    ids = take_strings(pa.array(result.ids, pa.string()), spans.doc)
-    labels = pa.array(["unique", "boilerplate"], pa.string()).take(boilerplate.astype(np.int8))
     schema = with_metadata(SPANS, "spans", config_json, inputs_json)
-    return pa.table(
-        {
-            "id": ids,
-            "start": spans.start,
-            "end": spans.end,
-            "start_byte": start_byte,
-            "end_byte": end_byte,
-            "label": labels,
-            "passage_id": pa.array(passage, pa.int64(), mask=~boilerplate),
-            "doc_count": pa.array(doc_count, pa.int32(), mask=~boilerplate),
-            "score": pa.array(np.nan_to_num(result.span_score), pa.float64(), mask=~boilerplate),
-        },
-        schema=schema,
-    )
+
+    def rows(lo: int, hi: int) -> pa.Table:
+        spans = span_rows(result, lo, hi)
+        start_byte, end_byte = utf8_spans(texts, spans.doc, spans.start, spans.end, ascii)
+        unique = ~spans.boilerplate
+        # Arrow gathers the strings in C++: no Python object per span.
+        labels = pa.array(["unique", "boilerplate"], pa.string())
+        return pa.table(
+            {
+                "id": take_strings(ids, spans.doc),
+                "start": spans.start,
+                "end": spans.end,
+                "start_byte": start_byte,
+                "end_byte": end_byte,
+                "label": labels.take(spans.boilerplate.astype(np.int8)),
+                "passage_id": pa.array(spans.passage, pa.int64(), mask=unique),
+                "doc_count": pa.array(spans.doc_count, pa.int32(), mask=unique),
+                "score": pa.array(np.nan_to_num(spans.score), pa.float64(), mask=unique),
+            },
+            schema=schema,
+        )
+
+    return SlicedTable(schema, n_spans(result), rows)
 
 
 def documents_table(
@@ -105,10 +119,8 @@ def documents_table(
 
     `source` and `row` come from `provenance`, and are null without it.
     """
-    spans = result.spans
     n_docs = len(result.ids)
-    lengths = np.where(spans.run >= 0, spans.end - spans.start, 0)
-    boiler = np.bincount(spans.doc, weights=lengths, minlength=n_docs).astype(np.int64)
+    boiler = boilerplate_chars(result)
     fraction = np.divide(boiler, result.doc_len, out=np.zeros(n_docs), where=result.doc_len > 0)
     grouped = result.doc_cluster_size > 1
     cluster = np.array(
@@ -184,12 +196,16 @@ def to_tables(
     cfg: ScanConfig,
     problems: list[Problem] | None = None,
     provenance: Provenance | None = None,
-) -> dict[str, pa.Table]:
+    sliced: bool = False,
+) -> dict[str, Writable]:
     """The output tables of a scan, keyed by table name.
 
     `errors` lists the inputs that were skipped or altered (empty when none);
     `provenance` (where the documents were read from) fills the documents'
-    `source` and `row` and the `dedup.inputs` metadata of every table.
+    `source` and `row` and the `dedup.inputs` metadata of every table. With
+    `sliced`, the spans table, the largest, is a `SlicedTable`, made a row
+    group at a time as it is written (the same bytes); else every table is
+    a `pa.Table`.
     """
     config_json = cfg.to_json()
     inputs_json = provenance.to_json() if provenance is not None else None
@@ -199,8 +215,9 @@ def to_tables(
     # reference to `result` (the embedded runner hands it over), they go
     # now, before the spans table, the largest, is made.
     result = _without_block_rows(result)
+    make_spans = spans_slices if sliced else spans_table
     return {
-        "spans": spans_table(result, config_json, inputs_json),
+        "spans": make_spans(result, config_json, inputs_json),
         "documents": documents_table(result, config_json, provenance),
         "passages": passages,
         "errors": errors_table(problems or [], config_json, inputs_json),

@@ -57,8 +57,50 @@ class StreamedTable:
         return replace(self, schema=self.schema.with_metadata(metadata))
 
 
+# Rows per row group of every table (pyarrow's default, stated so that a
+# table written whole and one written slice by slice, `SlicedTable`, agree).
+ROW_GROUP_ROWS = 1 << 20
+
+
+@dataclass(frozen=True)
+class SlicedTable:
+    """A table made a row group at a time as it is written: the same bytes as the whole.
+
+    For a table too large to hold at once beside what made it (the spans
+    of a large corpus): `rows(lo, hi)` gives rows `lo` to `hi` - 1 as a
+    table of `schema` but for its metadata. It is written row group by row
+    group, each made and let go in turn, and a file of it holds the bytes
+    that the whole table written at once would (`pq.write_table` cuts a
+    table into the same row groups of `ROW_GROUP_ROWS`). Like a table, it
+    is cut into parts of `rows_per_file` rows by `write_output`.
+    """
+
+    schema: pa.Schema
+    num_rows: int
+    rows: Callable[[int, int], pa.Table]
+    offset: int = 0
+
+    def replace_schema_metadata(self, metadata: Mapping[bytes, bytes]) -> SlicedTable:
+        """The same table with this schema metadata (as `pa.Table`'s method)."""
+        return replace(self, schema=self.schema.with_metadata(metadata))
+
+    def slice(self, offset: int, length: int) -> SlicedTable:
+        """Rows `offset` to `offset + length` - 1 (fewer at the end), as `pa.Table.slice`."""
+        start = min(offset, self.num_rows)
+        return replace(
+            self, num_rows=min(length, self.num_rows - start), offset=self.offset + start
+        )
+
+    def read(self, lo: int, hi: int) -> pa.Table:
+        """Rows `lo` to `hi` - 1 of this table, with its schema."""
+        table = self.rows(self.offset + lo, self.offset + hi)
+        if table.num_rows != hi - lo:
+            raise ValueError(f"{table.num_rows} rows made where {hi - lo} were asked for")
+        return table.replace_schema_metadata(self.schema.metadata)
+
+
 # What `write_output` writes: a table in memory, or one made as it is written.
-Writable: TypeAlias = pa.Table | StreamedTable
+Writable: TypeAlias = pa.Table | StreamedTable | SlicedTable
 
 
 def table_parts(path: Path) -> list[Path]:
@@ -156,8 +198,12 @@ def write_table(table: Writable, path: Path) -> None:
     try:
         if isinstance(table, StreamedTable):
             _write_batches(table, tmp)
+        elif isinstance(table, SlicedTable):
+            _write_slices(table, tmp)
         else:
-            pq.write_table(table, tmp, **_parquet_options(table.schema))
+            pq.write_table(
+                table, tmp, row_group_size=ROW_GROUP_ROWS, **_parquet_options(table.schema)
+            )
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -174,6 +220,19 @@ def _write_batches(table: StreamedTable, path: Path) -> None:
             rows += batch.num_rows
     if rows != table.num_rows:
         raise ValueError(f"{path}: {rows} rows written where the table has {table.num_rows}")
+
+
+def _write_slices(table: SlicedTable, path: Path) -> None:
+    """`table` into one Parquet file at `path`, a row group at a time."""
+    if table.num_rows <= ROW_GROUP_ROWS:
+        # What `pq.write_table` does with a table of one row group, or none.
+        whole = table.read(0, table.num_rows)
+        pq.write_table(whole, path, row_group_size=ROW_GROUP_ROWS, **_parquet_options(table.schema))
+        return
+    with pq.ParquetWriter(path, table.schema, **_parquet_options(table.schema)) as writer:
+        for lo in range(0, table.num_rows, ROW_GROUP_ROWS):
+            hi = min(lo + ROW_GROUP_ROWS, table.num_rows)
+            writer.write_table(table.read(lo, hi), row_group_size=ROW_GROUP_ROWS)
 
 
 def swap_into_place(staging: Path, out: Path, old: Path) -> None:

@@ -19,7 +19,16 @@ from dedup.arrow_index import build_index_tables, for_index
 from dedup.config import InputConfig, ScanConfig
 from dedup.core.blockhash import hash_blocks
 from dedup.core.label_parts import RANGE_BLOCKS, Part, in_ranges
-from dedup.core.pipeline import Analysis, Kept, Stash, analyze, id_order, passage_texts
+from dedup.core.pipeline import (
+    Analysis,
+    Kept,
+    Stash,
+    analyze,
+    boilerplate_chars,
+    id_order,
+    n_blocks,
+    passage_texts,
+)
 from dedup.errors import ConfigError, DuplicateIdError, OutputError
 from dedup.heap import release_free_heap
 from dedup.output import ROWS_PER_FILE, check_target, output_writer
@@ -90,10 +99,9 @@ class ScanSummary:
 
 def summarize(result: Analysis, out: Path, top: int = 5) -> ScanSummary:
     """Counts and the `top` most shared passages of an analysis written to `out`."""
-    spans = result.spans
-    boiler = int(np.sum(np.where(spans.run >= 0, spans.end - spans.start, 0)))
+    boiler = int(boilerplate_chars(result).sum())
     in_clusters = result.doc_cluster_size > 1
-    passages, blocks = result.passages, result.blocks
+    passages = result.passages
     shown_rows = np.arange(min(top, len(passages.passage)))
     shown = [
         TopPassage(int(passages.passage[i]), int(passages.doc_count[i]), text)
@@ -102,7 +110,7 @@ def summarize(result: Analysis, out: Path, top: int = 5) -> ScanSummary:
     return ScanSummary(
         out=out,
         n_documents=len(result.ids),
-        n_blocks=len(blocks.doc),
+        n_blocks=n_blocks(result),
         n_chars=int(result.doc_len.sum()),
         boilerplate_chars=boiler,
         n_passages=len(passages.passage),
@@ -268,7 +276,7 @@ def scan(
             handed_result = [replace(result, clustered=None, document_sets=None)]
             del result, docs
             with output_writer(target, force, rows_per_file, threads) as write:
-                write(to_tables(handed_result.pop(), cfg, problems, provenance))
+                write(to_tables(handed_result.pop(), cfg, problems, provenance, sliced=True))
                 if indexed is not None:
                     write(build_index_tables(indexed, cfg, threads))
                     del indexed

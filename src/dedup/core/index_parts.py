@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from dedup.config import ScanConfig
 from dedup.core.blockhash import ClusteredBlocks
 from dedup.core.fastops import gather, unique_rows
-from dedup.core.pipeline import Analysis
+from dedup.core.pipeline import Analysis, block_clusters
 from dedup.core.sets import expand_rows
 from dedup.core.sorting import dense_ranks, distinct
 
@@ -33,6 +33,8 @@ I64 = NDArray[np.int64]
 U32 = NDArray[np.uint32]
 F64 = NDArray[np.float64]
 CSR = tuple[U32, I64]
+
+_EMPTY = np.empty(0, np.int64)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,21 @@ def user_groups(groups: list[str] | None, n_docs: int) -> I64:
     return np.asarray(inverse, dtype=np.int64).reshape(-1)
 
 
+def _distinct_holders(cluster: I64, pair: I64) -> tuple[I64, I64]:
+    """The distinct (cluster, pair) of equally long arrays, sorted by cluster then pair."""
+    # Each as a rank among its distinct values, both packed in one int64 (as
+    # `lexsort2` packs them) and sorted alone. No order is kept nor gathered
+    # by: the index is built when the analysis is still held, at the peak.
+    cluster_rank, clusters = dense_ranks(cluster)
+    pair_rank, pairs = dense_ranks(pair)
+    holders = cluster_rank
+    holders *= len(pairs)
+    holders += pair_rank
+    del cluster_rank, pair_rank
+    holders = distinct(holders)
+    return clusters[holders // max(len(pairs), 1)], pairs[holders % max(len(pairs), 1)]
+
+
 def index_parts(result: Analysis, blocks: ClusteredBlocks, cfg: ScanConfig) -> IndexParts:
     """The index arrays of an analysis.
 
@@ -110,29 +127,27 @@ def index_parts(result: Analysis, blocks: ClusteredBlocks, cfg: ScanConfig) -> I
     content_sets = expand_rows(*sets, repeated, len(contents.key))
 
     users = user_groups(result.groups, n_docs)
-    final = result.blocks
     # (near group, user group) as one int64 below n_docs squared (users are
     # at most documents), so one two-key sort orders the triples.
     n_users = int(users.max()) + 1 if n_docs else 1
     if n_docs * n_users >= 1 << 63:
         raise ValueError(f"index_parts: {n_docs} documents are too many to pack group pairs")
-    pair = result.doc_group[final.doc]
-    pair *= n_users
-    pair += users[final.doc]
-    # The distinct (cluster, pair) of all blocks, sorted by cluster then pair:
-    # each as a rank among its distinct values, both packed in one int64 (as
-    # `lexsort2` packs them) and sorted alone. No order is kept nor gathered
-    # by: the index is built when the analysis is still held, at the peak.
-    cluster_rank, clusters = dense_ranks(final.cluster)
-    pair_rank, pairs = dense_ranks(pair)
-    del pair
-    holders = cluster_rank
-    holders *= len(pairs)
-    holders += pair_rank
-    del cluster_rank, pair_rank
-    holders = distinct(holders)
-    holder_cluster = clusters[holders // len(pairs)]
-    holder_pair = pairs[holders % len(pairs)]
+    # The distinct (cluster, pair) of every piece of blocks (a range's, or
+    # all blocks at once), then of those of all pieces.
+    found_holders = []
+    for doc, cluster in block_clusters(result):
+        pair = result.doc_group[doc]
+        pair *= n_users
+        pair += users[doc]
+        found_holders.append(_distinct_holders(cluster, pair))
+        del pair
+    if len(found_holders) == 1:
+        holder_cluster, holder_pair = found_holders[0]
+    else:
+        joined = (np.concatenate(c) for c in zip(*found_holders, strict=True))
+        holder_cluster, holder_pair = (
+            _distinct_holders(*joined) if found_holders else (_EMPTY, _EMPTY)
+        )
 
     return IndexParts(
         content_key=contents.key,

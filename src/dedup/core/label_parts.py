@@ -67,6 +67,7 @@ from dedup.core.key_tables import (
     table_rows,
 )
 from dedup.core.labels import (
+    Passages,
     Runs,
     Spans,
     accept_counted,
@@ -87,6 +88,7 @@ from dedup.core.pipeline import (
     Analysis,
     Blocks,
     Contents,
+    SpanRows,
     Stash,
     in_memory,
     substrings,
@@ -365,40 +367,27 @@ def label_parts(
     # 8. - 10. Runs again, over the cut blocks.
     _runs_in_parts(parts, counting, ids_of, None)
 
-    # 11. Spans, scores and passages, numbered as the whole numbers them.
-    whole, summaries = _finish(parts, doc_len)
-    runs = Runs(
-        whole["block_run"],
-        whole["span_run"],
-        whole["first"],
-        whole["length"],
-        whole["passage"],
-        whole["doc_count"],
-    )
+    # 11. Spans and their scores, kept in the ranges; the passages.
+    finished = _each(parts, partial(_finish, doc_len))
+    rows = RangeRows.of(parts, finished, n_docs)
     cluster_size = np.bincount(doc_group, minlength=n_docs)[doc_group]
+    no_rows = _EMPTY
     return Analysis(
         ids=ids,
         texts=texts,
         doc_len=doc_len,
-        blocks=Blocks(
-            whole["doc"],
-            whole["start"],
-            whole["end"],
-            whole["content"],
-            whole["cluster"],
-            whole["n_words"],
-            whole["block_score"],
-        ),
+        blocks=Blocks(no_rows, no_rows, no_rows, no_rows, no_rows, no_rows, np.empty(0)),
         n_contents=len(content_cluster),
         doc_group=doc_group,
         doc_cluster_size=cluster_size.astype(np.int64),
-        runs=runs,
-        spans=Spans(whole["span_doc"], whole["span_start"], whole["span_end"], whole["span_of"]),
-        span_score=whole["span_score"],
-        passages=passages_of(joined_summaries(summaries), runs.doc_count),
+        runs=Runs(no_rows, no_rows, no_rows, no_rows, no_rows, np.empty(0, np.int32)),
+        spans=Spans(no_rows, no_rows, no_rows, no_rows),
+        span_score=np.empty(0),
+        passages=rows.passages,
         groups=groups,
         contents=Contents.kept(content_keys, content_cluster, content_score),
         document_sets=kept_sets,
+        rows=rows,
     )
 
 
@@ -567,95 +556,220 @@ def _cut(
     return Part(part.lo, part.hi, columns), cuts.key
 
 
-def _finish(parts: Parts, doc_len: I64) -> tuple[Columns, list[tuple[I64, I64, I64, I64]]]:
-    """Pass 11: every range's result columns, joined; the passage summary of each range.
+@dataclass(frozen=True)
+class _Finished:
+    """What pass 11 tells of a range besides its span columns."""
 
-    The ranges' spans are counted first, so that each column of the result
-    is made once, at its full size, and each range copied into it: joining
-    copies of every range would hold the result twice.
+    n_blocks: int
+    n_runs: int
+    n_spans: int
+    # Per passage key of the range: key, occurrences, documents, first run
+    # (numbered in the range), and that run's count, document, start and end.
+    summary: tuple[I64, I64, I64, I64]
+    first_run: tuple[NDArray[np.int32], I64, I64, I64]
+    boilerplate_chars: I64  # per document of the range
+
+
+def _finish(doc_len: I64, part: Part) -> tuple[Part, _Finished]:
+    """Pass 11: a range's spans and their scores, as columns; its passages summed up.
+
+    Span columns: `span_doc`, `span_start`, `span_end`, `span_of` (the
+    range's run behind the span, -1 where unique) and `span_score`.
     """
-    sizes = {"blocks": 0, "runs": 0, "spans": 0}
-    for i in range(len(parts)):
-        part = parts.load(i)
-        sizes["blocks"] += len(part["doc"])
-        sizes["runs"] += len(part["first"])
-        sizes["spans"] += len(_range_spans(part, doc_len, part["span_run"])[0])
-        del part
-    whole: Columns = {}
-    for name, (size, dtype) in _RESULT_COLUMNS.items():
-        whole[name] = np.empty(sizes[size], dtype=dtype)
-    at = dict.fromkeys(sizes, 0)
-    summaries = []
-    for i in range(len(parts)):
-        part = parts.load(i)
-        doc, match, run_base = part["doc"], part["match"], at["runs"]
-        block_run = np.where(part["block_run"] >= 0, part["block_run"] + run_base, -1)
-        span_run = np.where(part["span_run"] >= 0, part["span_run"] + run_base, -1)
-        block_score = np.where(block_run >= 0, match, 0.0) if len(doc) else match
-        spans = _range_spans(part, doc_len, span_run)
-        scores = span_scores(
-            spans[0], spans[1], spans[3], doc - part.lo, part["start"], part["end"], block_score
-        )
-        keys, occurrences, documents, rep = passage_summary(part["passage"], doc[part["first"]])
-        summaries.append((keys, occurrences, documents, rep + run_base))
-        columns = {
-            "doc": doc,
-            "start": part["start"],
-            "end": part["end"],
-            "content": part["content"],
-            "cluster": part["cluster"],
-            "n_words": part["n_words"],
-            "block_score": block_score,
-            "block_run": block_run,
-            "span_run": span_run,
-            "first": part["first"] + at["blocks"],
-            "length": part["length"],
-            "passage": part["passage"],
-            "doc_count": part["doc_count"],
-            "span_doc": spans[0] + part.lo,
-            "span_start": spans[1],
-            "span_end": spans[2],
-            "span_of": spans[3],
-            "span_score": scores,
-        }
-        grown = {"blocks": len(doc), "runs": len(part["first"]), "spans": len(spans[0])}
-        for name, column in columns.items():
-            size = _RESULT_COLUMNS[name][0]
-            whole[name][at[size] : at[size] + len(column)] = column
-        for size, count in grown.items():
-            at[size] += count
-        del part, columns
-    return whole, summaries
-
-
-def _range_spans(part: Part, doc_len: I64, span_run: I64) -> tuple[I64, I64, I64, I64]:
-    """The spans of a range's documents (numbered from the range's first)."""
-    local = part["doc"] - part.lo
+    doc, match, block_run = part["doc"], part["match"], part["block_run"]
+    block_score = np.where(block_run >= 0, match, 0.0) if len(doc) else match
+    local = doc - part.lo
     lengths = doc_len[part.lo : part.hi]
-    return tile_spans(local, part["start"], part["end"], span_run, lengths)
+    spans = tile_spans(local, part["start"], part["end"], part["span_run"], lengths)
+    scores = span_scores(
+        spans[0], spans[1], spans[3], local, part["start"], part["end"], block_score
+    )
+    first, length = part["first"], part["length"]
+    summary = passage_summary(part["passage"], doc[first])
+    rep = summary[3]
+    at, last = first[rep], first[rep] + length[rep] - 1
+    first_run = (part["doc_count"][rep], doc[at], part["start"][at], part["end"][last])
+    boiler = np.where(spans[3] >= 0, spans[2] - spans[1], 0)
+    boilerplate_chars = np.bincount(spans[0], weights=boiler, minlength=part.hi - part.lo)
+    columns = {
+        "span_doc": spans[0] + part.lo,
+        "span_start": spans[1],
+        "span_end": spans[2],
+        "span_of": spans[3],
+        "span_score": scores,
+    }
+    finished = _Finished(
+        n_blocks=len(doc),
+        n_runs=len(first),
+        n_spans=len(spans[0]),
+        summary=summary,
+        first_run=first_run,
+        boilerplate_chars=boilerplate_chars.astype(np.int64),
+    )
+    return part.with_columns((), **columns), finished
 
 
-# The columns of a labelling's result: what they are per, and their type.
-_RESULT_COLUMNS: dict[str, tuple[str, type[np.generic]]] = {
-    "doc": ("blocks", np.int64),
-    "start": ("blocks", np.int64),
-    "end": ("blocks", np.int64),
-    "content": ("blocks", np.int64),
-    "cluster": ("blocks", np.int64),
-    "n_words": ("blocks", np.int64),
-    "block_score": ("blocks", np.float64),
-    "block_run": ("blocks", np.int64),
-    "span_run": ("blocks", np.int64),
-    "first": ("runs", np.int64),
-    "length": ("runs", np.int64),
-    "passage": ("runs", np.int64),
-    "doc_count": ("runs", np.int32),
-    "span_doc": ("spans", np.int64),
-    "span_start": ("spans", np.int64),
-    "span_end": ("spans", np.int64),
-    "span_of": ("spans", np.int64),
-    "span_score": ("spans", np.float64),
-}
+class RangeRows:
+    """The block and span rows of a labelling in ranges, read from its `Parts` (`pipeline.Rows`).
+
+    A reader holds one range's columns at a time (two where a slice of
+    spans crosses ranges); the store must stay open while they are read.
+    """
+
+    def __init__(
+        self,
+        parts: Parts,
+        block_counts: Sequence[int],
+        span_counts: Sequence[int],
+        boilerplate: I64,
+        passages: Passages,
+        places: tuple[I64, I64, I64],
+    ) -> None:
+        self.parts = parts
+        self._blocks = int(sum(block_counts))
+        self._span_at = np.concatenate(([0], np.cumsum(span_counts, dtype=np.int64)))
+        self._boilerplate = boilerplate
+        self.passages = passages
+        self._places = places
+
+    @classmethod
+    def of(cls, parts: Parts, finished: Sequence[_Finished], n_docs: int) -> RangeRows:
+        """The rows of `parts` after pass 11, which told `finished` of them; the passages made."""
+        run_base = np.concatenate(([0], np.cumsum([f.n_runs for f in finished], dtype=np.int64)))
+        summaries = [
+            (keys, occurrences, documents, rep + base)
+            for (keys, occurrences, documents, rep), base in zip(
+                (f.summary for f in finished), run_base.tolist(), strict=False
+            )
+        ]
+        keys, occurrences, documents, rep = joined_summaries(summaries)
+        # Each passage's first run is its key's first run in some range:
+        # found among those, with its count and place.
+        run_of = np.concatenate([s[3] for s in summaries]) if summaries else _EMPTY
+        counts, docs, starts, ends = (
+            (
+                np.concatenate(column)
+                for column in zip(*(f.first_run for f in finished), strict=True)
+            )
+            if finished
+            else (np.empty(0, np.int32), _EMPTY, _EMPTY, _EMPTY)
+        )
+        order = np.argsort(run_of, kind="stable")
+        row = order[np.searchsorted(run_of, rep, sorter=order)]
+        table = passages_of((keys, occurrences, documents, row), counts)
+        at = table.run
+        passages = replace(table, run=run_of[at])
+        boilerplate = (
+            np.concatenate([f.boilerplate_chars for f in finished])
+            if finished
+            else np.zeros(n_docs, np.int64)
+        )
+        return cls(
+            parts,
+            [f.n_blocks for f in finished],
+            [f.n_spans for f in finished],
+            boilerplate,
+            passages,
+            (docs[at], starts[at], ends[at]),
+        )
+
+    @property
+    def n_blocks(self) -> int:
+        return self._blocks
+
+    @property
+    def n_spans(self) -> int:
+        return int(self._span_at[-1])
+
+    def spans(self, lo: int, hi: int) -> SpanRows:
+        """Spans `lo` to `hi` - 1, from the ranges that hold them."""
+        pieces = []
+        first = int(np.searchsorted(self._span_at, lo, side="right")) - 1
+        for index in range(max(first, 0), len(self.parts)):
+            base = int(self._span_at[index])
+            if base >= hi:
+                break
+            part = self.parts.load(index)
+            a, b = max(lo - base, 0), min(hi - base, int(self._span_at[index + 1]) - base)
+            spans = Spans(
+                part["span_doc"][a:b],
+                part["span_start"][a:b],
+                part["span_end"][a:b],
+                part["span_of"][a:b],
+            )
+            pieces.append(
+                SpanRows.of(spans, part["passage"], part["doc_count"], part["span_score"][a:b])
+            )
+            del part
+        return SpanRows.joined(pieces)
+
+    def block_clusters(self) -> Iterator[tuple[I64, I64]]:
+        for index in range(len(self.parts)):
+            part = self.parts.load(index)
+            yield part["doc"], part["cluster"]
+
+    def boilerplate_chars(self) -> I64:
+        return self._boilerplate
+
+    def passage_places(self) -> tuple[I64, I64, I64]:
+        return self._places
+
+
+def joined_rows(result: Analysis) -> Analysis:
+    """`result` with the rows of its ranges joined into its arrays, as `label` gives them.
+
+    For a labelling in ranges held in memory (`PartsInMemory`), where every
+    array at once is wanted; `result` itself when it holds its rows already.
+    """
+    rows = result.rows
+    if not isinstance(rows, RangeRows):
+        return result
+    loaded = [rows.parts.load(i) for i in range(len(rows.parts))]
+    run_at = np.cumsum([0] + [len(p["first"]) for p in loaded]).tolist()
+    block_at = np.cumsum([0] + [len(p["doc"]) for p in loaded]).tolist()
+
+    def joined(name: str, shift: str = "", dtype: type[np.generic] = np.int64) -> NDArray[Any]:
+        if not loaded:
+            return np.empty(0, dtype)
+        pieces = []
+        for i, p in enumerate(loaded):
+            column = p[name]
+            if shift == "runs":
+                column = np.where(column >= 0, column + run_at[i], -1)
+            elif shift == "blocks":
+                column = column + block_at[i]
+            pieces.append(column)
+        return np.concatenate(pieces).astype(dtype, copy=False)
+
+    block_run = joined("block_run", "runs")
+    match = joined("match", dtype=np.float64)
+    block_score = np.where(block_run >= 0, match, 0.0) if len(block_run) else match
+    runs = Runs(
+        block_run,
+        joined("span_run", "runs"),
+        joined("first", "blocks"),
+        joined("length"),
+        joined("passage"),
+        joined("doc_count", dtype=np.int32),
+    )
+    return replace(
+        result,
+        blocks=Blocks(
+            joined("doc"),
+            joined("start"),
+            joined("end"),
+            joined("content"),
+            joined("cluster"),
+            joined("n_words"),
+            block_score,
+        ),
+        runs=runs,
+        spans=Spans(
+            joined("span_doc"), joined("span_start"), joined("span_end"), joined("span_of", "runs")
+        ),
+        span_score=joined("span_score", dtype=np.float64),
+        rows=None,
+    )
 
 
 # What one pass of runs leaves in a range (the next pass of runs replaces them).

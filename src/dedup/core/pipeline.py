@@ -13,7 +13,7 @@ that it spilled to disk, read back where needed).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -117,6 +117,91 @@ class Contents:
 
 
 @dataclass(frozen=True)
+class SpanRows:
+    """Spans as spans.parquet shows them: where each lies, and which passage it repeats.
+
+    `boilerplate` is True where a run is behind the span; there `passage`
+    is the run's passage key, `doc_count` the document clusters sharing
+    it and `score` how close the span is to the passage. Where the span is
+    unique, `passage` and `doc_count` are 0 and `score` is what was computed.
+    """
+
+    doc: I64
+    start: I64
+    end: I64
+    boilerplate: NDArray[np.bool_]
+    passage: I64
+    doc_count: NDArray[np.int32]
+    score: F64
+
+    def __len__(self) -> int:
+        return len(self.doc)
+
+    @classmethod
+    def of(cls, spans: Spans, passage: I64, doc_count: NDArray[np.int32], score: F64) -> SpanRows:
+        """The rows of `spans`, whose `run` indexes the runs' `passage` and `doc_count`."""
+        boilerplate = spans.run >= 0
+        if len(passage):
+            run = np.where(boilerplate, spans.run, 0)
+            passage = np.where(boilerplate, passage[run], 0)
+            doc_count = np.where(boilerplate, doc_count[run], 0).astype(np.int32, copy=False)
+        else:
+            passage, doc_count = (
+                np.zeros(len(spans.run), np.int64),
+                np.zeros(len(spans.run), np.int32),
+            )
+        return cls(spans.doc, spans.start, spans.end, boilerplate, passage, doc_count, score)
+
+    @classmethod
+    def joined(cls, pieces: Sequence[SpanRows]) -> SpanRows:
+        """The rows of `pieces`, one after the other."""
+        if len(pieces) == 1:
+            return pieces[0]
+        if not pieces:
+            none = np.empty(0, np.int64)
+            return cls(
+                none, none, none, none.astype(bool), none, none.astype(np.int32), np.empty(0)
+            )
+        return cls(
+            *(
+                np.concatenate([getattr(p, name) for p in pieces])
+                for name in ("doc", "start", "end", "boilerplate", "passage", "doc_count", "score")
+            )
+        )
+
+
+class Rows(Protocol):
+    """The per-block and per-span rows of a labelling, kept outside its `Analysis`.
+
+    A labelling in ranges (`core.label_parts`) leaves them in its ranges'
+    store, read back a range at a time by the tables and the index, so that
+    they are never all in memory at once.
+    """
+
+    @property
+    def n_blocks(self) -> int: ...
+
+    @property
+    def n_spans(self) -> int: ...
+
+    def spans(self, lo: int, hi: int) -> SpanRows:
+        """Spans `lo` to `hi` - 1, in (document, start) order."""
+        ...
+
+    def block_clusters(self) -> Iterator[tuple[I64, I64]]:
+        """Document and cluster of every block, in (document, start) order, a piece at a time."""
+        ...
+
+    def boilerplate_chars(self) -> I64:
+        """Per document: how many of its characters are boilerplate."""
+        ...
+
+    def passage_places(self) -> tuple[I64, I64, I64]:
+        """Document, start and end of each passage's first occurrence, as `Analysis.passages`."""
+        ...
+
+
+@dataclass(frozen=True)
 class Analysis:
     """Result of `analyze`. Documents are indexed 0..D-1 in sorted id order.
 
@@ -127,6 +212,11 @@ class Analysis:
     `clustered` each content's first block with its shingle hashes (what the
     index reads of the blocks the contents were matched on), when asked for;
     None otherwise.
+
+    With `rows` (a labelling in ranges), `blocks`, `runs`, `spans` and
+    `span_score` are empty and the rows are read from `rows`: readers go
+    through `n_blocks`, `span_rows`, `block_clusters`, `boilerplate_chars`
+    and `passage_texts`, which read either.
     """
 
     ids: list[str]
@@ -144,6 +234,44 @@ class Analysis:
     contents: Contents
     document_sets: DocumentSets | None = None
     clustered: ClusteredBlocks | None = None
+    rows: Rows | None = None
+
+
+def n_blocks(result: Analysis) -> int:
+    """How many blocks the analysis labelled (after glued passages were cut out)."""
+    return result.rows.n_blocks if result.rows is not None else len(result.blocks.doc)
+
+
+def n_spans(result: Analysis) -> int:
+    """How many spans the analysis's documents are cut into."""
+    return result.rows.n_spans if result.rows is not None else len(result.spans.doc)
+
+
+def span_rows(result: Analysis, lo: int, hi: int) -> SpanRows:
+    """Spans `lo` to `hi` - 1 of the analysis, with their passages, in (document, start) order."""
+    if result.rows is not None:
+        return result.rows.spans(lo, hi)
+    spans = result.spans
+    part = Spans(spans.doc[lo:hi], spans.start[lo:hi], spans.end[lo:hi], spans.run[lo:hi])
+    return SpanRows.of(part, result.runs.passage, result.runs.doc_count, result.span_score[lo:hi])
+
+
+def block_clusters(result: Analysis) -> Iterator[tuple[I64, I64]]:
+    """Document and cluster of every block, a piece at a time (see `Rows.block_clusters`)."""
+    if result.rows is not None:
+        yield from result.rows.block_clusters()
+    else:
+        yield result.blocks.doc, result.blocks.cluster
+
+
+def boilerplate_chars(result: Analysis) -> I64:
+    """Per document: how many of its characters are boilerplate."""
+    if result.rows is not None:
+        return result.rows.boilerplate_chars()
+    spans = result.spans
+    lengths = np.where(spans.run >= 0, spans.end - spans.start, 0)
+    counts = np.bincount(spans.doc, weights=lengths, minlength=len(result.ids))
+    return counts.astype(np.int64)
 
 
 def passage_texts(result: Analysis, rows: I64) -> tuple[I64, I64, I64, list[str]]:
@@ -152,10 +280,13 @@ def passage_texts(result: Analysis, rows: I64) -> tuple[I64, I64, I64, list[str]
     `rows` index `result.passages`; an occurrence spans its run's first block
     start to its last block end (no surrounding white space).
     """
-    runs, blocks = result.runs, result.blocks
-    first = runs.first[result.passages.run[rows]]
-    last = first + runs.length[result.passages.run[rows]] - 1
-    docs, starts, ends = blocks.doc[first], blocks.start[first], blocks.end[last]
+    if result.rows is not None:
+        docs, starts, ends = (column[rows] for column in result.rows.passage_places())
+    else:
+        runs, blocks = result.runs, result.blocks
+        first = runs.first[result.passages.run[rows]]
+        last = first + runs.length[result.passages.run[rows]] - 1
+        docs, starts, ends = blocks.doc[first], blocks.start[first], blocks.end[last]
     return docs, starts, ends, substrings(result.texts, docs, starts, ends)
 
 

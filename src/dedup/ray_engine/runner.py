@@ -104,14 +104,25 @@ def scan_ray(
         del blocks
         lengths = texts.lengths
         per_range = in_ranges(len(handed[0].doc), settings.range_blocks)
-        if per_range is None:
-            result = label(
-                ids, texts, handed.pop(), content, cluster, score, cfg, values, keys, False, lengths
-            )
-        else:
-            # In ranges of documents, as the embedded runner labels them,
-            # their columns in files of the work folder between passes.
-            with SpilledParts(folder) as spilled:
+        # In ranges of documents, as the embedded runner labels them, their
+        # columns in files of the work folder between passes and until the
+        # spans are written from them.
+        with SpilledParts(folder) as spilled:
+            if per_range is None:
+                result = label(
+                    ids,
+                    texts,
+                    handed.pop(),
+                    content,
+                    cluster,
+                    score,
+                    cfg,
+                    values,
+                    keys,
+                    False,
+                    lengths,
+                )
+            else:
                 result = label_in_ranges(
                     ids,
                     texts,
@@ -127,15 +138,16 @@ def scan_ray(
                     parts=RangesFor(spilled, target),
                     range_blocks=per_range,
                 )
-        progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
-        provenance = Provenance.of(paths, reading, docs)
-        progress(Tick("write", files_total=len(TABLES)))
-        summary = summarize(result, target)
-        # Handed over, as to the embedded runner's `to_tables`: the block
-        # rows go once the passages' texts are read.
-        handed_result = [result]
-        del result
-        write_output(target, to_tables(handed_result.pop(), cfg, problems, provenance), force)
+            progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
+            provenance = Provenance.of(paths, reading, docs)
+            progress(Tick("write", files_total=len(TABLES)))
+            summary = summarize(result, target)
+            # Handed over, as to the embedded runner's `to_tables`: the block
+            # rows go once the passages' texts are read.
+            handed_result = [result]
+            del result
+            tables = to_tables(handed_result.pop(), cfg, problems, provenance, sliced=True)
+            write_output(target, tables, force)
     finally:
         # However the scan ends: the file closed, the folder (and file) removed.
         if texts is not None:
