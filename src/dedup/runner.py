@@ -239,11 +239,13 @@ def scan(
             SpilledArrays(work_folder(target)) as kept,
             SpilledParts(work_folder(target)) as ranges,
         ):
-            blocks = hash_blocks([d.text for d in docs], cfg, threads)
-            per_range = in_ranges(len(blocks.doc), range_blocks)
-            # From here on the texts are read from the file, where needed.
+            # From here on the texts are read from the file, where needed:
+            # hashing reads them a batch at a time, so the strings go first.
             docs = [replace(d, text="") for d in docs]
             release_free_heap()  # where the strings were: 0.55 GB of a 406 MB corpus
+            blocks = hash_blocks(texts, cfg, threads, (texts.lengths, texts.newlines))
+            release_free_heap()  # where each batch's strings were read into
+            per_range = in_ranges(len(blocks.doc), range_blocks)
             # Handed over with no name left here, so that the analysis lets each
             # block array go after its last read (a positional argument: the
             # call keeps none of them).
@@ -263,6 +265,7 @@ def scan(
                 per_range or RANGE_BLOCKS,
             )
             progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
+            release_free_heap()  # what the labelling's steps freed
             provenance = Provenance.of(paths, reading, docs)
             progress(Tick("write", files_total=len(TABLES)))
             summary = summarize(result, target)

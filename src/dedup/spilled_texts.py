@@ -38,8 +38,9 @@ _READ_BYTES = 64 << 20
 class SpilledTexts(SequenceABC[str]):
     """Texts in one file, as UTF-8 one after the other (lone surrogates as `surrogatepass`).
 
-    `lengths` holds each text's length in code points and `byte_offsets`
-    where each begins in the file (and, last, its size). Reads are `pread`
+    `lengths` holds each text's length in code points, `newlines` its
+    line feeds, and `byte_offsets` where each begins in the file (and, last,
+    its size). Reads are `pread`
     calls on one open descriptor, so threads may read at once, until
     `close()`, which must not overlap them. As a context manager it closes
     at the end of the block and, if the block raised, removes the file too
@@ -47,11 +48,17 @@ class SpilledTexts(SequenceABC[str]):
     """
 
     def __init__(
-        self, path: Path, byte_offsets: I64, lengths: I64, surrogates: bool = False
+        self,
+        path: Path,
+        byte_offsets: I64,
+        lengths: I64,
+        newlines: I64,
+        surrogates: bool = False,
     ) -> None:
         self.path = path
         self.byte_offsets = byte_offsets
         self.lengths = lengths
+        self.newlines = newlines
         # Whether some text holds a lone surrogate, so that its bytes are not UTF-8.
         self.surrogates = surrogates
         self._fd: int | None = os.open(path, os.O_RDONLY)
@@ -64,7 +71,7 @@ class SpilledTexts(SequenceABC[str]):
             OSError: the file cannot be written (a full disk); what was
                 written of it is removed.
         """
-        offsets, lengths = [0], []
+        offsets, lengths, newlines = [0], [], []
         surrogates = False
         # Written aside and renamed: a file of that name may still be open
         # for an earlier scan's texts in this process (chunks not yet read),
@@ -81,6 +88,7 @@ class SpilledTexts(SequenceABC[str]):
                     handle.write(data)
                     offsets.append(offsets[-1] + len(data))
                     lengths.append(len(text))
+                    newlines.append(data.count(b"\n"))
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -89,6 +97,7 @@ class SpilledTexts(SequenceABC[str]):
             path,
             np.array(offsets, dtype=np.int64),
             np.array(lengths, dtype=np.int64),
+            np.array(newlines, dtype=np.int64),
             surrogates,
         )
 

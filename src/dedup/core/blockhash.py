@@ -140,18 +140,25 @@ def python_blocks(texts: Sequence[str], cfg: ScanConfig) -> BlockHashes:
     )
 
 
-def hash_blocks(texts: Sequence[str], cfg: ScanConfig, workers: int = 1) -> BlockHashes:
+def hash_blocks(
+    texts: Sequence[str],
+    cfg: ScanConfig,
+    workers: int = 1,
+    text_counts: tuple[Sequence[int] | I64, Sequence[int] | I64] | None = None,
+) -> BlockHashes:
     """Blocks of `texts`: compiled for line blocks, Python for paragraphs.
 
     With `workers` > 1 the compiled kernel scans that many batches of
     documents at a time on threads: the result is the same as with one.
+    `text_counts` are each text's length in code points and line feeds, when
+    known (see `kernel.line_blocks`).
     """
     if cfg.block_mode != "line":
         return python_blocks(texts, cfg)
     # Imported here: compiling the kernel is only worth it when it runs.
     from dedup.core.kernel import line_blocks
 
-    return line_blocks(texts, cfg, workers)
+    return line_blocks(texts, cfg, workers, text_counts)
 
 
 def shard_bounds(lengths: Sequence[int], shards: int) -> list[int]:

@@ -437,6 +437,9 @@ def batches(lengths: Sequence[int], limit: int) -> list[tuple[int, int]]:
     return runs
 
 
+# Each text's length in code points and its line feeds ("\n").
+TextCounts = tuple[Sequence[int] | I64, Sequence[int] | I64]
+
 # The kernel's result is the pipeline's block structure.
 KernelBlocks = BlockHashes
 
@@ -534,14 +537,21 @@ def _append(part: _Out, tally: I64, out: _Out, at: I64) -> None:
     np.add(part[10][1 : n_blocks + 1], w, out=out[10][b + 1 : b + n_blocks + 1])
 
 
-def line_blocks(texts: Sequence[str], cfg: ScanConfig, threads: int = 1) -> BlockHashes:
+def line_blocks(
+    texts: Sequence[str],
+    cfg: ScanConfig,
+    threads: int = 1,
+    text_counts: TextCounts | None = None,
+) -> BlockHashes:
     """Blocks, content keys and shingle hashes of `texts`, as the Python path gives them.
 
     Equal, array for array, to `text.split_lines` on each document then, per
     block, `text.tokens(block, cfg.normalize)`, `shingles.content_key` and
     xxh32 of each of `shingles.shingle_strings(words, cfg.ngram)`. With
     `threads` > 1 batches of documents are scanned side by side (the scan
-    releases the GIL); the arrays are the same.
+    releases the GIL); the arrays are the same. `text_counts`, each text's
+    length in code points and its line feeds, when known, spare a pass over
+    the texts: texts read from disk are then read once, a batch at a time.
 
     Raises:
         ConfigError: `cfg.block_mode` is not "line".
@@ -552,8 +562,12 @@ def line_blocks(texts: Sequence[str], cfg: ScanConfig, threads: int = 1) -> Bloc
         raise ConfigError(f"line_blocks needs --block-mode line, got {cfg.block_mode!r}")
     norm = cfg.normalize
     fold, word = fold_table()
-    lengths = [len(t) for t in texts]
-    newlines = [t.count("\n") for t in texts]
+    if text_counts is None:
+        lengths, newlines = [len(t) for t in texts], [t.count("\n") for t in texts]
+    else:
+        lengths, newlines = [int(n) for n in text_counts[0]], [int(n) for n in text_counts[1]]
+        if len(lengths) != len(texts) or len(newlines) != len(texts):
+            raise ValueError(f"counts of {len(lengths)} and {len(newlines)} texts for {len(texts)}")
     out = _room(sum(lengths), sum(newlines) + len(texts))
     counts = np.zeros(3, dtype=np.int64)
     ascii_table = _ascii_table(norm.casefold, norm.mask_digits, norm.strip_punctuation)
