@@ -11,6 +11,7 @@ import pytest
 
 from dedup.config import ScanConfig
 from dedup.core.blockhash import hash_blocks
+from dedup.core.hashed_ranges import TextRange, analyze_in_ranges, line_ranges
 from dedup.core.key_tables import (
     dense_pair_counts,
     distinct_dense_pairs,
@@ -22,6 +23,7 @@ from dedup.core.label_parts import Part, PartsInMemory, joined_rows, label_parts
 from dedup.core.labels import count_distinct
 from dedup.core.pipeline import (
     Analysis,
+    analyze,
     block_clusters,
     boilerplate_chars,
     content_clusters,
@@ -32,6 +34,7 @@ from dedup.core.pipeline import (
     passage_texts,
     span_rows,
 )
+from dedup.errors import DuplicateIdError
 from dedup.synth import SynthConfig, generate
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -229,3 +232,62 @@ def test_ranges_label_as_the_whole_one_at_a_time_where_kernels_cannot_share_thre
     ids, texts = _corpus(6)
     whole, split = _both(ids, texts, ScanConfig(), _bounds(len(ids), np.random.default_rng(6), 4))
     _assert_same(whole, split)
+
+
+def _analyzed_in_ranges(
+    ids: list[str], texts: list[str], cfg: ScanConfig, range_lines: int, values=None
+) -> tuple[Analysis, Analysis]:
+    whole = analyze(ids, texts, cfg, group_values=values, keep_document_sets=True)
+    split = analyze_in_ranges(
+        ids,
+        texts,
+        cfg,
+        group_values=values,
+        keep_document_sets=True,
+        parts=PartsInMemory(),
+        range_lines=range_lines,
+    )
+    _assert_rows_same(whole, split)
+    return whole, joined_rows(split)
+
+
+@pytest.mark.parametrize("range_lines", [1, 37, 400, 1 << 30])
+def test_hashing_and_labelling_in_ranges_analyze_as_the_whole(range_lines: int) -> None:
+    ids, texts = _corpus(7)
+    whole, split = _analyzed_in_ranges(ids, texts, ScanConfig(), range_lines)
+    assert whole.clustered is not None and len(whole.passages.passage) > 0
+    _assert_same(whole, split)
+
+
+def test_hashing_in_ranges_with_groups_paragraphs_and_the_seeds() -> None:
+    ids, texts = _corpus(8)
+    values = [f"site {i % 3}" if i % 5 else None for i in range(len(ids))]
+    _assert_same(*_analyzed_in_ranges(ids, texts, ScanConfig(group_by="field:site"), 60, values))
+    _assert_same(*_analyzed_in_ranges(ids, texts, ScanConfig(block_mode="paragraph"), 90))
+    seed_ids, seed_texts = _seeds()
+    _assert_same(*_analyzed_in_ranges(seed_ids, seed_texts, ScanConfig(), 20))
+    _assert_same(*_analyzed_in_ranges([], [], ScanConfig(), 20))
+    _assert_same(*_analyzed_in_ranges(["a", "b"], ["", "\n\n"], ScanConfig(), 1))
+
+
+def test_hashing_in_ranges_refuses_ids_out_of_order_or_repeated() -> None:
+    with pytest.raises(ValueError, match="sorted"):
+        analyze_in_ranges(
+            ["b", "a"], ["x", "y"], ScanConfig(), parts=PartsInMemory(), range_lines=1
+        )
+    with pytest.raises(DuplicateIdError, match="a"):
+        analyze_in_ranges(
+            ["a", "a"], ["x", "y"], ScanConfig(), parts=PartsInMemory(), range_lines=1
+        )
+
+
+def test_line_ranges_cut_at_the_first_document_past_each_multiple() -> None:
+    assert line_ranges(np.array([0, 0, 0, 0]), 2) == [0, 2, 4]
+    assert line_ranges(np.array([9, 0, 0]), 4) == [0, 1, 3]  # 10 lines: a range of its own
+    assert line_ranges(np.array([], np.int64), 4) == [0]
+    text_range = TextRange(["a", "b", "c", "d"], 1, 3)
+    assert (
+        list(text_range) == ["b", "c"] and text_range[-1] == "c" and text_range[0:2] == ["b", "c"]
+    )
+    with pytest.raises(IndexError):
+        text_range[2]

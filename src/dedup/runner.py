@@ -18,7 +18,8 @@ from dedup.arrow import to_tables
 from dedup.arrow_index import build_index_tables, for_index
 from dedup.config import InputConfig, ScanConfig
 from dedup.core.blockhash import hash_blocks
-from dedup.core.label_parts import RANGE_BLOCKS, Part, in_ranges
+from dedup.core.hashed_ranges import analyze_in_ranges
+from dedup.core.label_parts import Part, in_ranges
 from dedup.core.pipeline import (
     Analysis,
     Kept,
@@ -196,11 +197,12 @@ def scan(
     interrupted scan resumes from them. A table of more than
     `rows_per_file` rows is written as a folder of parts (`output.write_output`).
     With `index` (the default) the folder is also an index (`out/index/`)
-    that `dedup add`, `check` and `serve` use. More blocks than
-    `range_blocks` are labelled in ranges of documents of about that many
-    blocks, which wait in files of the work folder between passes
-    (`core.label_parts`); by default (None) ranges of 1 M blocks above 16 M
-    blocks (`label_parts.in_ranges`). The tables do not depend on it.
+    that `dedup add`, `check` and `serve` use. More than
+    `range_blocks` lines (a line block is a line) are hashed, matched and
+    labelled in ranges of documents of about that many lines, which wait in
+    files of the work folder from hashing to writing
+    (`core.hashed_ranges`); by default (None) ranges of 1 M lines above
+    16 M (`label_parts.in_ranges`). The tables do not depend on it.
 
     Raises:
         InputError: a path is missing or holds no file; DuplicateIdError when
@@ -243,27 +245,37 @@ def scan(
             # hashing reads them a batch at a time, so the strings go first.
             docs = [replace(d, text="") for d in docs]
             release_free_heap()  # where the strings were: 0.55 GB of a 406 MB corpus
-            blocks = hash_blocks(texts, cfg, threads, (texts.lengths, texts.newlines))
-            release_free_heap()  # where each batch's strings were read into
-            per_range = in_ranges(len(blocks.doc), range_blocks)
-            # Handed over with no name left here, so that the analysis lets each
-            # block array go after its last read (a positional argument: the
-            # call keeps none of them).
-            handed = [blocks]
-            del blocks
-            result = analyze(
-                [d.id for d in docs],
-                texts,
-                cfg,
-                threads,
-                values if field is not None else None,
-                handed.pop(),
-                index,
-                texts.lengths,
-                _stash_for(kept, target),
-                RangesFor(ranges, target) if per_range is not None else None,
-                per_range or RANGE_BLOCKS,
-            )
+            ids = [d.id for d in docs]
+            grouped = values if field is not None else None
+            stash = _stash_for(kept, target)
+            # A line block is a line: the lines bound the blocks before hashing.
+            per_range = in_ranges(int(texts.newlines.sum()) + len(docs), range_blocks)
+            if per_range is not None:
+                # Hashed, matched and labelled in ranges that wait in files.
+                result = analyze_in_ranges(
+                    ids,
+                    texts,
+                    cfg,
+                    threads,
+                    grouped,
+                    index,
+                    texts.lengths,
+                    texts.newlines,
+                    stash,
+                    parts=RangesFor(ranges, target),
+                    range_lines=per_range,
+                )
+            else:
+                blocks = hash_blocks(texts, cfg, threads, (texts.lengths, texts.newlines))
+                release_free_heap()  # where each batch's strings were read into
+                # Handed over with no name left here, so that the analysis lets each
+                # block array go after its last read (a positional argument: the
+                # call keeps none of them).
+                handed = [blocks]
+                del blocks
+                result = analyze(
+                    ids, texts, cfg, threads, grouped, handed.pop(), index, texts.lengths, stash
+                )
             progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
             release_free_heap()  # what the labelling's steps freed
             provenance = Provenance.of(paths, reading, docs)

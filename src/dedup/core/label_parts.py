@@ -191,7 +191,8 @@ def in_ranges(n_blocks: int, range_blocks: int | None) -> int | None:
 
     `range_blocks` is a runner's setting: None for the default (ranges of
     `RANGE_BLOCKS` above `RANGES_ABOVE` blocks), else ranges of that many
-    blocks whenever there are more.
+    blocks whenever there are more. The embedded runner decides before
+    hashing, on the documents' lines, which bound their line blocks.
     """
     if range_blocks is None:
         return RANGE_BLOCKS if n_blocks > RANGES_ABOVE else None

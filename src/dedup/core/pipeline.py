@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 import xxhash
@@ -47,9 +47,6 @@ from dedup.core.similar import band_key_groups
 from dedup.core.sorting import distinct, lexsort2, stable_argsort, unique_first_inverse
 from dedup.core.text import wrapped_words
 from dedup.errors import DuplicateIdError
-
-if TYPE_CHECKING:
-    from dedup.core.label_parts import Parts
 
 I64 = NDArray[np.int64]
 U32 = NDArray[np.uint32]
@@ -361,8 +358,6 @@ def analyze(
     keep_document_sets: bool = False,
     doc_len: I64 | None = None,
     stash: Stash = in_memory,
-    ranges: Parts | None = None,
-    range_blocks: int = 1 << 20,
 ) -> Analysis:
     """Label every character of every document as unique or boilerplate.
 
@@ -387,10 +382,6 @@ def analyze(
         stash: given what `keep_document_sets` keeps, as soon as each is
             made (it is held to the end of the analysis, which never reads
             it: a runner may keep it out of memory meanwhile).
-        ranges: an empty store: when given, and the blocks are more than
-            `range_blocks`, they are labelled in ranges of documents of
-            about that many blocks (`core.label_parts`), which wait in the
-            store between passes; the result is the same.
 
     Texts already in id order are kept as given (not copied into a list);
     given their blocks and lengths as well, they are read only where glued
@@ -437,44 +428,23 @@ def analyze(
     # memory (a caller that passed `blocks` keeps its own, of course).
     handed_blocks, handed_content = [blocks], [content]
     del blocks, content
-    # Both called directly, not through a `functools.partial`: a Python
-    # function's call takes its arguments over from the caller, where a C
-    # callable's leaves the caller holding them (the blocks) until it returns.
-    if ranges is not None and len(handed_blocks[0].doc) > range_blocks:
-        # Imported here: `label_parts` builds on this module.
-        from dedup.core.label_parts import label_in_ranges
-
-        result = label_in_ranges(
-            sorted_ids,
-            sorted_texts,
-            handed_blocks.pop(),
-            handed_content.pop(),
-            clusters,
-            scores,
-            cfg,
-            sorted_values,
-            keys,
-            keep_document_sets,
-            doc_len,
-            stash,
-            parts=ranges,
-            range_blocks=range_blocks,
-        )
-    else:
-        result = label(
-            sorted_ids,
-            sorted_texts,
-            handed_blocks.pop(),
-            handed_content.pop(),
-            clusters,
-            scores,
-            cfg,
-            sorted_values,
-            keys,
-            keep_document_sets,
-            doc_len,
-            stash,
-        )
+    # Called directly, not through a `functools.partial`: a Python function's
+    # call takes its arguments over from the caller, where a C callable's
+    # leaves the caller holding them (the blocks) until it returns.
+    result = label(
+        sorted_ids,
+        sorted_texts,
+        handed_blocks.pop(),
+        handed_content.pop(),
+        clusters,
+        scores,
+        cfg,
+        sorted_values,
+        keys,
+        keep_document_sets,
+        doc_len,
+        stash,
+    )
     return replace(result, clustered=clustered) if keep_document_sets else result
 
 
