@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ctypes.util
 import platform
+import subprocess
+import sys
 import weakref
 from pathlib import Path
 
@@ -79,12 +81,50 @@ def test_the_tables_do_not_depend_on_the_block_rows_going(tmp_path: Path, seeds_
 def test_release_free_heap_calls_malloc_trim_where_glibc_has_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    heap._trim.cache_clear()
+    heap._glibc.cache_clear()
     try:
         if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
             assert heap.release_free_heap() is True
+            assert heap.map_large_allocations() is True
         monkeypatch.setattr(ctypes.util, "find_library", lambda _: None)
-        heap._trim.cache_clear()
+        heap._glibc.cache_clear()
         assert heap.release_free_heap() is False
+        assert heap.map_large_allocations() is False
     finally:
-        heap._trim.cache_clear()
+        heap._glibc.cache_clear()
+
+
+_HELD_AFTER_FREE = """
+import sys
+import numpy as np
+from dedup import heap
+if sys.argv[1] == "mapped":
+    assert heap.map_large_allocations()
+def resident_kb():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+big = np.ones(30 << 17)  # a mapped 30 MB array, freed: glibc's threshold rises to it
+del big
+before = resident_kb()
+arrays, kept = [], []
+for _ in range(50):  # 200 MB in arrays of 4 MB, touched, each followed by a small one kept
+    arrays.append(np.ones(1 << 19))
+    kept.append(np.ones(1000))
+del arrays
+print(resident_kb() - before)
+"""
+
+
+@pytest.mark.skipif(
+    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only"
+)
+def test_arrays_freed_after_map_large_allocations_leave_the_process() -> None:
+    def held_kb(mode: str) -> int:
+        run = subprocess.run(
+            [sys.executable, "-c", _HELD_AFTER_FREE, mode], capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+        return int(run.stdout)
+
+    assert held_kb("moving") > 150_000  # glibc's own threshold keeps them on the heap
+    assert held_kb("mapped") < 50_000

@@ -31,7 +31,7 @@ from dedup.core.pipeline import (
     passage_texts,
 )
 from dedup.errors import ConfigError, DuplicateIdError, OutputError
-from dedup.heap import release_free_heap
+from dedup.heap import map_large_allocations, release_free_heap
 from dedup.output import ROWS_PER_FILE, check_target, output_writer
 from dedup.progress import ProgressFn, Tick, no_progress
 from dedup.schemas import TABLES
@@ -202,7 +202,7 @@ def scan(
     labelled in ranges of documents of about that many lines, which wait in
     files of the work folder from hashing to writing
     (`core.hashed_ranges`); by default (None) ranges of 1 M lines above
-    16 M (`label_parts.in_ranges`). The tables do not depend on it.
+    4 M (`label_parts.in_ranges`). The tables do not depend on it.
 
     Raises:
         InputError: a path is missing or holds no file; DuplicateIdError when
@@ -214,6 +214,8 @@ def scan(
         raise ConfigError(f"range_blocks must be at least 1, got {range_blocks}")
     target = Path(out)
     check_target(target, force, paths)
+    # Freed arrays go back to the system, not to free heap kept resident.
+    map_large_allocations()
     previous = use_workers(workers)
     try:
         problems: list[Problem] = []

@@ -178,12 +178,12 @@ class PartsInMemory:
 # Blocks of a range, about (whole documents): 1 M blocks are 45 MB of text in
 # the 406 MB benchmark corpus, and their columns about 0.3 GB at the peak.
 RANGE_BLOCKS = 1 << 20
-# Blocks above which a runner labels in ranges when not told: ranges save
-# memory (1 GB of generated text, 17.8 M blocks: 4.60 GB peak against 5.48
-# GB, and faster) but write their columns to files, which costs time on
-# smaller corpora (the 406 MB benchmark corpus, 9.1 M blocks: 60-63 s
-# against 52-53 s with 1 worker, 0.15 GB less).
-RANGES_ABOVE = 1 << 24
+# Blocks (or lines, before hashing) above which a runner works in ranges when
+# not told. On the 406 MB benchmark corpus (11.7 M lines, 9.1 M blocks) a
+# scan in ranges of 1 M lines took 50-52 s against 47-49 s at once with 1
+# worker, at 1.47-1.49 GB peak against 2.28-2.32 GB (session 16): below a
+# few million lines, where the peak is small anyway, at once is quicker.
+RANGES_ABOVE = 1 << 22
 
 
 def in_ranges(n_blocks: int, range_blocks: int | None) -> int | None:

@@ -46,7 +46,7 @@ class RaySettings:
         range_blocks: blocks above which the driver labels in ranges of
             documents of about that many blocks, their columns in files of
             the scan's work folder between passes (`core.label_parts`);
-            default: ranges of 1 M blocks above 16 M (`label_parts.in_ranges`).
+            default: ranges of 1 M blocks above 4 M (`label_parts.in_ranges`).
     """
 
     address: str | None = None
