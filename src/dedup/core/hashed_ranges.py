@@ -25,11 +25,10 @@ from numpy.typing import NDArray
 from dedup.config import ScanConfig
 from dedup.core.blockhash import ClusteredBlocks, hash_blocks
 from dedup.core.fastops import gather
-from dedup.core.label_parts import Part, Parts, label_parts
-from dedup.core.pipeline import Analysis, Stash, content_clusters, in_memory
+from dedup.core.label_parts import Part, Parts, cuts_at, label_parts
+from dedup.core.pipeline import Analysis, Stash, check_distinct, content_clusters, in_memory
 from dedup.core.sets import joined_rows
 from dedup.core.sorting import unique_first_inverse
-from dedup.errors import DuplicateIdError
 
 I64 = NDArray[np.int64]
 U32 = NDArray[np.uint32]
@@ -72,12 +71,8 @@ def line_ranges(newlines: I64, per_range: int) -> list[int]:
     first document to start at or past each multiple of `per_range` lines,
     so a document of more lines than that has a range of its own.
     """
-    if per_range < 1:
-        raise ValueError(f"per_range must be at least 1, got {per_range}")
     lines = np.asarray(newlines, dtype=np.int64) + 1
-    starts = np.concatenate(([0], np.cumsum(lines)))
-    cuts = np.searchsorted(starts, np.arange(per_range, int(starts[-1]), per_range))
-    return sorted({0, len(lines), *cuts.tolist()})
+    return cuts_at(np.concatenate(([0], np.cumsum(lines))), per_range)
 
 
 def analyze_in_ranges(
@@ -112,10 +107,9 @@ def analyze_in_ranges(
             every text.
     """
     for a, b in itertools.pairwise(ids):
-        if a == b:
-            raise DuplicateIdError(f"{a}: two documents have this id; ids must be distinct", a)
         if a > b:
             raise ValueError(f"analyze_in_ranges: ids must be sorted ({a!r} before {b!r})")
+    check_distinct(ids)
     n_docs = len(ids)
     if len(texts) != n_docs:
         raise ValueError(f"{len(texts)} texts for {n_docs} ids")

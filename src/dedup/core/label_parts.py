@@ -206,11 +206,19 @@ def range_bounds(doc: I64, n_docs: int, per_range: int = RANGE_BLOCKS) -> list[i
     document to start at or past each multiple of `per_range` blocks, so
     a document with more blocks than that has a range of its own.
     """
+    return cuts_at(np.searchsorted(doc, np.arange(n_docs + 1)), per_range)
+
+
+def cuts_at(starts: I64, per_range: int) -> list[int]:
+    """Range cuts of documents whose items start at `starts` (int64[n + 1], ascending, from 0).
+
+    A range ends at the first document to start at or past each multiple
+    of `per_range` items (blocks, lines).
+    """
     if per_range < 1:
         raise ValueError(f"per_range must be at least 1, got {per_range}")
-    first_block = np.searchsorted(doc, np.arange(n_docs + 1))
-    cuts = np.searchsorted(first_block, np.arange(per_range, len(doc), per_range))
-    return sorted({0, n_docs, *cuts.tolist()})
+    cuts = np.searchsorted(starts, np.arange(per_range, int(starts[-1]), per_range))
+    return sorted({0, len(starts) - 1, *cuts.tolist()})
 
 
 def parts_of(blocks: BlockHashes, content: I64, bounds: Sequence[int]) -> list[Part]:

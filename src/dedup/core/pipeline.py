@@ -348,6 +348,13 @@ def id_order(ids: Sequence[str]) -> list[int]:
     return sorted(range(len(ids)), key=lambda i: ids[i])
 
 
+def check_distinct(sorted_ids: Sequence[str]) -> None:
+    """Raise DuplicateIdError at the first id of `sorted_ids` (sorted) given twice."""
+    for a, b in itertools.pairwise(sorted_ids):
+        if a == b:
+            raise DuplicateIdError(f"{a}: two documents have this id; ids must be distinct", a)
+
+
 def analyze(
     ids: Sequence[str],
     texts: Sequence[str],
@@ -397,9 +404,7 @@ def analyze(
         raise ValueError(f"{len(texts)} texts{lengths} for {len(ids)} ids")
     order = id_order(ids)
     sorted_ids = [ids[i] for i in order]
-    for a, b in itertools.pairwise(sorted_ids):
-        if a == b:
-            raise DuplicateIdError(f"{a}: two documents have this id; ids must be distinct", a)
+    check_distinct(sorted_ids)
     in_order = order == list(range(len(ids)))
     sorted_texts = texts if in_order else [texts[i] for i in order]
     if doc_len is not None and not in_order:
