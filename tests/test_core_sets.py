@@ -270,3 +270,34 @@ def test_content_clusters_compare_only_proposed_contents_and_match_every_set_com
     again = content_clusters(blocks.hashes, blocks.offsets, last, keys, cfg)
     np.testing.assert_array_equal(again[0], cluster)
     np.testing.assert_array_equal(again[1], score)
+
+
+def test_drained_rows_join_as_joined_rows_and_empty_the_list() -> None:
+    rng = np.random.default_rng(5)
+    parts = []
+    for _ in range(4):
+        lengths = rng.integers(0, 5, size=rng.integers(0, 6))
+        offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+        values = rng.integers(0, 1 << 32, size=int(offsets[-1]), dtype=np.uint64)
+        parts.append((values.astype(np.uint32), offsets))
+    want_values, want_offsets = sets.joined_rows(parts)
+    given = list(parts)
+    got_values, got_offsets = sets.drained_rows(given)
+    assert given == []
+    assert np.array_equal(got_values, want_values)
+    assert np.array_equal(got_offsets, want_offsets)
+    assert got_values.dtype == np.uint32
+    # Rows are values[offsets[i]:offsets[i + 1]], wherever the first starts.
+    shifted = [(np.concatenate((np.zeros(3, np.uint32), v)), o + 3) for v, o in parts]
+    got_values, got_offsets = sets.drained_rows(shifted)
+    assert np.array_equal(got_values, want_values)
+    assert np.array_equal(got_offsets, want_offsets)
+
+
+def test_drained_concatenates_and_empties_the_list() -> None:
+    parts = [np.arange(3), np.arange(0), np.arange(5, 9)]
+    given = list(parts)
+    assert np.array_equal(sets.drained(given), np.concatenate(parts))
+    assert given == []
+    with pytest.raises(ValueError, match="no arrays"):
+        sets.drained([])

@@ -520,3 +520,22 @@ def test_a_sliced_table_made_of_too_few_rows_writes_nothing(tmp_path: Path) -> N
     empty = dedup.output.SlicedTable(table.schema, 0, lambda lo, hi: table.slice(0, 0))
     dedup.output.write_output(tmp_path / "empty", {"t": empty}, force=False)
     assert pq.read_table(tmp_path / "empty" / "t.parquet").num_rows == 0
+
+
+def test_tables_of_many_list_values_get_smaller_row_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dedup.output, "GROUP_LIST_VALUES", 100)
+    lists = pa.array([[1, 2, 3, 4]] * 90 + [None] * 10, pa.list_(pa.int32()))
+    table = pa.table({"n": pa.array(range(100), pa.int64()), "sets": lists})
+    # 360 values, at most about 100 a group: 100 * 100 // 360 rows each.
+    assert dedup.output.row_group_rows(table) == 27
+    assert dedup.output.row_group_rows(table.slice(0, 20)) == dedup.output.ROW_GROUP_ROWS
+    assert dedup.output.row_group_rows(table.drop_columns(["sets"])) == (
+        dedup.output.ROW_GROUP_ROWS
+    )
+    path = tmp_path / "t.parquet"
+    dedup.output.write_table(table, path)
+    meta = pq.ParquetFile(path).metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [27, 27, 27, 19]
+    assert pq.read_table(path).equals(table)

@@ -128,3 +128,31 @@ def test_arrays_freed_after_map_large_allocations_leave_the_process() -> None:
 
     assert held_kb("moving") > 150_000  # glibc's own threshold keeps them on the heap
     assert held_kb("mapped") < 50_000
+
+
+_ARROW_HELD = """
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from dedup import heap
+def resident_kb():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+ones = pa.array(np.ones(1 << 15))
+before = resident_kb()
+results = [pc.add(ones, 1) for _ in range(800)]  # 200 MB in Arrow's pool, 256 kB each
+del results
+held = resident_kb() - before
+heap.release_free_heap()
+print(held, resident_kb() - before)
+"""
+
+
+@pytest.mark.skipif(platform.system() != "Linux", reason="reads /proc")
+def test_release_free_heap_returns_arrow_pools_free_pages() -> None:
+    run = subprocess.run([sys.executable, "-c", _ARROW_HELD], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    held, after = (int(v) for v in run.stdout.split())
+    if pa.default_memory_pool().backend_name != "mimalloc" or held < 100_000:
+        pytest.skip(f"this Arrow pool ({pa.default_memory_pool().backend_name}) keeps no pages")
+    assert after < 50_000

@@ -22,6 +22,8 @@ import ctypes.util
 import functools
 from collections.abc import Callable
 
+import pyarrow as pa
+
 # `mallopt`'s parameter for the mmap threshold (glibc's malloc.h).
 _M_MMAP_THRESHOLD = -3
 # Allocations from this size on are mapped apart: arrays, not Python objects.
@@ -61,7 +63,15 @@ def map_large_allocations(threshold: int = LARGE_BYTES) -> bool:
 
 
 def release_free_heap() -> bool:
-    """Return the C heap's free pages to the system; False where that is not possible."""
+    """Return the free pages of the C heap and of this thread's Arrow pool to the system.
+
+    False where the C heap's cannot be (another C library than glibc).
+    Arrow's default pool (mimalloc) keeps the pages of freed buffers for
+    reuse, per thread: after reading the 406 MB benchmark corpus, 0.12-0.25
+    GB of them were resident and free, and the analysis allocates through
+    numpy, which never reuses them.
+    """
+    pa.default_memory_pool().release_unused()
     trim = _trim()
     if trim is None:
         return False

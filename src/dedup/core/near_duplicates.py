@@ -15,7 +15,6 @@ documents it copies without forming them again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +25,7 @@ from dedup.core.fastops import gather, word_shingle_rows
 from dedup.core.graph import components
 from dedup.core.labels import count_distinct
 from dedup.core.minhash import permutations
-from dedup.core.sets import joined_rows
+from dedup.core.sets import drained, drained_rows
 from dedup.core.similar import groups_from_keys, set_band_keys
 
 I64 = NDArray[np.int64]
@@ -107,19 +106,29 @@ def sets_of_documents(
     )
 
 
-def joined_sets(parts: Sequence[DocumentSets]) -> DocumentSets:
-    """The sets of consecutive ranges of documents (`sets_of_documents`), as one."""
+def joined_sets(parts: list[DocumentSets]) -> DocumentSets:
+    """The sets of consecutive ranges of documents (`sets_of_documents`), as one.
+
+    `parts` is emptied: each range's arrays go once copied, so that the
+    joined sets (0.15 GB for a 406 MB corpus) are not held twice.
+    """
     if len(parts) == 1:
-        return parts[0]
+        return parts.pop()
     if not parts:
         empty, rows = np.empty(0, np.int64), (np.empty(0, np.uint32), np.zeros(1, np.int64))
         return DocumentSets(empty, empty, rows, empty, rows)
+    spread = [p.spread for p in parts]
+    owners = [p.owners for p in parts]
+    own = [p.own for p in parts]
+    mostly_common = [p.mostly_common for p in parts]
+    whole = [p.whole for p in parts]
+    parts.clear()
     return DocumentSets(
-        spread=np.concatenate([p.spread for p in parts]),
-        owners=np.concatenate([p.owners for p in parts]),
-        own=joined_rows([p.own for p in parts]),
-        mostly_common=np.concatenate([p.mostly_common for p in parts]),
-        whole=joined_rows([p.whole for p in parts]),
+        spread=drained(spread),
+        owners=drained(owners),
+        own=drained_rows(own),
+        mostly_common=drained(mostly_common),
+        whole=drained_rows(whole),
     )
 
 

@@ -40,6 +40,42 @@ def joined_rows(parts: Sequence[tuple[NDArray[_T], I64]]) -> tuple[NDArray[_T], 
     return values, offsets
 
 
+def drained(parts: list[NDArray[_T]]) -> NDArray[_T]:
+    """`np.concatenate(parts)`, emptying `parts` as each is copied.
+
+    When the list holds the only references, each part goes once copied:
+    the joined array and all its parts are never held at once.
+    """
+    if not parts:
+        raise ValueError("drained: no arrays to join")
+    out = np.empty(sum(len(p) for p in parts), dtype=parts[0].dtype)
+    at = 0
+    while parts:
+        part = parts.pop(0)
+        out[at : at + len(part)] = part
+        at += len(part)
+        del part
+    return out
+
+
+def drained_rows(parts: list[tuple[NDArray[_T], I64]]) -> tuple[NDArray[_T], I64]:
+    """`joined_rows(parts)`, emptying `parts` as each is copied (as `drained`)."""
+    if not parts:
+        raise ValueError("drained_rows: no rows to join")
+    values = np.empty(sum(int(o[-1] - o[0]) for _, o in parts), dtype=parts[0][0].dtype)
+    offsets = np.zeros(1 + sum(len(o) - 1 for _, o in parts), dtype=np.int64)
+    at, base = 1, 0
+    while parts:
+        part_values, o = parts.pop(0)
+        size = int(o[-1] - o[0])
+        values[base : base + size] = part_values[o[0] : o[-1]]
+        offsets[at : at + len(o) - 1] = o[1:] - o[0] + base
+        at += len(o) - 1
+        base += size
+        del part_values, o
+    return values, offsets
+
+
 def expand_rows(values: U32, offsets: I64, rows: I64, n: int) -> tuple[U32, I64]:
     """A CSR of `n` rows holding the given rows at positions `rows` (ascending), empty elsewhere."""
     lengths = np.zeros(n, dtype=np.int64)
