@@ -230,3 +230,32 @@ def test_group_by_a_field_of_plain_text_files_says_what_it_needs(
 ) -> None:
     with pytest.raises(ConfigError, match="JSONL or Parquet"):
         scan([seeds_dir], tmp_path / "out", ScanConfig(group_by="field:site"))
+
+
+@pytest.mark.parametrize("index", [False, True])
+def test_documents_read_out_of_id_order_label_as_in_order(
+    tmp_path: Path, seeds_dir: Path, index: bool
+) -> None:
+    """Texts are spilled in reading order, shard by shard, then put in id order."""
+    texts = _seed_texts(seeds_dir) * 3
+    rows = [{"id": f"{k:02d}-{i}", "text": t} for k, (i, t) in enumerate(texts)]
+    shuffled, ordered = tmp_path / "shuffled", tmp_path / "ordered"
+    for folder, picked in ((shuffled, rows[::-1]), (ordered, rows)):
+        folder.mkdir()
+        for n in range(0, len(picked), 4):  # several files, each its own shard
+            (folder / f"part-{n:02d}.jsonl").write_bytes(_jsonl(picked[n : n + 4]))
+    for folder in (shuffled, ordered):
+        scan([folder], tmp_path / f"out_{folder.name}", ScanConfig(), shard_bytes=1, index=index)
+    for name in ("spans", "passages", "documents"):
+        got = _tables(tmp_path / "out_shuffled", name)
+        want = _tables(tmp_path / "out_ordered", name)
+        if name == "documents":
+            got, want = got.drop_columns(["source", "row"]), want.drop_columns(["source", "row"])
+        assert got.num_rows > 0 and got.equals(want), name
+    if index:
+        texts_of = {
+            k: pq.read_table(tmp_path / f"out_{k}" / "index" / "texts.parquet")
+            for k in ("shuffled", "ordered")
+        }
+        assert texts_of["shuffled"].equals(texts_of["ordered"])
+        assert texts_of["ordered"].column("text").to_pylist() == [r["text"] for r in rows]

@@ -76,6 +76,19 @@ def test_mapped_arrays_are_copy_on_write(tmp_path: Path) -> None:
         assert np.load(kept.paths[0])[3] == 0
 
 
+def test_dropped_pages_read_again_from_the_files(tmp_path: Path) -> None:
+    held = _held()
+    with SpilledArrays(tmp_path, min_bytes=64) as kept:
+        back = kept(held)
+        assert int(back.big.sum()) == int(held.big.sum())  # pages read in
+        assert kept.drop_pages() == 3
+        assert np.array_equal(back.big, held.big)
+        assert all(np.array_equal(m, t) for m, t in zip(back.pair, held.pair, strict=True))
+    # Closed: the files are gone and nothing is left to drop.
+    assert kept.drop_pages() == 0
+    assert np.array_equal(back.big, held.big)
+
+
 def test_the_analysis_stashes_what_only_the_index_reads() -> None:
     corpus = generate(SynthConfig(seed=5, sites=2, pages_per_site=6))
     seen: list[Any] = []

@@ -23,7 +23,7 @@ from dedup.core.pipeline import analyze, substrings
 from dedup.errors import OutputError
 from dedup.runner import scan
 from dedup.shards import TEXTS_FILE, work_folder
-from dedup.spilled_texts import SpilledTexts
+from dedup.spilled_texts import SpilledTexts, TextsWriter
 from dedup.synth import SynthConfig, generate
 
 TEXTS = ["", "plain ascii", "é€ 😀 wide", "a\nb\n", "x" * 1000, "ü" * 333, "", "end"]
@@ -47,6 +47,52 @@ def test_reads_back_every_text(spilled: SpilledTexts) -> None:
     for bad in (len(TEXTS), -len(TEXTS) - 1):
         with pytest.raises(IndexError):
             spilled[bad]
+
+
+def test_texts_added_in_batches_read_back_as_written_at_once(tmp_path: Path) -> None:
+    with TextsWriter(tmp_path / "batches") as writer:
+        writer.add(TEXTS[:3])
+        writer.add([])
+        writer.add(iter(TEXTS[3:]))
+        batches = writer.finish()
+        with pytest.raises(ValueError, match="finished"):
+            writer.add(["late"])
+    with batches, SpilledTexts.write(TEXTS, tmp_path / "whole") as whole:
+        assert list(batches) == TEXTS
+        assert batches.path.read_bytes() == whole.path.read_bytes()
+        for name in ("byte_offsets", "lengths", "newlines"):
+            assert np.array_equal(getattr(batches, name), getattr(whole, name))
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_writer_left_unfinished_removes_its_file(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), TextsWriter(tmp_path / "t") as writer:
+        writer.add(["some text"])
+        raise RuntimeError("stop")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_reordered_texts_are_the_texts_in_that_order(
+    spilled: SpilledTexts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    # Small reads, so that runs of texts are cut into several.
+    monkeypatch.setattr(spilled_texts, "_READ_BYTES", 700)
+    texts = [*TEXTS, "\ud800 lone", *TEXTS]
+    order = np.random.default_rng(seed).permutation(len(texts)).tolist()
+    if seed == 2:
+        order = list(range(len(texts)))  # one run, already in order
+    with SpilledTexts.write(texts, tmp_path / "read") as read:
+        with read.reordered(order, tmp_path / "ordered") as ordered:
+            assert list(ordered) == [texts[i] for i in order]
+            assert ordered.surrogates
+            with SpilledTexts.write([texts[i] for i in order], tmp_path / "want") as want:
+                assert ordered.path.read_bytes() == want.path.read_bytes()
+                for name in ("byte_offsets", "lengths", "newlines"):
+                    assert np.array_equal(getattr(ordered, name), getattr(want, name))
+        for bad in (order[:-1], [0] * len(order)):
+            with pytest.raises(ValueError, match="each of the"):
+                read.reordered(bad, tmp_path / "bad")
 
 
 def test_a_lone_surrogate_reads_back_but_makes_no_arrow_array(tmp_path: Path) -> None:
@@ -371,20 +417,26 @@ def test_scan_tables_are_those_of_the_analysis_of_the_texts_in_memory(tmp_path: 
         assert written.select(columns).equals(expected[name].select(columns)), name
 
 
+@pytest.mark.parametrize("step", ["add", "reordered"])
 def test_a_full_disk_while_spilling_names_the_output_and_keeps_the_old_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
     docs, out, before = _scanned(tmp_path)
 
-    def full(texts: object, path: Path) -> SpilledTexts:
-        assert path == work_folder(out) / TEXTS_FILE
+    def full(*args: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(SpilledTexts, "write", full)
+    if step == "add":  # while a shard's texts are written, as it is read
+        monkeypatch.setattr(TextsWriter, "add", full)
+    else:  # while they are put in id order, once all are read
+        monkeypatch.setattr(SpilledTexts, "reordered", full)
+        monkeypatch.setattr(runner, "id_order", lambda ids: list(range(len(ids)))[::-1])
     with pytest.raises(OutputError, match="No space left on device") as caught:
         scan([docs], out, ScanConfig(), force=True, workers=1)
     assert str(out) in str(caught.value) and "free space" in str(caught.value)
     assert {p.name: p.read_bytes() for p in out.glob("*.parquet")} == before
+    # No texts file is left behind in the work folder, finished or not.
+    assert not list(work_folder(out).glob("texts*"))
 
 
 @pytest.mark.parametrize("index", [False, True])

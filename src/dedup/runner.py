@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -36,6 +38,7 @@ from dedup.output import ROWS_PER_FILE, check_target, output_writer
 from dedup.progress import ProgressFn, Tick, no_progress
 from dedup.schemas import TABLES
 from dedup.shards import (
+    READ_TEXTS_FILE,
     SHARD_BYTES,
     TEXTS_FILE,
     ShardData,
@@ -57,7 +60,7 @@ from dedup.sources import (
 )
 from dedup.spilled_arrays import SpilledArrays
 from dedup.spilled_parts import SpilledParts
-from dedup.spilled_texts import SpilledTexts
+from dedup.spilled_texts import SpilledTexts, TextsWriter
 
 
 @dataclass(frozen=True)
@@ -223,10 +226,12 @@ def scan(
         sources = list_sources(paths, reading, [target, work_folder(target)], problems)
         field = cfg.group_by.removeprefix("field:") if cfg.group_by.startswith("field:") else None
         threads = _numba_threads()
-        docs, values, resumed = _read_shards(
+        docs, values, resumed, read_texts = _read_shards(
             sources, reading, cfg, target, shard_bytes, field, threads, problems, progress
         )
         if field is not None and docs and all(v is None for v in values):
+            read_texts.close()
+            read_texts.path.unlink(missing_ok=True)
             raise ConfigError(
                 f"--group-by field:{field}: no document has a field {field!r}; it needs "
                 "JSONL or Parquet input with that field"
@@ -234,19 +239,18 @@ def scan(
         # One long call: its ticks say when it starts and ends, time passes between.
         progress(Tick("analyse", files_total=len(docs)))
         # In id order, as `analyze` numbers them: the provenance lists them so.
-        docs, values = _sorted_by_id(docs, values)
+        order = id_order([d.id for d in docs])
+        docs, values = [docs[i] for i in order], [values[i] for i in order]
         # Both removed however the scan ends: a resumed scan writes the texts
         # anew, and the arrays kept for the index (`SpilledArrays`: 0.38 GB of
         # a 406 MB corpus) wait in files there through the labelling's peak.
         with (
-            spill_texts(docs, target, work_folder(target)) as texts,
+            _in_id_order(read_texts, order, target) as texts,
             SpilledArrays(work_folder(target)) as kept,
             SpilledParts(work_folder(target)) as ranges,
         ):
-            # From here on the texts are read from the file, where needed:
-            # hashing reads them a batch at a time, so the strings go first.
-            docs = [replace(d, text="") for d in docs]
-            release_free_heap()  # where the strings were: 0.55 GB of a 406 MB corpus
+            # The texts are read from the file, where needed: hashing reads
+            # them a batch at a time.
             ids = [d.id for d in docs]
             grouped = values if field is not None else None
             stash = _stash_for(kept, target)
@@ -300,6 +304,7 @@ def scan(
                 if indexed is not None:
                     tables = build_index_tables(indexed, cfg, threads)
                     release_free_heap()  # what building them freed: 0.2 GB of a 406 MB corpus
+                    kept.drop_pages()  # what it read of the kept arrays
                     write(tables)
                     del tables
                     del indexed
@@ -363,6 +368,43 @@ def spill_texts(docs: Sequence[Document], target: Path, folder: Path) -> Spilled
         raise _unwritable(target, exc) from exc
 
 
+_R = TypeVar("_R")
+
+
+def _texts_writer(target: Path, path: Path) -> TextsWriter:
+    """A `TextsWriter` at `path`, its folder made if missing; errors name `target`."""
+
+    def made() -> TextsWriter:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return TextsWriter(path)
+
+    return _unwritable_as_output(target, made)
+
+
+def _unwritable_as_output(target: Path, step: Callable[[], _R]) -> _R:
+    """`step()`, its OSError raised as the runner's `OutputError` naming `target`."""
+    try:
+        return step()
+    except OSError as exc:
+        raise _unwritable(target, exc) from exc
+
+
+def _in_id_order(read: SpilledTexts, order: list[int], target: Path) -> SpilledTexts:
+    """The texts `read` (in reading order) in id order, in the work folder's texts file.
+
+    The file of `read` is removed either way; texts already in id order keep it.
+    """
+    if order == list(range(len(order))):
+        return read
+    try:
+        return _unwritable_as_output(
+            target, lambda: read.reordered(order, read.path.with_name(TEXTS_FILE))
+        )
+    finally:
+        read.close()
+        read.path.unlink(missing_ok=True)
+
+
 def _read_shards(
     sources: Sequence[Source],
     reading: InputConfig,
@@ -373,8 +415,14 @@ def _read_shards(
     threads: int,
     problems: list[Problem],
     progress: ProgressFn,
-) -> tuple[list[Document], list[str | None], int]:
-    """Documents and group values of every shard, and how many shards were resumed.
+) -> tuple[list[Document], list[str | None], int, SpilledTexts]:
+    """Documents and group values of every shard, how many shards were resumed, and the texts.
+
+    The documents' texts go to a file of the work folder in reading order,
+    shard by shard as each is read, so that no text is held as a string
+    past its shard (as strings, the texts of the 406 MB benchmark corpus
+    were 0.6 GB, the scan's peak); the documents returned hold none (empty
+    strings).
 
     Finished shards of an interrupted run come from the work folder; the
     others are read and saved there (with `threads` > 1, on a thread
@@ -424,6 +472,8 @@ def _read_shards(
     # which release the GIL, and reading mostly Python. Saves stay in order.
     saver = ThreadPoolExecutor(1) if threads > 1 else None
     saving: list[Future[None]] = []
+    # Made once the store has emptied a stale work folder.
+    writer = _texts_writer(target, work_folder(target) / READ_TEXTS_FILE)
     try:
         for index, rows in enumerate(shards):
             shard = [sources[i] for i in rows]
@@ -447,7 +497,8 @@ def _read_shards(
                 pending.result()
                 saving.remove(pending)
             _check_ids(data.docs, seen, by_path)
-            docs.extend(data.docs)
+            _unwritable_as_output(target, partial(writer.add, [d.text for d in data.docs]))
+            docs.extend(replace(d, text="") for d in data.docs)
             values.extend(data.group_values)
             problems.extend(data.problems)
             done_files += len(shard)
@@ -456,13 +507,15 @@ def _read_shards(
             progress(tick)
         for pending in saving:
             pending.result()
+        texts = _unwritable_as_output(target, writer.finish)
     finally:
+        writer.__exit__()  # removes the file unless finished
         if saver is not None:
             # On an error or Ctrl-C, saves not started are dropped; the one
             # under way finishes (a shard counts only once wholly saved).
             saver.shutdown(cancel_futures=True)
     progress(replace(tick, finished=True))
-    return docs, values, resumed
+    return docs, values, resumed, texts
 
 
 def _check_ids(docs: list[Document], seen: dict[str, str], by_path: dict[str, Source]) -> None:
@@ -481,16 +534,6 @@ def _check_ids(docs: list[Document], seen: dict[str, str], by_path: dict[str, So
                 doc.source,
             )
         seen[doc.id] = here
-
-
-def _sorted_by_id(
-    docs: list[Document], values: list[str | None]
-) -> tuple[list[Document], list[str | None]]:
-    """Documents and group values in id order, as `analyze` orders them."""
-    order = id_order([d.id for d in docs])
-    if order == list(range(len(docs))):
-        return docs, values
-    return [docs[i] for i in order], [values[i] for i in order]
 
 
 def _unwritable(target: Path, exc: OSError) -> OutputError:

@@ -113,6 +113,8 @@ def manifest(
 # The documents' texts in id order, written once all shards are read
 # (`dedup.spilled_texts`); rewritten by every run, never resumed from.
 TEXTS_FILE = "texts.utf8"
+# The same texts in reading order, written shard by shard as they are read.
+READ_TEXTS_FILE = "texts-read.utf8"
 
 
 def work_folder(out: Path) -> Path:

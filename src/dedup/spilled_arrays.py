@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import mmap
 from pathlib import Path
 from typing import cast
 
@@ -40,6 +41,7 @@ class SpilledArrays:
         self.min_bytes = min_bytes
         self.paths: list[Path] = []
         self._names = itertools.count()
+        self._mappings: list[mmap.mmap] = []
 
     def __call__(self, value: Kept, /) -> Kept:
         """`value` with every array of `min_bytes` or more mapped from a file.
@@ -73,13 +75,36 @@ class SpilledArrays:
         # A plain ndarray view of the mapping (the mapping lives on as its base):
         # the compiled kernels take it as they take any array.
         mapped: np.ndarray = np.asarray(np.load(path, mmap_mode="c", allow_pickle=False))
+        base: object = mapped
+        while isinstance(base, np.ndarray):
+            base = base.base
+        if isinstance(base, mmap.mmap):
+            self._mappings.append(base)
         return mapped
+
+    def drop_pages(self) -> int:
+        """Let the system take back the pages of every mapped array; how many mappings.
+
+        The pages read through a mapping count in the process's memory
+        until it is closed, though the system could reclaim them: after the
+        index's steps read the kept arrays (0.2 GB of the 406 MB benchmark
+        corpus), while its tables are written. The arrays stay readable (a
+        later read takes the pages from the file again): they were never
+        written, so nothing of theirs is lost.
+        """
+        dropped = 0
+        for mapping in self._mappings:
+            if not mapping.closed and hasattr(mapping, "madvise"):
+                mapping.madvise(mmap.MADV_DONTNEED)
+                dropped += 1
+        return dropped
 
     def close(self) -> None:
         """Remove the files (arrays still mapped from them stay readable)."""
         for path in self.paths:
             path.unlink(missing_ok=True)
         self.paths.clear()
+        self._mappings.clear()
 
     def __enter__(self) -> SpilledArrays:
         return self

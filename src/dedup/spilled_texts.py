@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from collections.abc import Sequence as SequenceABC
 from pathlib import Path
-from typing import overload
+from typing import BinaryIO, overload
 
 import numpy as np
 import pyarrow as pa
@@ -71,34 +71,43 @@ class SpilledTexts(SequenceABC[str]):
             OSError: the file cannot be written (a full disk); what was
                 written of it is removed.
         """
-        offsets, lengths, newlines = [0], [], []
-        surrogates = False
-        # Written aside and renamed: a file of that name may still be open
-        # for an earlier scan's texts in this process (chunks not yet read),
-        # which keep reading the old file instead of one cut short.
+        with TextsWriter(path) as writer:
+            writer.add(texts)
+            return writer.finish()
+
+    def reordered(self, order: Sequence[int], path: Path) -> SpilledTexts:
+        """These texts in `order` (text `order[i]` becomes text i), in a new file at `path`.
+
+        Bytes are copied as they are, a run of texts already in order at a
+        time; nothing is decoded. Raises OSError as `write` does.
+        """
+        picked = np.asarray(order, dtype=np.int64)
+        if len(picked) != len(self) or (
+            len(picked) and not np.array_equal(np.sort(picked), np.arange(len(self)))
+        ):
+            raise ValueError(f"order must hold each of the {len(self)} texts once")
+        sizes = np.diff(self.byte_offsets)[picked]
         tmp = path.with_name(f"{path.name}.tmp")
         try:
             with open(tmp, "wb") as handle:
-                for text in texts:
-                    try:
-                        data = text.encode("utf-8")
-                    except UnicodeEncodeError:
-                        data = text.encode("utf-8", "surrogatepass")
-                        surrogates = True
-                    handle.write(data)
-                    offsets.append(offsets[-1] + len(data))
-                    lengths.append(len(text))
-                    newlines.append(data.count(b"\n"))
+                # Runs of consecutive texts: one read each, of at most `_READ_BYTES`
+                # (a longer text alone).
+                breaks = np.flatnonzero(np.diff(picked) != 1) + 1
+                for run in np.split(np.arange(len(picked)), breaks):
+                    first = int(picked[run[0]])
+                    begin = self.byte_offsets[first : first + len(run)]
+                    finish = self.byte_offsets[first + 1 : first + len(run) + 1]
+                    for a, b in _spans(begin, finish):
+                        lo, hi = int(begin[a]), int(finish[b - 1])
+                        handle.write(self._read(lo, hi - lo))
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        return cls(
-            path,
-            np.array(offsets, dtype=np.int64),
-            np.array(lengths, dtype=np.int64),
-            np.array(newlines, dtype=np.int64),
-            surrogates,
+        offsets = np.zeros(len(picked) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        return SpilledTexts(
+            path, offsets, self.lengths[picked], self.newlines[picked], self.surrogates
         )
 
     def __len__(self) -> int:
@@ -257,6 +266,71 @@ class SpilledTexts(SequenceABC[str]):
             offset += len(part)
             size -= len(part)
         return parts[-1] if len(parts) <= 2 else b"".join(parts)
+
+
+class TextsWriter:
+    """Texts appended to a new file, a batch at a time, then opened as `SpilledTexts`.
+
+    A scan adds each shard's texts as it is read, so that no text is held
+    as a string past its shard. The file is written aside and renamed by
+    `finish` (see `SpilledTexts.write`); leaving a `with` block without
+    `finish` removes what was written.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        # Written aside and renamed: a file of that name may still be open
+        # for an earlier scan's texts in this process (chunks not yet read),
+        # which keep reading the old file instead of one cut short.
+        self._tmp = path.with_name(f"{path.name}.tmp")
+        self._handle: BinaryIO | None = open(self._tmp, "wb")  # noqa: SIM115 (closed by finish)
+        self._offsets: list[int] = [0]
+        self._lengths: list[int] = []
+        self._newlines: list[int] = []
+        self._surrogates = False
+
+    def add(self, texts: Iterable[str]) -> None:
+        """Append `texts`. Raises OSError when they cannot be written (a full disk)."""
+        if self._handle is None:
+            raise ValueError(f"{self.path}: texts added after the file was finished")
+        for text in texts:
+            try:
+                data = text.encode("utf-8")
+            except UnicodeEncodeError:
+                data = text.encode("utf-8", "surrogatepass")
+                self._surrogates = True
+            self._handle.write(data)
+            self._offsets.append(self._offsets[-1] + len(data))
+            self._lengths.append(len(text))
+            self._newlines.append(data.count(b"\n"))
+
+    def finish(self) -> SpilledTexts:
+        """The texts added, opened from their file."""
+        if self._handle is None:
+            raise ValueError(f"{self.path}: finished already")
+        self._handle.close()
+        self._handle = None
+        try:
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self._tmp.unlink(missing_ok=True)
+            raise
+        return SpilledTexts(
+            self.path,
+            np.array(self._offsets, dtype=np.int64),
+            np.array(self._lengths, dtype=np.int64),
+            np.array(self._newlines, dtype=np.int64),
+            self._surrogates,
+        )
+
+    def __enter__(self) -> TextsWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+            self._tmp.unlink(missing_ok=True)
 
 
 # Pieces further apart than this are read by separate calls, so that a read

@@ -26,7 +26,7 @@ from dedup.config import ScanConfig
 from dedup.core.blockhash import ClusteredBlocks
 from dedup.core.fastops import gather, unique_rows
 from dedup.core.pipeline import Analysis, block_clusters
-from dedup.core.sets import expand_rows
+from dedup.core.sets import drained, expand_rows
 from dedup.core.sorting import dense_ranks, distinct
 
 I64 = NDArray[np.int64]
@@ -86,7 +86,9 @@ def _distinct_holders(cluster: I64, pair: I64) -> tuple[I64, I64]:
     # `lexsort2` packs them) and sorted alone. No order is kept nor gathered
     # by: the index is built when the analysis is still held, at the peak.
     cluster_rank, clusters = dense_ranks(cluster)
+    del cluster  # goes here when the caller passed it without a name
     pair_rank, pairs = dense_ranks(pair)
+    del pair
     holders = cluster_rank
     holders *= len(pairs)
     holders += pair_rank
@@ -119,14 +121,9 @@ def index_parts(result: Analysis, blocks: ClusteredBlocks, cfg: ScanConfig) -> I
             f"index_parts: {n_blocks} blocks of {len(blocks.doc_blocks)} documents given, "
             f"{len(found.spread)} of {n_docs} in the analysis"
         )
-    # Spread of every content's cluster (all blocks of a content share it).
-    content_spread = found.spread[blocks.first]
-    # Only contents already repeated are matched on their sets (see `Lookup`).
-    repeated = np.flatnonzero(content_spread >= 2)
-    sets = unique_rows(*gather(blocks.hashes, blocks.offsets, repeated))
-    content_sets = expand_rows(*sets, repeated, len(contents.key))
-
     users = user_groups(result.groups, n_docs)
+    # Holders first, before the kept arrays are read (a scan's
+    # index maps them from files, and their pages then stay resident).
     # (near group, user group) as one int64 below n_docs squared (users are
     # at most documents), so one two-key sort orders the triples.
     n_users = int(users.max()) + 1 if n_docs else 1
@@ -143,11 +140,21 @@ def index_parts(result: Analysis, blocks: ClusteredBlocks, cfg: ScanConfig) -> I
         del pair
     if len(found_holders) == 1:
         holder_cluster, holder_pair = found_holders[0]
+    elif found_holders:
+        # Joined piece by piece, each going once copied (`drained`).
+        clusters = [c for c, _ in found_holders]
+        pairs = [p for _, p in found_holders]
+        found_holders.clear()
+        holder_cluster, holder_pair = _distinct_holders(drained(clusters), drained(pairs))
     else:
-        joined = (np.concatenate(c) for c in zip(*found_holders, strict=True))
-        holder_cluster, holder_pair = (
-            _distinct_holders(*joined) if found_holders else (_EMPTY, _EMPTY)
-        )
+        holder_cluster, holder_pair = _EMPTY, _EMPTY
+
+    # Spread of every content's cluster (all blocks of a content share it).
+    content_spread = found.spread[blocks.first]
+    # Only contents already repeated are matched on their sets (see `Lookup`).
+    repeated = np.flatnonzero(content_spread >= 2)
+    sets = unique_rows(*gather(blocks.hashes, blocks.offsets, repeated))
+    content_sets = expand_rows(*sets, repeated, len(contents.key))
 
     return IndexParts(
         content_key=contents.key,
