@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,7 +21,16 @@ from dedup.core.key_tables import (
     pair_counts,
     table_rows,
 )
-from dedup.core.label_parts import Part, PartsInMemory, joined_rows, label_parts, parts_of
+from dedup.core.label_parts import (
+    Part,
+    PartsInMemory,
+    RangeTexts,
+    Step,
+    SteppedParts,
+    joined_rows,
+    label_parts,
+    parts_of,
+)
 from dedup.core.labels import count_distinct
 from dedup.core.pipeline import (
     Analysis,
@@ -232,6 +243,82 @@ def test_ranges_label_as_the_whole_one_at_a_time_where_kernels_cannot_share_thre
     ids, texts = _corpus(6)
     whole, split = _both(ids, texts, ScanConfig(), _bounds(len(ids), np.random.default_rng(6), 4))
     _assert_same(whole, split)
+
+
+class _SteppedAway:
+    """A `SteppedParts` store as the Ray engine's: each range kept pickled, and
+    stepped on a read-only copy by a pickled copy of the step."""
+
+    def __init__(self) -> None:
+        self._kept: list[bytes] = []
+        self.carried: list[set[str]] = []  # the columns of each range at each step
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def load(self, index: int) -> Part:
+        part = pickle.loads(self._kept[index])
+        for column in part.columns.values():
+            column.flags.writeable = False  # as Ray hands out arrays of its object store
+        return part
+
+    def save(self, index: int, part: Part) -> None:
+        kept = pickle.dumps(part)
+        if index == len(self._kept):
+            self._kept.append(kept)
+        else:
+            self._kept[index] = kept
+
+    def each(self, step: Step[Any]) -> list[Any]:
+        sent = pickle.loads(pickle.dumps(step))
+        outs = []
+        for index in range(len(self)):
+            part = self.load(index)
+            self.carried.append(set(part.columns))
+            stepped, out = sent(part)
+            if stepped is not None:
+                self.save(index, stepped)
+            outs.append(out)
+        return outs
+
+
+def _with_texts(part: Part, texts: list[str]) -> Part:
+    encoded = [t.encode("utf-8", "surrogatepass") for t in texts[part.lo : part.hi]]
+    at = np.cumsum([0] + [len(e) for e in encoded], dtype=np.int64)
+    utf8 = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    return part.with_columns(text_utf8=utf8, text_at=at)
+
+
+@pytest.mark.parametrize("corpus_seed", [7, 8])
+def test_ranges_stepped_away_with_their_own_texts_label_as_the_whole(corpus_seed: int) -> None:
+    """The steps reach no array of this process: they cut glued passages
+    from the texts each range carries, and write no array they are given."""
+    ids, texts = _corpus(corpus_seed)
+    cfg = ScanConfig()
+    blocks = hash_blocks(texts, cfg)
+    keys, first, content = np.unique(blocks.key, return_index=True, return_inverse=True)
+    clusters, scores = content_clusters(blocks.hashes, blocks.offsets, first, keys, cfg)
+    whole = label(ids, texts, blocks, content, clusters, scores, cfg, None, keys)
+    assert np.any(whole.blocks.content < 0)  # glued passages were cut out
+    parts = _SteppedAway()
+    bounds = _bounds(len(ids), np.random.default_rng(corpus_seed), 3)
+    for i, part in enumerate(parts_of(blocks, content, bounds)):
+        parts.save(i, _with_texts(part, texts))
+    assert isinstance(parts, SteppedParts) and not isinstance(PartsInMemory(), SteppedParts)
+    split = label_parts(ids, texts, parts, clusters, scores, cfg, None, keys)
+    _assert_rows_same(whole, split)
+    _assert_same(whole, joined_rows(split))
+    # Carried until the cuts, the one pass that reads them, and not after.
+    assert "text_utf8" in parts.carried[0] and "text_utf8" not in parts.carried[-1]
+
+
+def test_range_texts_are_the_documents_of_the_range() -> None:
+    texts = ["héllo", "", "a\ud800b", "wörld"]
+    part = _with_texts(Part(1, 4, {}), texts)
+    seen = RangeTexts.of(part)
+    assert len(seen) == 4 and [seen[d] for d in (1, 2, 3)] == texts[1:]
+    with pytest.raises(IndexError):
+        seen[0]
 
 
 def _analyzed_in_ranges(

@@ -21,11 +21,11 @@ pytest.importorskip("ray.data", reason="the ray extra is not installed: pip inst
 
 from typer.testing import CliRunner
 
-from conftest import BlockWatch
 from dedup import DecodeError, DuplicateIdError, InputConfig, ScanConfig, scan
 from dedup.cli import app
 from dedup.ray_engine import RaySettings, scan_ray
 from dedup.ray_engine import runner as ray_runner
+from dedup.ray_engine.parts import RayParts
 from dedup.spilled_texts import SpilledTexts
 from dedup.synth import SynthConfig, generate
 
@@ -82,38 +82,42 @@ def test_seeds_give_the_same_tables(local_ray: None, tmp_path: Path, seeds_dir: 
     _same_tables(tmp_path, [seeds_dir], ScanConfig(), RaySettings())
 
 
-def test_the_driver_lets_block_arrays_go_once_read(
-    local_ray: None, tmp_path: Path, seeds_dir: Path, watch_block_release: BlockWatch
-) -> None:
-    """As in `analyze`: the driver's `label` is the only holder of the blocks."""
-    fields = ("first_char", "last_char", "words", "word_offsets")
-    alive = watch_block_release(ray_runner, "blocks_of", fields)
-    scan_ray([seeds_dir], tmp_path / "ray", ScanConfig(), settings=RaySettings())
-    assert alive == [{"words", "word_offsets"}, set()]
-
-
-def test_the_driver_labels_spilled_texts_and_removes_them_however_it_ends(
+def test_the_cluster_labels_ranges_that_carry_their_texts(
     local_ray: None, tmp_path: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    given: list[object] = []
-    real = ray_runner.label
+    """The driver hands `label_parts` ranges in the object store, made on the
+    cluster (contents numbered, texts carried), and the texts in a file."""
+    given: list[tuple[object, RayParts, list[set[str]]]] = []
+    real = ray_runner.label_parts
 
-    def spy(ids: list[str], texts: object, *args: object) -> object:
-        given.append(texts)
-        return real(ids, texts, *args)  # type: ignore[arg-type]
+    def spy(ids: list[str], texts: object, parts: RayParts, *args: object) -> object:
+        columns = [set(parts.load(i).columns) for i in range(len(parts))]
+        given.append((texts, parts, columns))
+        return real(ids, texts, parts, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ray_runner, "label", spy)
-    scan_ray([seeds_dir], tmp_path / "ray", ScanConfig(), settings=RaySettings())
-    assert len(given) == 1 and isinstance(given[0], SpilledTexts)
+    monkeypatch.setattr(ray_runner, "label_parts", spy)
+    # A range of about one line: a document per range, five ranges.
+    scan_ray([seeds_dir], tmp_path / "ray", ScanConfig(), settings=RaySettings(range_blocks=1))
+    ((texts, parts, columns),) = given
+    assert isinstance(texts, SpilledTexts) and len(columns) == 5
+    for names in columns:
+        assert names >= {"text_utf8", "text_at", "words", "content"} and "key" not in names
+    assert len(parts) == 0  # let go once the tables were written
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ray"]
+    scan([seeds_dir], tmp_path / "embedded", ScanConfig(), index=False)
+    assert _tables(tmp_path / "ray") == _tables(tmp_path / "embedded")
 
+
+def test_the_spilled_texts_go_however_the_scan_ends(
+    local_ray: None, tmp_path: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def fail(*args: object) -> None:
         raise RuntimeError("stopped while labelling")
 
-    monkeypatch.setattr(ray_runner, "label", fail)
+    monkeypatch.setattr(ray_runner, "label_parts", fail)
     with pytest.raises(RuntimeError, match="stopped"):
         scan_ray([seeds_dir], tmp_path / "again", ScanConfig(), settings=RaySettings())
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ray"]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_generated_corpus_gives_the_same_tables_with_components_in_rounds(

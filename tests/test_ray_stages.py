@@ -17,7 +17,8 @@ from dedup import ScanConfig
 from dedup.arrow import block_rows, blocks_of, csr_of, gathered_csr, ints, pair_rows
 from dedup.core.blockhash import hash_blocks
 from dedup.core.fastops import gather
-from dedup.core.pipeline import _contents, content_clusters
+from dedup.core.label_parts import parts_of
+from dedup.core.pipeline import _contents, content_clusters, id_order
 from dedup.ray_engine import stages
 from dedup.synth import SynthConfig, generate
 
@@ -117,3 +118,37 @@ def test_gathered_csr_of_a_chunked_column_equals_gathering_it_joined() -> None:
         got = gathered_csr(chunked, order)
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_block_rows_split_by_range_and_made_into_ranges_are_parts_of_the_blocks() -> None:
+    """Shards of block rows in any order, split by range and each range made
+    from its pieces, give `parts_of`'s ranges, contents numbered over all."""
+    corpus = generate(SynthConfig(seed=4, sites=3, pages_per_site=6))
+    order = id_order(corpus.ids)
+    ids = [corpus.ids[i] for i in order]
+    blocks = hash_blocks([corpus.texts[i] for i in order], CFG)
+    keys, content = np.unique(blocks.key, return_inverse=True)
+    rows = block_rows(ids, blocks).drop_columns(["hashes"])
+    shuffled = rows.take(np.random.default_rng(1).permutation(rows.num_rows))
+    third = rows.num_rows // 3
+    shards = [shuffled.slice(0, third), shuffled.slice(third, 0), shuffled.slice(third)]
+    bounds = [0, 0, 5, 6, len(ids) // 2, len(ids)]  # an empty range, a range of one document
+    cuts = np.asarray(bounds, dtype=np.int64)
+    pieces = [stages.split_by_range(shard, pa.array(ids), cuts) for shard in shards]
+    assert all(len(p) == len(bounds) - 1 for p in pieces)
+    made = [
+        stages.range_part(lo, ids[lo:hi], [p[r] for p in pieces])
+        for r, (lo, hi) in enumerate(itertools.pairwise(bounds))
+    ]
+    found = np.unique(np.concatenate([k for _, k in made]))
+    np.testing.assert_array_equal(found, keys)
+    want = parts_of(blocks, content.astype(np.int64), bounds)
+    for (part, _), expected in zip(made, want, strict=True):
+        numbered, _ = stages.numbered_contents(found, part)
+        assert (numbered.lo, numbered.hi) == (expected.lo, expected.hi)
+        assert set(numbered.columns) == set(expected.columns)
+        for name, column in expected.columns.items():
+            assert numbered[name].dtype == column.dtype, name
+            np.testing.assert_array_equal(numbered[name], column, err_msg=name)
+    with pytest.raises(ValueError, match="not a document"):
+        stages.split_by_range(rows, pa.array(ids[1:]), cuts)

@@ -245,7 +245,7 @@ def scan(
         # anew, and the arrays kept for the index (`SpilledArrays`: 0.38 GB of
         # a 406 MB corpus) wait in files there through the labelling's peak.
         with (
-            _in_id_order(read_texts, order, target) as texts,
+            in_id_order(read_texts, order, target) as texts,
             SpilledArrays(work_folder(target)) as kept,
             SpilledParts(work_folder(target)) as ranges,
         ):
@@ -354,34 +354,20 @@ class RangesFor:
         release_free_heap()
 
 
-def spill_texts(docs: Sequence[Document], target: Path, folder: Path) -> SpilledTexts:
-    """The documents' texts written to `folder` (made if missing), to be read back where needed.
-
-    Raises:
-        OutputError: the file cannot be written (full disk, permissions);
-            the message names `target`, the output being made.
-    """
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        return SpilledTexts.write((d.text for d in docs), folder / TEXTS_FILE)
-    except OSError as exc:
-        raise _unwritable(target, exc) from exc
-
-
 _R = TypeVar("_R")
 
 
-def _texts_writer(target: Path, path: Path) -> TextsWriter:
+def texts_writer(target: Path, path: Path) -> TextsWriter:
     """A `TextsWriter` at `path`, its folder made if missing; errors name `target`."""
 
     def made() -> TextsWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         return TextsWriter(path)
 
-    return _unwritable_as_output(target, made)
+    return unwritable_as_output(target, made)
 
 
-def _unwritable_as_output(target: Path, step: Callable[[], _R]) -> _R:
+def unwritable_as_output(target: Path, step: Callable[[], _R]) -> _R:
     """`step()`, its OSError raised as the runner's `OutputError` naming `target`."""
     try:
         return step()
@@ -389,7 +375,7 @@ def _unwritable_as_output(target: Path, step: Callable[[], _R]) -> _R:
         raise _unwritable(target, exc) from exc
 
 
-def _in_id_order(read: SpilledTexts, order: list[int], target: Path) -> SpilledTexts:
+def in_id_order(read: SpilledTexts, order: list[int], target: Path) -> SpilledTexts:
     """The texts `read` (in reading order) in id order, in the work folder's texts file.
 
     The file of `read` is removed either way; texts already in id order keep it.
@@ -397,7 +383,7 @@ def _in_id_order(read: SpilledTexts, order: list[int], target: Path) -> SpilledT
     if order == list(range(len(order))):
         return read
     try:
-        return _unwritable_as_output(
+        return unwritable_as_output(
             target, lambda: read.reordered(order, read.path.with_name(TEXTS_FILE))
         )
     finally:
@@ -473,7 +459,7 @@ def _read_shards(
     saver = ThreadPoolExecutor(1) if threads > 1 else None
     saving: list[Future[None]] = []
     # Made once the store has emptied a stale work folder.
-    writer = _texts_writer(target, work_folder(target) / READ_TEXTS_FILE)
+    writer = texts_writer(target, work_folder(target) / READ_TEXTS_FILE)
     try:
         for index, rows in enumerate(shards):
             shard = [sources[i] for i in rows]
@@ -497,7 +483,7 @@ def _read_shards(
                 pending.result()
                 saving.remove(pending)
             _check_ids(data.docs, seen, by_path)
-            _unwritable_as_output(target, partial(writer.add, [d.text for d in data.docs]))
+            unwritable_as_output(target, partial(writer.add, [d.text for d in data.docs]))
             docs.extend(replace(d, text="") for d in data.docs)
             values.extend(data.group_values)
             problems.extend(data.problems)
@@ -507,7 +493,7 @@ def _read_shards(
             progress(tick)
         for pending in saving:
             pending.result()
-        texts = _unwritable_as_output(target, writer.finish)
+        texts = unwritable_as_output(target, writer.finish)
     finally:
         writer.__exit__()  # removes the file unless finished
         if saver is not None:

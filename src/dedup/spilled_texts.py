@@ -137,6 +137,17 @@ class SpilledTexts(SequenceABC[str]):
         lo, hi = int(self.byte_offsets[index]), int(self.byte_offsets[index + 1])
         return self._read(lo, hi - lo)
 
+    def utf8_range(self, lo: int, hi: int) -> tuple[NDArray[np.uint8], I64]:
+        """The UTF-8 bytes of texts `lo` to `hi` - 1, one after the other, and where each starts.
+
+        One read; the offsets (hi - lo + 1) count from 0.
+        """
+        if not 0 <= lo <= hi <= len(self):
+            raise IndexError(f"texts {lo} to {hi} of {len(self)}")
+        base, end = int(self.byte_offsets[lo]), int(self.byte_offsets[hi])
+        utf8 = np.frombuffer(self._read(base, end - base), dtype=np.uint8)
+        return utf8, self.byte_offsets[lo : hi + 1] - base
+
     def ascii(self) -> NDArray[np.bool_]:
         """Whether each text is ASCII: one byte per code point."""
         out: NDArray[np.bool_] = np.diff(self.byte_offsets) == self.lengths

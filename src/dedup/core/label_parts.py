@@ -6,7 +6,9 @@ such count is made in a pass over the ranges of documents: each range gives
 its distinct (key, member) pairs, and the pairs of all ranges make a table
 (`core.key_tables`) that the next pass looks its blocks up in. Between passes
 a range's block columns are handed to a `Parts` store, so a runner that
-keeps them on disk holds one range's blocks and the tables at a time.
+keeps them on disk holds one range's blocks and the tables at a time; a
+store that keeps them elsewhere runs each pass where they are
+(`SteppedParts`: the Ray engine's tasks), and this process makes the tables.
 
 The passes, in order (each runs over every range):
 
@@ -35,7 +37,7 @@ import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -141,6 +143,35 @@ class Part:
         return replace(self, columns=kept | columns)
 
 
+# The columns of a range that carries its documents' texts (`SteppedParts`):
+# their UTF-8 bytes (lone surrogates as `surrogatepass`), one after the
+# other, and where each document's start (hi - lo + 1 offsets, from 0).
+TEXT_COLUMNS = ("text_utf8", "text_at")
+
+
+class RangeTexts(Sequence[str]):
+    """The texts a range carries, looked up by document number (`lo` to `hi` - 1)."""
+
+    def __init__(self, lo: int, utf8: NDArray[np.uint8], at: I64) -> None:
+        self.lo = lo
+        self._utf8 = utf8
+        self._at = at
+
+    @classmethod
+    def of(cls, part: Part) -> RangeTexts:
+        return cls(part.lo, part["text_utf8"], part["text_at"])
+
+    def __len__(self) -> int:
+        return self.lo + len(self._at) - 1
+
+    def __getitem__(self, doc: int) -> str:  # type: ignore[override]
+        if not self.lo <= doc < len(self):
+            raise IndexError(f"document {doc} is not in the range {self.lo}-{len(self) - 1}")
+        i = doc - self.lo
+        utf8 = self._utf8[self._at[i] : self._at[i + 1]].tobytes()
+        return utf8.decode("utf-8", "surrogatepass")
+
+
 class Parts(Protocol):
     """Where the ranges wait between passes: a list in memory, or files.
 
@@ -154,6 +185,28 @@ class Parts(Protocol):
     def load(self, index: int) -> Part: ...
 
     def save(self, index: int, part: Part) -> None: ...
+
+
+# A step of a pass: a range in, the range as the pass leaves it (None:
+# unchanged) and what the pass gathers of it.
+Step = Callable[[Part], tuple[Part | None, Out]]
+
+
+@runtime_checkable
+class SteppedParts(Parts, Protocol):
+    """A `Parts` store that runs each pass's steps itself, where its ranges are.
+
+    Its ranges live away from this process (the Ray engine keeps them in
+    the cluster's object store): a step is sent to them, not they to it, and
+    this process receives only what the step gathers. The steps then cannot
+    read the texts the labelling was given, so such a store's ranges carry
+    their documents' texts (`TEXT_COLUMNS`) until the glued cuts, the one
+    pass that reads them.
+    """
+
+    def each(self, step: Step[Out]) -> list[Out]:
+        """What `step` gathers of every range, in range order; each range saved as stepped."""
+        ...
 
 
 class PartsInMemory:
@@ -244,19 +297,23 @@ def ranges_of(blocks: BlockHashes, content: I64, bounds: Sequence[int]) -> Itera
         yield Part(int(lo), int(hi), columns)
 
 
-def _each(parts: Parts, step: Callable[[Part], tuple[Part, Out]]) -> list[Out]:
+def _each(parts: Parts, step: Step[Out]) -> list[Out]:
     """`step` applied to every range, each saved once stepped; what `step` gave besides, in order.
 
-    Ranges are stepped side by side on up to `threads.thread_count()`
-    threads (each compiled kernel then runs on one), where numba's
-    threading layer allows it (`threads.kernels_thread_safe`): a step's
-    numpy and compiled work releases the GIL, and ranges do not depend on
-    each other within a pass. So as many ranges as threads are in memory.
+    A `SteppedParts` store runs the steps itself. Otherwise ranges are
+    stepped side by side on up to `threads.thread_count()` threads (each
+    compiled kernel then runs on one), where numba's threading layer allows
+    it (`threads.kernels_thread_safe`): a step's numpy and compiled work
+    releases the GIL, and ranges do not depend on each other within a
+    pass. So as many ranges as threads are in memory.
     """
+    if isinstance(parts, SteppedParts):
+        return parts.each(step)
 
     def one(index: int) -> Out:
         part, out = step(parts.load(index))
-        parts.save(index, part)
+        if part is not None:
+            parts.save(index, part)
         return out
 
     return map_steps_in_threads(one, range(len(parts)))
@@ -342,7 +399,7 @@ def label_parts(
     bounds = [lo for lo, _, _ in first_pass] + [first_pass[-1][1] if first_pass else n_docs]
     spread, _ = dense_pair_counts([p for _, _, p in first_pass], ids_of.n, np.zeros(n_docs, bool))
     del first_pass
-    sets = joined_sets(map_steps_in_threads(partial(_sets, cfg, spread, parts), range(len(parts))))
+    sets = joined_sets(_each(parts, partial(_sets, cfg, spread)))
     del spread
     doc_group = near_duplicate_groups(sets, n_docs, cfg)
     kept_sets = stash(sets) if keep_document_sets else None
@@ -369,7 +426,9 @@ def label_parts(
     joining = partial(_join, cfg, targets, pairs, content_cluster, ids_of, scope, doc_group)
     gram_counts = pair_counts([g for g in _each(parts, joining) if g is not None])
     del targets, pairs, joining
-    glued = _each(parts, partial(_cut, cfg, texts, scope, gram_counts))
+    # A store that steps its ranges elsewhere has them carry their texts.
+    cut_texts = None if isinstance(parts, SteppedParts) else texts
+    glued = _each(parts, partial(_cut, cfg, cut_texts, scope, gram_counts))
     del gram_counts
     ids_of = ids_of.with_glued(distinct(np.concatenate(glued)) if glued else _EMPTY)
 
@@ -423,12 +482,11 @@ def _clusters(
     return part.with_columns(("first_char", "last_char"), **columns), (part.lo, part.hi, pairs)
 
 
-def _sets(cfg: ScanConfig, spread: I64, parts: Parts, index: int) -> DocumentSets:
-    """Pass 2: the sets of the documents of range `index`."""
-    part = parts.load(index)
+def _sets(cfg: ScanConfig, spread: I64, part: Part) -> tuple[None, DocumentSets]:
+    """Pass 2: the sets of the documents of the range (which it leaves as it is)."""
     block_spread = spread[part["cid"]]
     words, offsets = part["words"], part["word_offsets"]
-    return sets_of_documents(part["doc"], words, offsets, block_spread, part.lo, part.hi, cfg)
+    return None, sets_of_documents(part["doc"], words, offsets, block_spread, part.lo, part.hi, cfg)
 
 
 @dataclass(frozen=True)
@@ -530,13 +588,16 @@ _CUT_COLUMNS = ("doc", "start", "end", "content", "cluster", "n_words", "prose",
 
 
 def _cut(
-    cfg: ScanConfig, texts: Sequence[str], scope: I64, gram_counts: KeyCounts, part: Part
+    cfg: ScanConfig, texts: Sequence[str] | None, scope: I64, gram_counts: KeyCounts, part: Part
 ) -> tuple[Part, I64]:
-    """Pass 7: glued passages cut out of their blocks (the word hashes go).
+    """Pass 7: glued passages cut out of their blocks (the word hashes and texts go).
 
-    Returns the keys of the range's glued passages (their cluster number is
-    -1 until `_ClusterIds.with_glued` numbers them).
+    `texts` are every document's, or None where the range carries its own
+    (`TEXT_COLUMNS`). Returns the keys of the range's glued passages (their
+    cluster number is -1 until `_ClusterIds.with_glued` numbers them).
     """
+    if texts is None:
+        texts = RangeTexts.of(part)
     doc, start, end, edges = part["doc"], part["start"], part["end"], part["edges"]
     columns = {name: part[name] for name in (*_CUT_COLUMNS, "cid")}
     word_csr = gather(part["words"], part["word_offsets"], edges)

@@ -1,11 +1,16 @@
-"""The Ray runner: read and hash on the cluster, match blocks on the cluster, label, write.
+"""The Ray runner: read, hash, match blocks and label on the cluster; write.
 
     sources (listed on the driver) --map--> documents and problems (READ_ROWS)
       --map--> blocks, shingle and word hashes (BLOCK_ROWS)
       --shuffles--> block clusters (matching.match_blocks)
-    driver: the texts spilled to a file beside the output (`spill_texts`), then
-      core.pipeline.label over the blocks without their shingle hashes,
-      then the same Arrow tables and atomic Parquet output as the embedded runner
+    driver: each read task's texts written to a file beside the output as
+      they are fetched, then put in id order (as the embedded runner does)
+    cluster: the blocks without their shingle hashes cut into ranges of
+      documents, each with its texts (`parts.ranges_on_cluster`); then
+      core.label_parts's passes, a task per range, the driver making the
+      counts between passes
+    driver: the same Arrow tables and atomic Parquet output as the embedded
+      runner, the spans read back a range at a time
 
 It only wires; the stages call the same core functions as `dedup.runner`,
 and `tests/test_ray_engine.py` checks that the tables are the same.
@@ -18,28 +23,30 @@ import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
-from dedup.arrow import blocks_of, documents_of, problems_of, source_rows, to_tables
+from dedup.arrow import documents_of, problems_of, source_rows, to_tables
 from dedup.config import InputConfig, ScanConfig
 from dedup.core.blockhash import shard_bounds
-from dedup.core.label_parts import in_ranges, label_in_ranges
-from dedup.core.pipeline import label
+from dedup.core.hashed_ranges import line_ranges
+from dedup.core.label_parts import RANGE_BLOCKS, label_parts
+from dedup.core.pipeline import id_order
 from dedup.errors import ConfigError, DecodeError, DuplicateIdError
 from dedup.heap import release_free_heap
 from dedup.output import check_target, write_output
 from dedup.progress import ProgressFn, Tick, no_progress
 from dedup.ray_engine import stages
 from dedup.ray_engine.matching import Matches, match_blocks
+from dedup.ray_engine.parts import ranges_on_cluster
 from dedup.ray_engine.session import RaySettings, ray_session, require_ray
-from dedup.runner import RangesFor, ScanSummary, spill_texts, summarize
+from dedup.runner import ScanSummary, in_id_order, summarize, texts_writer, unwritable_as_output
 from dedup.schemas import TABLES
+from dedup.shards import READ_TEXTS_FILE
 from dedup.sources import Document, Problem, Provenance, Source, list_sources
-from dedup.spilled_parts import SpilledParts
 from dedup.spilled_texts import SpilledTexts
 
 _ARROW: dict[str, Any] = {"batch_format": "pyarrow", "batch_size": None}
@@ -77,77 +84,43 @@ def scan_ray(
     try:
         with ray_session(settings) as ray:
             progress(Tick("read", files_total=len(sources)))
-            docs, values, read_ds = _read(ray, sources, reading, field, problems)
-            # The driver reads back only the texts of cut blocks, and the writers'.
-            texts = spill_texts(docs, target, folder)
-            docs = [replace(d, text="") for d in docs]
+            docs, values, read_ds, texts = _read(
+                ray, sources, reading, field, problems, target, folder
+            )
             release_free_heap()  # where the strings were (`dedup.heap`)
             progress(Tick("read", files_done=len(sources), files_total=len(sources), finished=True))
             progress(Tick("analyse", files_total=len(docs)))
             blocks_ds = read_ds.map_batches(stages.hash_batch, fn_kwargs={"cfg": cfg}, **_ARROW)
             blocks_ds = blocks_ds.materialize()
-            parts = settings.partitions or _partitions(ray, blocks_ds.count())
-            matches = match_blocks(ray, blocks_ds, cfg, parts, settings)
+            partitions = settings.partitions or _partitions(ray, blocks_ds.count())
+            matches = match_blocks(ray, blocks_ds, cfg, partitions, settings)
             without_hashes = [c for c in blocks_ds.columns() if c != "hashes"]
-            block_table = _collect(ray, blocks_ds.select_columns(without_hashes))
-        ids = [d.id for d in docs]
-        blocks = blocks_of(block_table, {doc_id: i for i, doc_id in enumerate(ids)})
-        del block_table  # copied into `blocks`, in (doc, start) order
-        keys, content = np.unique(blocks.key, return_inverse=True)
-        keys, content = keys.astype(np.int64, copy=False), content.astype(np.int64, copy=False)
-        cluster, score = _content_clusters(keys, matches)
-        # Handed over with no name left here, so that `label` lets each block
-        # array go after its last read (as `analyze` hands them over). Plain
-        # positional arguments: a call with *args keeps its argument tuple, and
-        # with it every argument, until the call returns (Python 3.11, 3.12).
-        handed = [blocks]
-        del blocks
-        lengths = texts.lengths
-        per_range = in_ranges(len(handed[0].doc), settings.range_blocks)
-        # In ranges of documents, as the embedded runner labels them, their
-        # columns in files of the work folder between passes and until the
-        # spans are written from them.
-        with SpilledParts(folder) as spilled:
-            if per_range is None:
-                result = label(
-                    ids,
-                    texts,
-                    handed.pop(),
-                    content,
-                    cluster,
-                    score,
-                    cfg,
-                    values,
-                    keys,
-                    False,
-                    lengths,
-                )
-            else:
-                result = label_in_ranges(
-                    ids,
-                    texts,
-                    handed.pop(),
-                    content,
-                    cluster,
-                    score,
-                    cfg,
-                    values,
-                    keys,
-                    False,
-                    lengths,
-                    parts=RangesFor(spilled, target),
-                    range_blocks=per_range,
-                )
+            block_refs = blocks_ds.select_columns(without_hashes).to_arrow_refs()
+            del blocks_ds, read_ds  # the shingle hashes leave the object store
+            # Ranges of documents, made on the cluster, each with its
+            # documents' texts: the driver holds no block row.
+            ids = [d.id for d in docs]
+            per_range = settings.range_blocks or _range_lines(ray, texts.newlines)
+            bounds = line_ranges(texts.newlines, per_range)
+            parts, keys = ranges_on_cluster(ray, block_refs, ids, bounds, texts)
+            del block_refs
+            cluster, score = _content_clusters(keys, matches)
+            lengths = texts.lengths
+            result = label_parts(
+                ids, texts, parts, cluster, score, cfg, values, keys, False, lengths
+            )
             progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
             provenance = Provenance.of(paths, reading, docs)
             progress(Tick("write", files_total=len(TABLES)))
             summary = summarize(result, target)
-            # Handed over, as to the embedded runner's `to_tables`: the block
-            # rows go once the passages' texts are read.
+            # Handed over, as to the embedded runner's `to_tables`; the spans
+            # are read back from the ranges a range at a time as written.
             handed_result = [result]
             del result
             tables = to_tables(handed_result.pop(), cfg, problems, provenance, sliced=True)
             write_output(target, tables, force)
+            del tables
+            parts.close()
     finally:
         # However the scan ends: the file closed, the folder (and file) removed.
         if texts is not None:
@@ -167,14 +140,16 @@ def _content_clusters(keys: np.ndarray, matches: Matches) -> tuple[np.ndarray, n
     return cluster, score
 
 
+def _range_lines(ray: Any, newlines: np.ndarray) -> int:
+    """Lines per range of the labelling: `RANGE_BLOCKS`, or fewer so that every CPU has a range."""
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    lines = int(np.sum(newlines + 1))
+    return max(1, min(RANGE_BLOCKS, -(-lines // cpus)))
+
+
 def _partitions(ray: Any, n_blocks: int) -> int:
     cpus = int(ray.cluster_resources().get("CPU", 1))
     return max(2 * cpus, n_blocks // _BLOCKS_PER_PART + 1)
-
-
-def _collect(ray: Any, ds: Any) -> pa.Table:
-    tables = ray.get(ds.to_arrow_refs())
-    return pa.concat_tables(tables) if tables else ds.schema().base_schema.empty_table()
 
 
 def _read(
@@ -183,10 +158,18 @@ def _read(
     reading: InputConfig,
     field: str | None,
     problems: list[Problem],
-) -> tuple[list[Document], list[str | None] | None, Any]:
-    """Documents sorted by id, their group values, and the dataset of what the workers read.
+    target: Path,
+    folder: Path,
+) -> tuple[list[Document], list[str | None] | None, Any, SpilledTexts]:
+    """Documents sorted by id (without their texts), their group values, the
+    dataset of what the workers read, and the texts, in id order, in a file
+    of `folder`.
 
     Files are cut into shards of about equal size, one read task each.
+
+    Raises:
+        DecodeError, DuplicateIdError, ConfigError: as the embedded runner.
+        OutputError: the texts cannot be written (a full disk).
     """
     cpus = int(ray.cluster_resources().get("CPU", 1))
     sizes = []
@@ -202,25 +185,39 @@ def _read(
         .map_batches(stages.read_batch, fn_kwargs={"reading": reading, "field": field}, **_ARROW)
         .materialize()
     )
-    table = _collect(ray, read_ds)
-    found = problems_of(table)
-    fatal = sorted((p for p in found if p.action == stages.FATAL), key=lambda p: p.id)
-    if fatal:
-        raise DecodeError(fatal[0].reason, fatal[0].path)
+    # Each read task's rows fetched in turn: the texts go to a file of the
+    # work folder as they come, and the driver never holds them all.
+    docs: list[Document] = []
+    groups: list[str | None] = []
+    found: list[Problem] = []
+    writer = texts_writer(target, folder / READ_TEXTS_FILE)
+    try:
+        for ref in read_ds.to_arrow_refs():
+            table = ray.get(ref)
+            found.extend(problems_of(table))
+            read, read_groups = documents_of(table)
+            del table
+            unwritable_as_output(target, partial(writer.add, [d.text for d in read]))
+            docs.extend(replace(d, text="") for d in read)
+            groups.extend(read_groups)
+            del read
+        fatal = sorted((p for p in found if p.action == stages.FATAL), key=lambda p: p.id)
+        if fatal:
+            raise DecodeError(fatal[0].reason, fatal[0].path)
+        order = id_order([d.id for d in docs])
+        docs = [docs[i] for i in order]
+        _check_distinct(docs, sources)
+        values = [groups[i] for i in order] if field is not None else None
+        if field is not None and docs and all(v is None for v in groups):
+            raise ConfigError(
+                f"--group-by field:{field}: no document has a field {field!r}; it needs "
+                "JSONL or Parquet input with that field"
+            )
+        texts = in_id_order(unwritable_as_output(target, writer.finish), order, target)
+    finally:
+        writer.__exit__()  # removes the file unless finished
     problems.extend(found)
-    docs, groups = documents_of(table)
-    order = sorted(range(len(docs)), key=lambda i: docs[i].id)
-    docs = [docs[i] for i in order]
-    _check_distinct(docs, sources)
-    if field is None:
-        return docs, None, read_ds
-    values = [groups[i] for i in order]
-    if docs and all(v is None for v in values):
-        raise ConfigError(
-            f"--group-by field:{field}: no document has a field {field!r}; it needs "
-            "JSONL or Parquet input with that field"
-        )
-    return docs, values, read_ds
+    return docs, values, read_ds, texts
 
 
 def _check_distinct(docs: list[Document], sources: list[Source]) -> None:

@@ -43,10 +43,11 @@ class RaySettings:
             driver at once (scipy's connected components, as the embedded
             runner does); above, components are found in rounds over the
             cluster (large-star / small-star) without the edges on one node.
-        range_blocks: blocks above which the driver labels in ranges of
-            documents of about that many blocks, their columns in files of
-            the scan's work folder between passes (`core.label_parts`);
-            default: ranges of 1 M blocks above 4 M (`label_parts.in_ranges`).
+        range_blocks: lines per range of documents that the cluster
+            labels (`core.label_parts`, a task per range and pass; a line
+            block is a line, so the lines bound the blocks); default: 1 M
+            lines (`label_parts.RANGE_BLOCKS`), or fewer so that every CPU
+            has a range.
     """
 
     address: str | None = None

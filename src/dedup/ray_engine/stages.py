@@ -10,12 +10,18 @@ keys); the others work on any batch.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
 
 from dedup.arrow import (
     band_rows,
     block_rows,
+    blocks_of,
     csr_of,
     documents_of,
     ints,
@@ -29,14 +35,18 @@ from dedup.config import InputConfig, ScanConfig
 from dedup.core.blockhash import hash_blocks
 from dedup.core.fastops import jaccard_sorted
 from dedup.core.graph import both_ways, large_star, small_star, star_labels
+from dedup.core.label_parts import Part, ranges_of
 from dedup.core.lsh import GOLDEN, WINDOW, bucket_pairs, fmix64, unique_pairs
 from dedup.core.minhash import permutations
 from dedup.core.pipeline import distinct_sets
 from dedup.core.sets import gather
 from dedup.core.similar import set_band_keys
+from dedup.core.sorting import stable_argsort
 from dedup.decoding import Document, Problem
 from dedup.errors import DecodeError
 from dedup.sources import read_source
+
+I64 = NDArray[np.int64]
 
 PART = "part"
 # The action of a problem that must stop the scan (see `read_batch`).
@@ -218,3 +228,52 @@ def edge_digest(batch: pa.Table) -> pa.Table:
 def unlabelled(batch: pa.Table) -> pa.Table:
     """The (node, label) rows whose node is not its own label."""
     return batch.filter(pa.array(ints(batch, "left") != ints(batch, "right")))
+
+
+# --- ranges of documents for the labelling (core.label_parts) --------------------
+
+
+def split_by_range(batch: pa.Table, ids: pa.Array, bounds: I64) -> list[pa.Table]:
+    """The rows of a `BLOCK_ROWS` batch in each range of documents, range by range.
+
+    `ids` is every document's id in document order; range r holds
+    documents `bounds[r]` to `bounds[r + 1]` - 1.
+
+    Raises:
+        ValueError: a row's id is not among `ids`.
+    """
+    at = pc.index_in(batch.column("id"), value_set=ids)
+    if at.null_count:
+        missing = pc.filter(batch.column("id"), pc.is_null(at))[0].as_py()
+        raise ValueError(f"block rows of {missing!r}, which is not a document")
+    doc = np.asarray(at.to_numpy(), dtype=np.int64) if len(batch) else np.empty(0, np.int64)
+    in_range = np.searchsorted(bounds, doc, side="right") - 1
+    order = stable_argsort(in_range)
+    cuts = np.searchsorted(in_range[order], np.arange(len(bounds))).tolist()
+    taken = batch.take(pa.array(order))
+    return [taken.slice(a, b - a) for a, b in itertools.pairwise(cuts)]
+
+
+def range_part(lo: int, ids: Sequence[str], pieces: Sequence[pa.Table]) -> tuple[Part, I64]:
+    """Documents `lo` to `lo + len(ids)` - 1 (`ids`) as a `Part`, from their block rows in `pieces`.
+
+    The part's `key` column holds each block's content key until the
+    contents are numbered over the whole corpus (`numbered_contents`);
+    the range's distinct keys are returned beside it.
+    """
+    table = pa.concat_tables(pieces)
+    blocks = blocks_of(table, {doc_id: lo + i for i, doc_id in enumerate(ids)})
+    del table
+    (part,) = ranges_of(blocks, blocks.key, [lo, lo + len(ids)])
+    keys = np.unique(blocks.key).astype(np.int64, copy=False)
+    return part.with_columns(("content",), key=part["content"]), keys
+
+
+def numbered_contents(keys: I64, part: Part) -> tuple[Part, None]:
+    """A labelling step: each block's content key replaced by its content's number.
+
+    The number is the key's rank among `keys` (every distinct content of
+    the corpus, sorted), as `np.unique` numbers them in the embedded runner.
+    """
+    content = np.searchsorted(keys, part["key"]).astype(np.int64, copy=False)
+    return part.with_columns(("key",), content=content), None

@@ -1,0 +1,149 @@
+"""The ranges of a labelling in parts, kept in Ray's object store and stepped by Ray tasks.
+
+`core.label_parts.label_parts` runs the labelling as passes over ranges of
+documents, with counts over the whole corpus made between passes. Given a
+`RayParts` store (a `core.label_parts.SteppedParts`), each pass is one Ray
+task per range: the task reads the range from the object store, runs the
+pass's step (the same core function the embedded runner calls), and puts
+the range back; the driver receives only what the step gathers (distinct
+key pairs, targets, summaries) and makes the counts. So the block rows
+live on the cluster, where the object store spills them to disk when
+memory is short, and the ranges of a pass run on every CPU of every node.
+
+A range carries its documents' texts (`label_parts.TEXT_COLUMNS`) until
+the pass that cuts glued passages, the one that reads them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from functools import partial
+from typing import Any, TypeVar
+
+import numpy as np
+import pyarrow as pa
+from numpy.typing import NDArray
+
+from dedup.core.label_parts import Part, Step
+from dedup.ray_engine.stages import numbered_contents, range_part, split_by_range
+from dedup.schemas import BLOCK_ROWS
+from dedup.spilled_texts import SpilledTexts
+
+Out = TypeVar("Out")
+I64 = NDArray[np.int64]
+
+
+def _one_thread() -> None:
+    """A task holds one CPU: its compiled kernels run on one thread (numba
+    otherwise starts a thread per core of the node in every task)."""
+    import numba  # type: ignore[import-untyped, unused-ignore]
+
+    numba.set_num_threads(1)
+
+
+def _step_range(step: Step[Out], part: Part) -> tuple[Part | None, tuple[bool, Out]]:
+    """One range stepped in a task: (the range to keep or None, (changed, what it gathers))."""
+    _one_thread()
+    stepped, out = step(part)
+    return stepped, (stepped is not None, out)
+
+
+def _split(batch: pa.Table, ids: pa.Array, bounds: I64) -> list[pa.Table] | pa.Table:
+    _one_thread()
+    pieces = split_by_range(batch, ids, bounds)
+    # A task of one return gives its value, not a list of one.
+    return pieces if len(pieces) != 1 else pieces[0]
+
+
+def _range(
+    lo: int, ids: Sequence[str], utf8: NDArray[np.uint8], at: I64, *pieces: pa.Table
+) -> tuple[Part, I64]:
+    _one_thread()
+    part, keys = range_part(lo, ids, pieces)
+    return part.with_columns(text_utf8=utf8, text_at=at), keys
+
+
+def ranges_on_cluster(
+    ray: Any,
+    block_refs: Sequence[Any],
+    ids: Sequence[str],
+    bounds: Sequence[int],
+    texts: SpilledTexts,
+) -> tuple[RayParts, I64]:
+    """The ranges of documents cut at `bounds`, made by Ray tasks; every distinct content key.
+
+    `block_refs` are the object references of the corpus's block rows
+    (`BLOCK_ROWS`, any order, with or without their shingle hashes). Each
+    is split by range in a task, and each range is made from its pieces
+    in a task, with its documents' texts (read here, from `texts`) and its
+    blocks' contents numbered over the whole corpus: the driver never holds
+    a block row. The keys are sorted.
+    """
+    n = len(bounds) - 1
+    if n < 1:
+        return RayParts(ray), np.empty(0, np.int64)
+    ids_ref = ray.put(pa.array(list(ids), pa.string()))
+    cuts = np.asarray(bounds, dtype=np.int64)
+    split = ray.remote(num_returns=n)(_split)
+    pieces = [split.remote(ref, ids_ref, cuts) for ref in block_refs]
+    if not pieces:
+        pieces = [[ray.put(BLOCK_ROWS.empty_table())] * n]
+    elif n == 1:
+        pieces = [[p] for p in pieces]
+    make = ray.remote(num_returns=2)(_range)
+    made, key_refs = [], []
+    for r, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        utf8, at = texts.utf8_range(lo, hi)
+        part, keys = make.remote(lo, ids[lo:hi], utf8, at, *(p[r] for p in pieces))
+        made.append(part)
+        key_refs.append(keys)
+    del pieces
+    keys = np.unique(np.concatenate(ray.get(key_refs))).astype(np.int64, copy=False)
+    parts = RayParts(ray, made)
+    parts.each(partial(numbered_contents, keys))
+    return parts, keys
+
+
+class RayParts:
+    """A `SteppedParts` store: each range an object of Ray's object store.
+
+    `load` and `save` move a range between the driver and the store (the
+    driver makes the ranges, and reads the spans back a range at a time
+    while writing them); `each` runs a step where the ranges are.
+    """
+
+    def __init__(self, ray: Any, refs: Sequence[Any] = ()) -> None:
+        self._ray = ray
+        self._refs: list[Any] = list(refs)
+        self._task = ray.remote(num_returns=2)(_step_range)
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    def load(self, index: int) -> Part:
+        part: Part = self._ray.get(self._refs[index])
+        return part
+
+    def save(self, index: int, part: Part) -> None:
+        ref = self._ray.put(part)
+        if index == len(self._refs):
+            self._refs.append(ref)
+        else:
+            self._refs[index] = ref
+
+    def each(self, step: Step[Out]) -> list[Out]:
+        """What `step` gathers of every range, in range order; the ranges stepped by Ray tasks."""
+        # Put once: every task reads the step's tables (per content, per
+        # cluster) from the object store instead of a copy in its arguments.
+        shared = self._ray.put(step)
+        calls = [self._task.remote(shared, ref) for ref in self._refs]
+        gathered = self._ray.get([out for _, out in calls])
+        for index, ((stepped, _), (changed, _)) in enumerate(zip(calls, gathered, strict=True)):
+            if changed:
+                self._refs[index] = stepped
+        return [out for _, out in gathered]
+
+    def close(self) -> None:
+        """Let the ranges go (the object store frees them once no task holds them)."""
+        self._refs.clear()
