@@ -12,8 +12,10 @@ sampled every 0.2 s over the process tree (the driver, Ray's raylet and GCS,
 its workers): the peak RSS of the driver, of the largest other process, and
 of the whole tree at once. RSS counts the pages of Ray's shared-memory object
 store in every process that maps them, so the tree figure overstates Ray's
-use. Every Ray run's tables are compared byte for byte with the embedded
-runner's on the same share.
+use, and a Ray driver's RSS counts every object it has read; the driver's
+own memory (RssAnon, its anonymous pages) is reported beside it. Every Ray
+run's tables are compared byte for byte with the embedded runner's on the
+same share.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Run:
     mb: float
     seconds: float = 0.0
     driver_mb: float = 0.0
+    driver_own_mb: float = 0.0
     other_mb: float = 0.0
     other_name: str = ""
     tree_mb: float = 0.0
@@ -74,6 +77,19 @@ def _processes() -> dict[int, tuple[int, float, str]]:
         rss = int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 1e6
         found[int(entry)] = (int(fields[1]), rss, name.rsplit("/", 1)[-1] or stat.split()[1])
     return found
+
+
+def _anonymous_mb(pid: int) -> float:
+    """The process's own resident memory (RssAnon): not the pages of files or of
+    shared memory it maps, such as Ray's object store, which its RSS counts."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) / 1e3
+    except OSError:
+        pass
+    return 0.0
 
 
 def _sample(run: Run, root_pid: int) -> None:
@@ -108,6 +124,7 @@ def measure(run: Run, root: Path, out: Path, extra: list[str], timeout: float) -
     def sampler() -> None:
         while not stop.wait(0.2):
             _sample(run, child.pid)
+            run.driver_own_mb = max(run.driver_own_mb, _anonymous_mb(child.pid))
 
     thread = threading.Thread(target=sampler, daemon=True)
     thread.start()
@@ -144,9 +161,9 @@ def tables_of(out: Path) -> dict[str, bytes]:
 def report(runs: list[Run], args: argparse.Namespace, total_mb: float) -> str:
     lines = [
         "| engine | share | docs | MB | s | MB/s | s ÷ s at 10% | MB ÷ MB at 10% "
-        "| driver peak RSS MB | largest other process MB | tree peak RSS MB (procs) "
-        "| tables = embedded | notes |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| driver peak RSS MB | driver peak own MB | largest other process MB "
+        "| tree peak RSS MB (procs) | tables = embedded | notes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     first: dict[str, Run] = {}
     for run in runs:
@@ -156,7 +173,8 @@ def report(runs: list[Run], args: argparse.Namespace, total_mb: float) -> str:
             f"| {ENGINES[run.engine][0]} | {run.fraction:.0%} | {run.docs} | {run.mb:.0f} "
             f"| {run.seconds:.1f} | {run.mb / run.seconds:.2f} "
             f"| {run.seconds / base.seconds:.2f} | {run.mb / base.mb:.2f} "
-            f"| {run.driver_mb:.0f} | {other} | {run.tree_mb:.0f} ({run.procs}) "
+            f"| {run.driver_mb:.0f} | {run.driver_own_mb:.0f} | {other} "
+            f"| {run.tree_mb:.0f} ({run.procs}) "
             f"| {run.same} | {run.note} |"
         )
     command = " ".join(["python benchmarks/scale.py", *sys.argv[1:]])
@@ -166,7 +184,8 @@ def report(runs: list[Run], args: argparse.Namespace, total_mb: float) -> str:
         "Times are whole `dedup scan` processes (Python and, for Ray, a local Ray instance "
         "started and stopped: about 5 s). Peak RSS sampled every 0.2 s; Ray's object store "
         "is shared memory counted in every process that maps it, so the tree figure "
-        "overstates it.\n\n" + "\n".join(lines)
+        "overstates it; a driver's own memory is its RssAnon (its RSS without the pages "
+        "of the object store and of files it maps).\n\n" + "\n".join(lines)
     )
 
 
@@ -207,7 +226,8 @@ def main() -> int:
                     elif reference is not None:
                         run.same = "yes" if tables == reference else "NO"
                 print(
-                    f"  {run.seconds:.1f} s, driver {run.driver_mb:.0f} MB, tree "
+                    f"  {run.seconds:.1f} s, driver {run.driver_mb:.0f} MB "
+                    f"(own {run.driver_own_mb:.0f} MB), tree "
                     f"{run.tree_mb:.0f} MB {run.same} {run.note}",
                     file=sys.stderr,
                     flush=True,

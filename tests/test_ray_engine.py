@@ -21,7 +21,8 @@ pytest.importorskip("ray.data", reason="the ray extra is not installed: pip inst
 
 from typer.testing import CliRunner
 
-from dedup import DecodeError, DuplicateIdError, InputConfig, ScanConfig, scan
+import dedup.output
+from dedup import DecodeError, DuplicateIdError, InputConfig, OutputError, ScanConfig, scan
 from dedup.cli import app
 from dedup.ray_engine import RaySettings, scan_ray
 from dedup.ray_engine import runner as ray_runner
@@ -118,6 +119,55 @@ def test_the_spilled_texts_go_however_the_scan_ends(
     with pytest.raises(RuntimeError, match="stopped"):
         scan_ray([seeds_dir], tmp_path / "again", ScanConfig(), settings=RaySettings())
     assert list(tmp_path.iterdir()) == []
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def test_the_spans_files_are_written_by_tasks_with_the_embedded_runners_bytes(
+    local_ray: None, tmp_path: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parts of 4 rows, each made and written by a task from ranges of about
+    three lines: none by the driver, whose writer of sliced tables fails here."""
+
+    def driver_writes(*args: object) -> None:
+        raise AssertionError("the driver wrote spans")
+
+    monkeypatch.setattr(dedup.output, "_write_slices", driver_writes)
+    settings = RaySettings(range_blocks=3)
+    scan_ray([seeds_dir], tmp_path / "ray", ScanConfig(), settings=settings, rows_per_file=4)
+    monkeypatch.undo()
+    scan([seeds_dir], tmp_path / "embedded", ScanConfig(), index=False, rows_per_file=4)
+    written = _files(tmp_path / "ray")
+    assert written == _files(tmp_path / "embedded")
+    spans = pq.read_table(tmp_path / "ray" / "spans.parquet")
+    parts = [name for name in written if name.startswith("spans.parquet/part-")]
+    assert len(parts) == -(-spans.num_rows // 4) >= 4
+    assert spans.schema.metadata[b"dedup.table"] == b"spans"
+
+
+def test_a_task_that_cannot_write_its_spans_file_leaves_the_previous_output(
+    local_ray: None, tmp_path: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    scan_ray([seeds_dir], out, ScanConfig())
+    before = _files(out)
+    real = dedup.output.TableWriter.place
+
+    def nowhere(
+        self: dedup.output.TableWriter, name: str, num_rows: int, one_file: bool = False
+    ) -> list[tuple[int, int, Path]]:
+        placed = real(self, name, num_rows, one_file)
+        if name != "spans":
+            return placed
+        return [(a, b, tmp_path / "gone" / path.name) for a, b, path in placed]
+
+    monkeypatch.setattr(dedup.output.TableWriter, "place", nowhere)
+    with pytest.raises(OutputError, match="cannot write output"):
+        scan_ray([seeds_dir], out, ScanConfig(), force=True)
+    assert _files(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
 def test_generated_corpus_gives_the_same_tables_with_components_in_rounds(

@@ -27,6 +27,7 @@ from dedup.core.offsets import utf8_spans
 from dedup.core.pipeline import (
     Analysis,
     Blocks,
+    SpanRows,
     boilerplate_chars,
     cluster_id,
     n_spans,
@@ -89,27 +90,44 @@ def spans_slices(result: Analysis, config_json: str, inputs_json: str | None = N
     schema = with_metadata(SPANS, "spans", config_json, inputs_json)
 
     def rows(lo: int, hi: int) -> pa.Table:
-        spans = span_rows(result, lo, hi)
-        start_byte, end_byte = utf8_spans(texts, spans.doc, spans.start, spans.end, ascii)
-        unique = ~spans.boilerplate
-        # Arrow gathers the strings in C++: no Python object per span.
-        labels = pa.array(["unique", "boilerplate"], pa.string())
-        return pa.table(
-            {
-                "id": take_strings(ids, spans.doc),
-                "start": spans.start,
-                "end": spans.end,
-                "start_byte": start_byte,
-                "end_byte": end_byte,
-                "label": labels.take(spans.boilerplate.astype(np.int8)),
-                "passage_id": pa.array(spans.passage, pa.int64(), mask=unique),
-                "doc_count": pa.array(spans.doc_count, pa.int32(), mask=unique),
-                "score": pa.array(np.nan_to_num(spans.score), pa.float64(), mask=unique),
-            },
-            schema=schema,
-        )
+        return span_table(span_rows(result, lo, hi), ids, texts, schema, ascii)
 
     return SlicedTable(schema, n_spans(result), rows)
+
+
+def span_table(
+    spans: SpanRows,
+    ids: pa.Array,
+    texts: Sequence[str],
+    schema: pa.Schema,
+    ascii: NDArray[np.bool_] | None = None,
+    first_doc: int = 0,
+) -> pa.Table:
+    """Rows of spans.parquet (`schema`, with its metadata) for `spans`.
+
+    `ids`, `texts` and `ascii` (which texts are ASCII, when known) hold the
+    documents from number `first_doc` on, in order: all of them, or those
+    of a piece of the table that a Ray task writes.
+    """
+    doc = spans.doc - first_doc if first_doc else spans.doc
+    start_byte, end_byte = utf8_spans(texts, doc, spans.start, spans.end, ascii)
+    unique = ~spans.boilerplate
+    # Arrow gathers the strings in C++: no Python object per span.
+    labels = pa.array(["unique", "boilerplate"], pa.string())
+    return pa.table(
+        {
+            "id": take_strings(ids, doc),
+            "start": spans.start,
+            "end": spans.end,
+            "start_byte": start_byte,
+            "end_byte": end_byte,
+            "label": labels.take(spans.boilerplate.astype(np.int8)),
+            "passage_id": pa.array(spans.passage, pa.int64(), mask=unique),
+            "doc_count": pa.array(spans.doc_count, pa.int32(), mask=unique),
+            "score": pa.array(np.nan_to_num(spans.score), pa.float64(), mask=unique),
+        },
+        schema=schema,
+    )
 
 
 def documents_table(

@@ -349,21 +349,42 @@ class TableWriter:
         """Write `tables` (as `write_output` does); names must not repeat across calls."""
         files: list[tuple[Writable, Path]] = []
         for name, table in tables.items():
-            path = self.staging / f"{name}.parquet"
-            if path.exists():
-                raise ValueError(f"{name}: written already")
-            if path.parent != self.staging and not path.parent.is_dir():
-                path.parent.mkdir()
-            self.folders.add(path.parent)
-            if isinstance(table, StreamedTable) or table.num_rows <= self.rows_per_file:
+            if isinstance(table, StreamedTable):
+                ((_, _, path),) = self.place(name, table.num_rows, one_file=True)
                 files.append((table, path))
-            else:
-                path.mkdir()
-                self.folders.add(path)
-                for part, start in enumerate(range(0, table.num_rows, self.rows_per_file)):
-                    chunk = table.slice(start, self.rows_per_file)
-                    files.append((chunk, path / f"part-{part:05d}.parquet"))
+                continue
+            placed = self.place(name, table.num_rows)
+            if len(placed) == 1:
+                files.append((table, placed[0][2]))
+                continue
+            files.extend((table.slice(start, stop - start), path) for start, stop, path in placed)
         _write_files(files, self.workers)
+
+    def place(
+        self, name: str, num_rows: int, one_file: bool = False
+    ) -> list[tuple[int, int, Path]]:
+        """Where table `name` of `num_rows` rows goes: (first row, end row, file) of each file.
+
+        One file `<name>.parquet`, or, above `rows_per_file` rows (unless
+        `one_file`), parts of that many rows in a folder of that name, made
+        here. Whoever writes the files (`write_table`, the same bytes
+        wherever it runs) writes them before the block of `output_writer`
+        ends; a Ray scan's workers write the spans' parts.
+        """
+        path = self.staging / f"{name}.parquet"
+        if path.exists():
+            raise ValueError(f"{name}: written already")
+        if path.parent != self.staging and not path.parent.is_dir():
+            path.parent.mkdir()
+        self.folders.add(path.parent)
+        if one_file or num_rows <= self.rows_per_file:
+            return [(0, num_rows, path)]
+        path.mkdir()
+        self.folders.add(path)
+        return [
+            (start, min(start + self.rows_per_file, num_rows), path / f"part-{part:05d}.parquet")
+            for part, start in enumerate(range(0, num_rows, self.rows_per_file))
+        ]
 
 
 @contextlib.contextmanager

@@ -754,24 +754,24 @@ class RangeRows:
     def spans(self, lo: int, hi: int) -> SpanRows:
         """Spans `lo` to `hi` - 1, from the ranges that hold them."""
         pieces = []
+        for index, a, b in self.span_pieces(lo, hi):
+            part = self.parts.load(index)
+            pieces.append(part_spans(part, a, b))
+            del part
+        return SpanRows.joined(pieces)
+
+    def span_pieces(self, lo: int, hi: int) -> list[tuple[int, int, int]]:
+        """Where spans `lo` to `hi` - 1 lie: (range, first, end) of each range holding some."""
+        pieces = []
         first = int(np.searchsorted(self._span_at, lo, side="right")) - 1
         for index in range(max(first, 0), len(self.parts)):
             base = int(self._span_at[index])
             if base >= hi:
                 break
-            part = self.parts.load(index)
             a, b = max(lo - base, 0), min(hi - base, int(self._span_at[index + 1]) - base)
-            spans = Spans(
-                part["span_doc"][a:b],
-                part["span_start"][a:b],
-                part["span_end"][a:b],
-                part["span_of"][a:b],
-            )
-            pieces.append(
-                SpanRows.of(spans, part["passage"], part["doc_count"], part["span_score"][a:b])
-            )
-            del part
-        return SpanRows.joined(pieces)
+            if b > a:
+                pieces.append((index, a, b))
+        return pieces
 
     def block_clusters(self) -> Iterator[tuple[I64, I64]]:
         for index in range(len(self.parts)):
@@ -783,6 +783,14 @@ class RangeRows:
 
     def passage_places(self) -> tuple[I64, I64, I64]:
         return self._places
+
+
+def part_spans(part: Part, a: int, b: int) -> SpanRows:
+    """Spans `a` to `b` - 1 of a range labelled to the end (pass 11), with their passages."""
+    spans = Spans(
+        part["span_doc"][a:b], part["span_start"][a:b], part["span_end"][a:b], part["span_of"][a:b]
+    )
+    return SpanRows.of(spans, part["passage"], part["doc_count"], part["span_score"][a:b])
 
 
 def joined_rows(result: Analysis) -> Analysis:

@@ -34,7 +34,7 @@ Out = TypeVar("Out")
 I64 = NDArray[np.int64]
 
 
-def _one_thread() -> None:
+def one_thread() -> None:
     """A task holds one CPU: its compiled kernels run on one thread (numba
     otherwise starts a thread per core of the node in every task)."""
     import numba  # type: ignore[import-untyped, unused-ignore]
@@ -44,13 +44,13 @@ def _one_thread() -> None:
 
 def _step_range(step: Step[Out], part: Part) -> tuple[Part | None, tuple[bool, Out]]:
     """One range stepped in a task: (the range to keep or None, (changed, what it gathers))."""
-    _one_thread()
+    one_thread()
     stepped, out = step(part)
     return stepped, (stepped is not None, out)
 
 
 def _split(batch: pa.Table, ids: pa.Array, bounds: I64) -> list[pa.Table] | pa.Table:
-    _one_thread()
+    one_thread()
     pieces = split_by_range(batch, ids, bounds)
     # A task of one return gives its value, not a list of one.
     return pieces if len(pieces) != 1 else pieces[0]
@@ -59,7 +59,7 @@ def _split(batch: pa.Table, ids: pa.Array, bounds: I64) -> list[pa.Table] | pa.T
 def _range(
     lo: int, ids: Sequence[str], utf8: NDArray[np.uint8], at: I64, *pieces: pa.Table
 ) -> tuple[Part, I64]:
-    _one_thread()
+    one_thread()
     part, keys = range_part(lo, ids, pieces)
     return part.with_columns(text_utf8=utf8, text_at=at), keys
 
@@ -124,6 +124,10 @@ class RayParts:
     def load(self, index: int) -> Part:
         part: Part = self._ray.get(self._refs[index])
         return part
+
+    def ref(self, index: int) -> Any:
+        """The object reference of range `index` (for a task that reads it)."""
+        return self._refs[index]
 
     def save(self, index: int, part: Part) -> None:
         ref = self._ray.put(part)

@@ -10,7 +10,8 @@
       core.label_parts's passes, a task per range, the driver making the
       counts between passes
     driver: the same Arrow tables and atomic Parquet output as the embedded
-      runner, the spans read back a range at a time
+      runner; the spans table's files made and written by tasks from the
+      ranges (`spans_files.write_spans`)
 
 It only wires; the stages call the same core functions as `dedup.runner`,
 and `tests/test_ray_engine.py` checks that the tables are the same.
@@ -33,16 +34,17 @@ from dedup.arrow import documents_of, problems_of, source_rows, to_tables
 from dedup.config import InputConfig, ScanConfig
 from dedup.core.blockhash import shard_bounds
 from dedup.core.hashed_ranges import line_ranges
-from dedup.core.label_parts import RANGE_BLOCKS, label_parts
+from dedup.core.label_parts import RANGE_BLOCKS, RangeRows, label_parts
 from dedup.core.pipeline import id_order
 from dedup.errors import ConfigError, DecodeError, DuplicateIdError
 from dedup.heap import release_free_heap
-from dedup.output import check_target, write_output
+from dedup.output import ROWS_PER_FILE, check_target, output_writer
 from dedup.progress import ProgressFn, Tick, no_progress
 from dedup.ray_engine import stages
 from dedup.ray_engine.matching import Matches, match_blocks
 from dedup.ray_engine.parts import ranges_on_cluster
 from dedup.ray_engine.session import RaySettings, ray_session, require_ray
+from dedup.ray_engine.spans_files import write_spans
 from dedup.runner import ScanSummary, in_id_order, summarize, texts_writer, unwritable_as_output
 from dedup.schemas import TABLES
 from dedup.shards import READ_TEXTS_FILE
@@ -62,8 +64,13 @@ def scan_ray(
     inputs: InputConfig | None = None,
     settings: RaySettings | None = None,
     progress: ProgressFn = no_progress,
+    rows_per_file: int = ROWS_PER_FILE,
 ) -> ScanSummary:
     """`dedup.runner.scan` on Ray: the same tables, read, hashed and matched on a cluster.
+
+    A table of more than `rows_per_file` rows is a folder of parts, as
+    `scan` writes it; the spans table's files are written by Ray tasks, so
+    `out` must be on a file system every node of the cluster can write.
 
     Raises:
         ConfigError: Ray is not installed (the message says what to
@@ -113,13 +120,21 @@ def scan_ray(
             provenance = Provenance.of(paths, reading, docs)
             progress(Tick("write", files_total=len(TABLES)))
             summary = summarize(result, target)
-            # Handed over, as to the embedded runner's `to_tables`; the spans
-            # are read back from the ranges a range at a time as written.
+            rows = result.rows
+            if not isinstance(rows, RangeRows):
+                raise TypeError("label_parts leaves its rows in its ranges")
+            # Handed over, as to the embedded runner's `to_tables`.
             handed_result = [result]
             del result
             tables = to_tables(handed_result.pop(), cfg, problems, provenance, sliced=True)
-            write_output(target, tables, force)
-            del tables
+            # The spans table is not made here: its files are made and
+            # written by tasks, where the ranges that hold its rows are.
+            spans = tables.pop("spans")
+            with output_writer(target, force, rows_per_file) as write:
+                write(tables)
+                del tables
+                files = write.place("spans", spans.num_rows)
+                write_spans(ray, rows, parts, bounds, ids, texts, spans.schema, files)
             parts.close()
     finally:
         # However the scan ends: the file closed, the folder (and file) removed.

@@ -1,0 +1,134 @@
+"""spans.parquet written by Ray tasks, a file each, from the ranges in the object store.
+
+The spans table is the largest of a scan (a row per span, about two per
+line). After the labelling, its rows lie in the ranges of documents that
+the cluster labelled (`core.label_parts.RangeRows`); each file of the table
+(one, or the parts of `output.TableWriter.place`) is made and written by a
+task that reads the ranges holding its rows, with the texts and ids of
+their documents, through the same adapter (`arrow.span_table`) and writer
+(`output.write_table`) as the embedded runner: the same bytes. The driver
+only places the files and reads the texts from its spilled file for the
+tasks (the ranges dropped theirs in the pass that cut glued passages).
+
+The output folder must be one that the workers can write: on a local
+instance it is; on a cluster, a path every node mounts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from numpy.typing import NDArray
+
+from dedup.arrow import span_table
+from dedup.core.label_parts import Part, RangeRows, RangeTexts, part_spans
+from dedup.core.pipeline import SpanRows
+from dedup.output import SlicedTable, write_table
+from dedup.ray_engine.parts import RayParts, one_thread
+from dedup.spilled_texts import SpilledTexts
+
+I64 = NDArray[np.int64]
+
+
+def write_spans(
+    ray: Any,
+    rows: RangeRows,
+    parts: RayParts,
+    bounds: Sequence[int],
+    ids: Sequence[str],
+    texts: SpilledTexts,
+    schema: pa.Schema,
+    files: Sequence[tuple[int, int, Path]],
+) -> None:
+    """Write spans `start` to `stop` - 1 into `path` for each (start, stop, path) of `files`.
+
+    `parts` are the ranges of `rows`, cut at document `bounds`. A task per
+    file; as many run at once as the cluster has CPUs, so that the texts
+    handed to them are not all in the object store together.
+
+    Raises:
+        OSError: a file could not be written (as Ray raises a task's error:
+            an instance of both the OSError and Ray's task error).
+    """
+    ascii = texts.ascii()
+    task = ray.remote(_write_file)
+    window = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    running: list[Any] = []
+    try:
+        for start, stop, path in files:
+            pieces = rows.span_pieces(start, stop)
+            held = [index for index, _, _ in pieces]
+            lo = int(bounds[held[0]]) if held else 0
+            hi = int(bounds[held[-1] + 1]) if held else 0
+            utf8, at = texts.utf8_range(lo, hi)
+            if len(running) >= window:
+                done, running = ray.wait(running, num_returns=1)
+                ray.get(done)
+            running.append(
+                task.remote(
+                    schema,
+                    str(path),
+                    stop - start,
+                    lo,
+                    pa.array(list(ids[lo:hi]), pa.string()),
+                    utf8,
+                    at,
+                    ascii[lo:hi],
+                    [(a, b) for _, a, b in pieces],
+                    *(parts.ref(index) for index in held),
+                )
+            )
+        ray.get(running)
+    except BaseException:
+        # No task may write into the staging folder once it is removed.
+        for ref in running:
+            ray.cancel(ref, force=True)
+        for ref in running:
+            with contextlib.suppress(Exception):
+                ray.get(ref)
+        raise
+
+
+def _write_file(
+    schema: pa.Schema,
+    path: str,
+    n_rows: int,
+    first_doc: int,
+    ids: pa.Array,
+    utf8: NDArray[np.uint8],
+    at: I64,
+    ascii: NDArray[np.bool_],
+    slices: list[tuple[int, int]],
+    *ranges: Part,
+) -> None:
+    """One file of the spans table, from `slices` of the ranges labelled to the end."""
+    one_thread()
+    spans = SpanRows.joined(
+        [part_spans(part, a, b) for part, (a, b) in zip(ranges, slices, strict=True)]
+    )
+    if len(spans) != n_rows:
+        raise ValueError(f"{path}: {len(spans)} spans found where {n_rows} were placed")
+    texts = RangeTexts(0, utf8, at)
+
+    def table_rows(lo: int, hi: int) -> pa.Table:
+        return span_table(_sliced(spans, lo, hi), ids, texts, schema, ascii, first_doc)
+
+    # Made and written a row group at a time, as the driver writes a SlicedTable.
+    write_table(SlicedTable(schema, n_rows, table_rows), Path(path))
+
+
+def _sliced(spans: SpanRows, lo: int, hi: int) -> SpanRows:
+    return SpanRows(
+        spans.doc[lo:hi],
+        spans.start[lo:hi],
+        spans.end[lo:hi],
+        spans.boilerplate[lo:hi],
+        spans.passage[lo:hi],
+        spans.doc_count[lo:hi],
+        spans.score[lo:hi],
+    )
