@@ -164,10 +164,34 @@ def test_a_task_that_cannot_write_its_spans_file_leaves_the_previous_output(
         return [(a, b, tmp_path / "gone" / path.name) for a, b, path in placed]
 
     monkeypatch.setattr(dedup.output.TableWriter, "place", nowhere)
-    with pytest.raises(OutputError, match="cannot write output"):
+    with pytest.raises(OutputError, match="cannot write output") as raised:
         scan_ray([seeds_dir], out, ScanConfig(), force=True)
+    # The task's own reason, not Ray's wrapper and its worker's traceback.
+    assert "No such file or directory" in str(raised.value)
+    assert "Traceback" not in str(raised.value)
     assert _files(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_temporary_file_of_a_retried_task_is_not_left_in_the_output(
+    local_ray: None, tmp_path: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a task whose worker died mid-write leaves (Ray runs it again) goes."""
+    real = dedup.output.TableWriter.place
+
+    def with_orphan(
+        self: dedup.output.TableWriter, name: str, num_rows: int, one_file: bool = False
+    ) -> list[tuple[int, int, Path]]:
+        placed = real(self, name, num_rows, one_file)
+        for _, _, path in placed if name == "spans" else []:
+            dedup.output.temporary_name(path).write_bytes(b"PAR1 half")
+        return placed
+
+    monkeypatch.setattr(dedup.output.TableWriter, "place", with_orphan)
+    scan_ray([seeds_dir], tmp_path / "ray", ScanConfig(), rows_per_file=4)
+    monkeypatch.undo()
+    scan([seeds_dir], tmp_path / "embedded", ScanConfig(), index=False, rows_per_file=4)
+    assert _files(tmp_path / "ray") == _files(tmp_path / "embedded")
 
 
 def test_generated_corpus_gives_the_same_tables_with_components_in_rounds(

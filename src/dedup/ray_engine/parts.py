@@ -109,8 +109,10 @@ class RayParts:
     """A `SteppedParts` store: each range an object of Ray's object store.
 
     `load` and `save` move a range between the driver and the store (the
-    driver makes the ranges, and reads the spans back a range at a time
-    while writing them); `each` runs a step where the ranges are.
+    ranges are made and their spans written by tasks, `ranges_on_cluster`
+    and `spans_files.write_spans`: these serve tests and small stores);
+    `each` runs a step where the ranges are, and `ref` hands a range to a
+    task.
     """
 
     def __init__(self, ray: Any, refs: Sequence[Any] = ()) -> None:

@@ -130,11 +130,13 @@ def scan_ray(
             # The spans table is not made here: its files are made and
             # written by tasks, where the ranges that hold its rows are.
             spans = tables.pop("spans")
+            n_spans, schema = spans.num_rows, spans.schema
+            del spans  # it holds the analysis
             with output_writer(target, force, rows_per_file) as write:
                 write(tables)
                 del tables
-                files = write.place("spans", spans.num_rows)
-                write_spans(ray, rows, parts, bounds, ids, texts, spans.schema, files)
+                files = write.place("spans", n_spans)
+                write_spans(ray, rows, parts, bounds, ids, texts, schema, files)
             parts.close()
     finally:
         # However the scan ends: the file closed, the folder (and file) removed.

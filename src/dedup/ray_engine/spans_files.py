@@ -52,8 +52,7 @@ def write_spans(
     handed to them are not all in the object store together.
 
     Raises:
-        OSError: a file could not be written (as Ray raises a task's error:
-            an instance of both the OSError and Ray's task error).
+        OSError: a file could not be written (the task's own error).
     """
     ascii = texts.ascii()
     task = ray.remote(_write_file)
@@ -61,21 +60,21 @@ def write_spans(
     running: list[Any] = []
     try:
         for start, stop, path in files:
+            if len(running) >= window:
+                done, running = ray.wait(running, num_returns=1)
+                ray.get(done)
             pieces = rows.span_pieces(start, stop)
             held = [index for index, _, _ in pieces]
             lo = int(bounds[held[0]]) if held else 0
             hi = int(bounds[held[-1] + 1]) if held else 0
             utf8, at = texts.utf8_range(lo, hi)
-            if len(running) >= window:
-                done, running = ray.wait(running, num_returns=1)
-                ray.get(done)
             running.append(
                 task.remote(
                     schema,
                     str(path),
                     stop - start,
                     lo,
-                    pa.array(list(ids[lo:hi]), pa.string()),
+                    pa.array(ids[lo:hi], pa.string()),
                     utf8,
                     at,
                     ascii[lo:hi],
@@ -84,14 +83,27 @@ def write_spans(
                 )
             )
         ray.get(running)
-    except BaseException:
+    except BaseException as exc:
         # No task may write into the staging folder once it is removed.
         for ref in running:
             ray.cancel(ref, force=True)
         for ref in running:
             with contextlib.suppress(Exception):
                 ray.get(ref)
+        from ray.exceptions import RayTaskError
+
+        cause = getattr(exc, "cause", None)
+        if isinstance(exc, RayTaskError) and isinstance(cause, OSError):
+            # The task's own error, whose reason `OutputError` quotes (Ray's
+            # wrapper carries a traceback of the worker instead).
+            raise cause from None
         raise
+    # A task retried after its worker died (Ray retries tasks) may have left
+    # the temporary file it was writing: none may go into the output.
+    for folder in {path.parent for _, _, path in files}:
+        for name in {path.name for _, _, path in files if path.parent == folder}:
+            for orphan in folder.glob(f".{name}.tmp-*"):
+                orphan.unlink(missing_ok=True)
 
 
 def _write_file(
@@ -106,29 +118,28 @@ def _write_file(
     slices: list[tuple[int, int]],
     *ranges: Part,
 ) -> None:
-    """One file of the spans table, from `slices` of the ranges labelled to the end."""
+    """One file of the spans table, from `slices` of the ranges labelled to the end.
+
+    `ids`, `utf8`, `at` and `ascii` are those of documents `first_doc` on,
+    up to the end of the last range.
+    """
     one_thread()
-    spans = SpanRows.joined(
-        [part_spans(part, a, b) for part, (a, b) in zip(ranges, slices, strict=True)]
-    )
-    if len(spans) != n_rows:
-        raise ValueError(f"{path}: {len(spans)} spans found where {n_rows} were placed")
+    if ranges and (ranges[0].lo != first_doc or ranges[-1].hi != first_doc + len(at) - 1):
+        raise ValueError(f"{path}: the texts given are not those of the ranges read")
+    # Where each range's rows start in the file.
+    base = np.cumsum([0] + [b - a for a, b in slices], dtype=np.int64)
+    if int(base[-1]) != n_rows:
+        raise ValueError(f"{path}: {int(base[-1])} spans found where {n_rows} were placed")
     texts = RangeTexts(0, utf8, at)
 
     def table_rows(lo: int, hi: int) -> pa.Table:
-        return span_table(_sliced(spans, lo, hi), ids, texts, schema, ascii, first_doc)
+        # Rows lo to hi - 1 of the file, from the ranges that hold them: a
+        # row group's spans at a time, not the file's.
+        pieces = []
+        for part, (a, _), first, end in zip(ranges, slices, base[:-1], base[1:], strict=True):
+            if first < hi and end > lo:
+                pieces.append(part_spans(part, a + max(lo - first, 0), a + min(hi, end) - first))
+        return span_table(SpanRows.joined(pieces), ids, texts, schema, ascii, first_doc)
 
     # Made and written a row group at a time, as the driver writes a SlicedTable.
     write_table(SlicedTable(schema, n_rows, table_rows), Path(path))
-
-
-def _sliced(spans: SpanRows, lo: int, hi: int) -> SpanRows:
-    return SpanRows(
-        spans.doc[lo:hi],
-        spans.start[lo:hi],
-        spans.end[lo:hi],
-        spans.boilerplate[lo:hi],
-        spans.passage[lo:hi],
-        spans.doc_count[lo:hi],
-        spans.score[lo:hi],
-    )
