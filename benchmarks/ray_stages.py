@@ -76,10 +76,17 @@ def main() -> int:
         logging_level=logging.WARNING,
     )
     matching.shuffle = _timed_shuffle(matching.shuffle)  # type: ignore[assignment]
-    runner._read = _timed("read (map over files) and collect to driver", runner._read)
+    runner._read = _timed("read (map over files); texts to the driver's work folder", runner._read)
     runner.match_blocks = _timed("block matching (all shuffles above)", runner.match_blocks)
-    runner.label = _timed("driver: core.pipeline.label", runner.label)
-    runner.write_output = _timed("driver: write Parquet", runner.write_output)
+    runner.ranges_on_cluster = _timed(
+        "ranges of documents made by tasks (block rows split, texts added)",
+        runner.ranges_on_cluster,
+    )
+    runner.label_parts = _timed(
+        "labelling: core.label_parts, a task per range and pass", runner.label_parts
+    )
+    runner.to_tables = _timed("driver: documents, passages and errors tables", runner.to_tables)
+    runner.write_spans = _timed("spans table: a task per file", runner.write_spans)
     size = sum(p.stat().st_size for p in args.corpus.rglob("*") if p.is_file()) / 1e6
     out = Path(tempfile.mkdtemp(prefix="dedup-stages-")) / "out"
     started = time.perf_counter()
