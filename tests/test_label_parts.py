@@ -24,6 +24,7 @@ from dedup.core.key_tables import (
 from dedup.core.label_parts import (
     Part,
     PartsInMemory,
+    RangeRows,
     RangeTexts,
     Step,
     SteppedParts,
@@ -88,6 +89,10 @@ def _assert_rows_same(whole: Analysis, split: Analysis) -> None:
     cuts = sorted({0, n, *rng.integers(0, n + 1, size=4).tolist()})
     for lo, hi in itertools.pairwise(cuts):
         _assert_same(span_rows(whole, lo, hi), span_rows(split, lo, hi), f"spans {lo}:{hi}")
+        # The documents a Ray task writing these spans is handed the texts of.
+        doc = span_rows(whole, lo, hi).doc
+        held = (int(doc[0]), int(doc[-1]) + 1) if len(doc) else (0, 0)
+        assert isinstance(split.rows, RangeRows) and split.rows.span_documents(lo, hi) == held
     _assert_same(_joined(whole), _joined(split), "block clusters")
     _assert_same(boilerplate_chars(whole), boilerplate_chars(split), "boilerplate chars")
     rows = np.arange(len(whole.passages.passage))

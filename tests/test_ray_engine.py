@@ -128,22 +128,27 @@ def _files(out: Path) -> dict[str, bytes]:
 def test_the_spans_files_are_written_by_tasks_with_the_embedded_runners_bytes(
     local_ray: None, tmp_path: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Parts of 4 rows, each made and written by a task from ranges of about
-    three lines: none by the driver, whose writer of sliced tables fails here."""
+    """Parts of 4 rows in row groups of 2 (the driver's size, which the tasks
+    take), each part made and written by a task from ranges of about three
+    lines, each group with its own documents' texts: none by the driver,
+    whose writer of sliced tables fails here."""
 
     def driver_writes(*args: object) -> None:
         raise AssertionError("the driver wrote spans")
 
-    monkeypatch.setattr(dedup.output, "_write_slices", driver_writes)
+    monkeypatch.setattr(dedup.output, "ROW_GROUP_ROWS", 2)
     settings = RaySettings(range_blocks=3)
-    scan_ray([seeds_dir], tmp_path / "ray", ScanConfig(), settings=settings, rows_per_file=4)
-    monkeypatch.undo()
+    with monkeypatch.context() as patched:
+        patched.setattr(dedup.output, "_write_slices", driver_writes)
+        scan_ray([seeds_dir], tmp_path / "ray", ScanConfig(), settings=settings, rows_per_file=4)
     scan([seeds_dir], tmp_path / "embedded", ScanConfig(), index=False, rows_per_file=4)
     written = _files(tmp_path / "ray")
     assert written == _files(tmp_path / "embedded")
     spans = pq.read_table(tmp_path / "ray" / "spans.parquet")
     parts = [name for name in written if name.startswith("spans.parquet/part-")]
     assert len(parts) == -(-spans.num_rows // 4) >= 4
+    first = pq.ParquetFile(tmp_path / "ray" / parts[0])
+    assert [first.metadata.row_group(i).num_rows for i in range(first.num_row_groups)] == [2, 2]
     assert spans.schema.metadata[b"dedup.table"] == b"spans"
 
 

@@ -214,14 +214,18 @@ def _parquet_options(schema: pa.Schema) -> dict[str, object]:
     return {"compression": "zstd", "use_dictionary": dictionary_columns(schema)}
 
 
-def write_table(table: Writable, path: Path) -> None:
-    """Write one Parquet file atomically: a temporary name, fsync, then rename."""
+def write_table(table: Writable, path: Path, group_rows: int | None = None) -> None:
+    """Write one Parquet file atomically: a temporary name, fsync, then rename.
+
+    A `SlicedTable` is written in row groups of `group_rows` rows (default
+    `ROW_GROUP_ROWS`): a process writing for another passes that one's.
+    """
     tmp = temporary_name(path)
     try:
         if isinstance(table, StreamedTable):
             _write_batches(table, tmp)
         elif isinstance(table, SlicedTable):
-            _write_slices(table, tmp)
+            _write_slices(table, tmp, group_rows or ROW_GROUP_ROWS)
         else:
             pq.write_table(
                 table, tmp, row_group_size=row_group_rows(table), **_parquet_options(table.schema)
@@ -244,17 +248,17 @@ def _write_batches(table: StreamedTable, path: Path) -> None:
         raise ValueError(f"{path}: {rows} rows written where the table has {table.num_rows}")
 
 
-def _write_slices(table: SlicedTable, path: Path) -> None:
-    """`table` into one Parquet file at `path`, a row group at a time."""
-    if table.num_rows <= ROW_GROUP_ROWS:
+def _write_slices(table: SlicedTable, path: Path, group_rows: int) -> None:
+    """`table` into one Parquet file at `path`, a row group of `group_rows` rows at a time."""
+    if table.num_rows <= group_rows:
         # What `pq.write_table` does with a table of one row group, or none.
         whole = table.read(0, table.num_rows)
-        pq.write_table(whole, path, row_group_size=ROW_GROUP_ROWS, **_parquet_options(table.schema))
+        pq.write_table(whole, path, row_group_size=group_rows, **_parquet_options(table.schema))
         return
     with pq.ParquetWriter(path, table.schema, **_parquet_options(table.schema)) as writer:
-        for lo in range(0, table.num_rows, ROW_GROUP_ROWS):
-            hi = min(lo + ROW_GROUP_ROWS, table.num_rows)
-            writer.write_table(table.read(lo, hi), row_group_size=ROW_GROUP_ROWS)
+        for lo in range(0, table.num_rows, group_rows):
+            hi = min(lo + group_rows, table.num_rows)
+            writer.write_table(table.read(lo, hi), row_group_size=group_rows)
 
 
 def swap_into_place(staging: Path, out: Path, old: Path) -> None:

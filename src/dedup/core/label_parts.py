@@ -638,6 +638,7 @@ class _Finished:
     summary: tuple[I64, I64, I64, I64]
     first_run: tuple[NDArray[np.int32], I64, I64, I64]
     boilerplate_chars: I64  # per document of the range
+    doc_spans: I64  # spans per document of the range
 
 
 def _finish(doc_len: I64, part: Part) -> tuple[Part, _Finished]:
@@ -675,6 +676,7 @@ def _finish(doc_len: I64, part: Part) -> tuple[Part, _Finished]:
         summary=summary,
         first_run=first_run,
         boilerplate_chars=boilerplate_chars.astype(np.int64),
+        doc_spans=np.bincount(spans[0], minlength=part.hi - part.lo).astype(np.int64),
     )
     return part.with_columns((), **columns), finished
 
@@ -694,10 +696,13 @@ class RangeRows:
         boilerplate: I64,
         passages: Passages,
         places: tuple[I64, I64, I64],
+        doc_spans: I64,
     ) -> None:
         self.parts = parts
         self._blocks = int(sum(block_counts))
         self._span_at = np.concatenate(([0], np.cumsum(span_counts, dtype=np.int64)))
+        # Where each document's spans start, and the end of the last.
+        self._doc_span_at = np.concatenate(([0], np.cumsum(doc_spans, dtype=np.int64)))
         self._boilerplate = boilerplate
         self.passages = passages
         self._places = places
@@ -734,6 +739,11 @@ class RangeRows:
             if finished
             else np.zeros(n_docs, np.int64)
         )
+        doc_spans = (
+            np.concatenate([f.doc_spans for f in finished])
+            if finished
+            else np.zeros(n_docs, np.int64)
+        )
         return cls(
             parts,
             [f.n_blocks for f in finished],
@@ -741,6 +751,7 @@ class RangeRows:
             boilerplate,
             passages,
             (docs[at], starts[at], ends[at]),
+            doc_spans,
         )
 
     @property
@@ -759,6 +770,15 @@ class RangeRows:
             pieces.append(part_spans(part, a, b))
             del part
         return SpanRows.joined(pieces)
+
+    def span_documents(self, lo: int, hi: int) -> tuple[int, int]:
+        """The documents of spans `lo` to `hi` - 1: (first, last + 1); (0, 0) for none."""
+        if hi <= lo:
+            return 0, 0
+        at = self._doc_span_at
+        first = int(np.searchsorted(at, lo, side="right")) - 1
+        last = int(np.searchsorted(at, hi - 1, side="right")) - 1
+        return first, last + 1
 
     def span_pieces(self, lo: int, hi: int) -> list[tuple[int, int, int]]:
         """Where spans `lo` to `hi` - 1 lie: (range, first, end) of each range holding some."""

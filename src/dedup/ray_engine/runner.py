@@ -136,7 +136,7 @@ def scan_ray(
                 write(tables)
                 del tables
                 files = write.place("spans", n_spans)
-                write_spans(ray, rows, parts, bounds, ids, texts, schema, files)
+                write_spans(ray, rows, parts, ids, texts, schema, files)
             parts.close()
     finally:
         # However the scan ends: the file closed, the folder (and file) removed.

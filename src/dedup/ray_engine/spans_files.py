@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
+from dedup import output
 from dedup.arrow import span_table
 from dedup.core.label_parts import Part, RangeRows, RangeTexts, part_spans
 from dedup.core.pipeline import SpanRows
@@ -39,7 +41,6 @@ def write_spans(
     ray: Any,
     rows: RangeRows,
     parts: RayParts,
-    bounds: Sequence[int],
     ids: Sequence[str],
     texts: SpilledTexts,
     schema: pa.Schema,
@@ -47,14 +48,17 @@ def write_spans(
 ) -> None:
     """Write spans `start` to `stop` - 1 into `path` for each (start, stop, path) of `files`.
 
-    `parts` are the ranges of `rows`, cut at document `bounds`. A task per
-    file; as many run at once as the cluster has CPUs, so that the texts
-    handed to them are not all in the object store together.
+    `parts` are the ranges of `rows`. A task per file; as many run at once
+    as the cluster has CPUs. Each is handed, per row group of its file
+    (`ROW_GROUP_ROWS` spans), the ids and texts of that group's documents,
+    put in the object store one group at a time: the driver reads each
+    text about once and holds one group's texts at a time.
 
     Raises:
         OSError: a file could not be written (the task's own error).
     """
     ascii = texts.ascii()
+    group_rows = output.ROW_GROUP_ROWS  # the driver's, for the tasks
     task = ray.remote(_write_file)
     window = max(1, int(ray.cluster_resources().get("CPU", 1)))
     running: list[Any] = []
@@ -65,19 +69,17 @@ def write_spans(
                 ray.get(done)
             pieces = rows.span_pieces(start, stop)
             held = [index for index, _, _ in pieces]
-            lo = int(bounds[held[0]]) if held else 0
-            hi = int(bounds[held[-1] + 1]) if held else 0
-            utf8, at = texts.utf8_range(lo, hi)
+            groups = [
+                _put_documents(ray, rows.span_documents(lo, hi), ids, texts, ascii)
+                for lo, hi in _row_groups(start, stop, group_rows)
+            ]
             running.append(
                 task.remote(
                     schema,
                     str(path),
                     stop - start,
-                    lo,
-                    pa.array(ids[lo:hi], pa.string()),
-                    utf8,
-                    at,
-                    ascii[lo:hi],
+                    group_rows,
+                    groups,
                     [(a, b) for _, a, b in pieces],
                     *(parts.ref(index) for index in held),
                 )
@@ -106,40 +108,72 @@ def write_spans(
                 orphan.unlink(missing_ok=True)
 
 
+def _row_groups(start: int, stop: int, group_rows: int) -> list[tuple[int, int]]:
+    """The rows of each row group of a file of rows `start` to `stop` - 1, as
+    `output.write_table` cuts a `SlicedTable` (one group when empty)."""
+    cuts = list(range(start, stop, group_rows)) or [start]
+    return [(lo, min(lo + group_rows, stop)) for lo in cuts]
+
+
+def _put_documents(
+    ray: Any,
+    documents: tuple[int, int],
+    ids: Sequence[str],
+    texts: SpilledTexts,
+    ascii: NDArray[np.bool_],
+) -> Any:
+    """A reference to documents `lo` to `hi` - 1 in the object store: `_Documents`."""
+    lo, hi = documents
+    utf8, at = texts.utf8_range(lo, hi)
+    return ray.put(_Documents(lo, pa.array(ids[lo:hi], pa.string()), utf8, at, ascii[lo:hi]))
+
+
+@dataclass(frozen=True)
+class _Documents:
+    """Ids and texts (UTF-8, `RangeTexts`) of documents `first` on, and which are ASCII."""
+
+    first: int
+    ids: pa.Array
+    utf8: NDArray[np.uint8]
+    at: I64
+    ascii: NDArray[np.bool_]
+
+
 def _write_file(
     schema: pa.Schema,
     path: str,
     n_rows: int,
-    first_doc: int,
-    ids: pa.Array,
-    utf8: NDArray[np.uint8],
-    at: I64,
-    ascii: NDArray[np.bool_],
+    group_rows: int,
+    groups: list[Any],
     slices: list[tuple[int, int]],
     *ranges: Part,
 ) -> None:
     """One file of the spans table, from `slices` of the ranges labelled to the end.
 
-    `ids`, `utf8`, `at` and `ascii` are those of documents `first_doc` on,
-    up to the end of the last range.
+    `groups` are references to the `_Documents` of each row group of
+    `group_rows` rows, fetched as the group is made.
     """
+    import ray
+
     one_thread()
-    if ranges and (ranges[0].lo != first_doc or ranges[-1].hi != first_doc + len(at) - 1):
-        raise ValueError(f"{path}: the texts given are not those of the ranges read")
     # Where each range's rows start in the file.
     base = np.cumsum([0] + [b - a for a, b in slices], dtype=np.int64)
     if int(base[-1]) != n_rows:
         raise ValueError(f"{path}: {int(base[-1])} spans found where {n_rows} were placed")
-    texts = RangeTexts(0, utf8, at)
 
     def table_rows(lo: int, hi: int) -> pa.Table:
-        # Rows lo to hi - 1 of the file, from the ranges that hold them: a
-        # row group's spans at a time, not the file's.
+        # Rows lo to hi - 1 of the file (a row group), from the ranges that hold them.
         pieces = []
         for part, (a, _), first, end in zip(ranges, slices, base[:-1], base[1:], strict=True):
             if first < hi and end > lo:
                 pieces.append(part_spans(part, a + max(lo - first, 0), a + min(hi, end) - first))
-        return span_table(SpanRows.joined(pieces), ids, texts, schema, ascii, first_doc)
+        spans = SpanRows.joined(pieces)
+        docs: _Documents = ray.get(groups[lo // group_rows])
+        texts = RangeTexts(0, docs.utf8, docs.at)  # from docs.first, as `span_table` reads them
+        last = docs.first + len(texts) - 1
+        if len(spans) and not docs.first <= int(spans.doc[0]) <= int(spans.doc[-1]) <= last:
+            raise ValueError(f"{path}: spans of documents whose texts were not given")
+        return span_table(spans, docs.ids, texts, schema, docs.ascii, docs.first)
 
     # Made and written a row group at a time, as the driver writes a SlicedTable.
-    write_table(SlicedTable(schema, n_rows, table_rows), Path(path))
+    write_table(SlicedTable(schema, n_rows, table_rows), Path(path), group_rows)
