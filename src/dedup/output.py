@@ -68,6 +68,12 @@ ROW_GROUP_ROWS = 1 << 20
 GROUP_LIST_VALUES = 1 << 22
 
 
+def pieces_of(num_rows: int, size: int) -> list[tuple[int, int]]:
+    """Rows (first, end) of consecutive pieces of `size` rows, the last fewer: how
+    a table is cut into parts and row groups. One empty piece when there are no rows."""
+    return [(lo, min(lo + size, num_rows)) for lo in range(0, num_rows, size)] or [(0, 0)]
+
+
 def row_group_rows(table: pa.Table) -> int:
     """Rows per row group of `table`: `ROW_GROUP_ROWS`, fewer when its lists hold many values.
 
@@ -256,8 +262,7 @@ def _write_slices(table: SlicedTable, path: Path, group_rows: int) -> None:
         pq.write_table(whole, path, row_group_size=group_rows, **_parquet_options(table.schema))
         return
     with pq.ParquetWriter(path, table.schema, **_parquet_options(table.schema)) as writer:
-        for lo in range(0, table.num_rows, group_rows):
-            hi = min(lo + group_rows, table.num_rows)
+        for lo, hi in pieces_of(table.num_rows, group_rows):
             writer.write_table(table.read(lo, hi), row_group_size=group_rows)
 
 
@@ -386,8 +391,8 @@ class TableWriter:
         path.mkdir()
         self.folders.add(path)
         return [
-            (start, min(start + self.rows_per_file, num_rows), path / f"part-{part:05d}.parquet")
-            for part, start in enumerate(range(0, num_rows, self.rows_per_file))
+            (start, stop, path / f"part-{part:05d}.parquet")
+            for part, (start, stop) in enumerate(pieces_of(num_rows, self.rows_per_file))
         ]
 
 

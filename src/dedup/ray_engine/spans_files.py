@@ -30,7 +30,7 @@ from dedup import output
 from dedup.arrow import span_table
 from dedup.core.label_parts import Part, RangeRows, RangeTexts, part_spans
 from dedup.core.pipeline import SpanRows
-from dedup.output import SlicedTable, write_table
+from dedup.output import SlicedTable, pieces_of, write_table
 from dedup.ray_engine.parts import RayParts, one_thread
 from dedup.spilled_texts import SpilledTexts
 
@@ -70,8 +70,8 @@ def write_spans(
             pieces = rows.span_pieces(start, stop)
             held = [index for index, _, _ in pieces]
             groups = [
-                _put_documents(ray, rows.span_documents(lo, hi), ids, texts, ascii)
-                for lo, hi in _row_groups(start, stop, group_rows)
+                _put_documents(ray, rows.span_documents(start + lo, start + hi), ids, texts, ascii)
+                for lo, hi in pieces_of(stop - start, group_rows)
             ]
             running.append(
                 task.remote(
@@ -102,17 +102,9 @@ def write_spans(
         raise
     # A task retried after its worker died (Ray retries tasks) may have left
     # the temporary file it was writing: none may go into the output.
-    for folder in {path.parent for _, _, path in files}:
-        for name in {path.name for _, _, path in files if path.parent == folder}:
-            for orphan in folder.glob(f".{name}.tmp-*"):
-                orphan.unlink(missing_ok=True)
-
-
-def _row_groups(start: int, stop: int, group_rows: int) -> list[tuple[int, int]]:
-    """The rows of each row group of a file of rows `start` to `stop` - 1, as
-    `output.write_table` cuts a `SlicedTable` (one group when empty)."""
-    cuts = list(range(start, stop, group_rows)) or [start]
-    return [(lo, min(lo + group_rows, stop)) for lo in cuts]
+    for _, _, path in files:
+        for orphan in path.parent.glob(f".{path.name}.tmp-*"):
+            orphan.unlink(missing_ok=True)
 
 
 def _put_documents(
