@@ -26,6 +26,7 @@ from dedup import DecodeError, DuplicateIdError, InputConfig, OutputError, ScanC
 from dedup.cli import app
 from dedup.ray_engine import RaySettings, scan_ray
 from dedup.ray_engine import runner as ray_runner
+from dedup.ray_engine.matching import DocumentMatching
 from dedup.ray_engine.parts import RayParts
 from dedup.spilled_texts import SpilledTexts
 from dedup.synth import SynthConfig, generate
@@ -91,10 +92,11 @@ def test_the_cluster_labels_ranges_that_carry_their_texts(
     given: list[tuple[object, RayParts, list[set[str]]]] = []
     real = ray_runner.label_parts
 
-    def spy(ids: list[str], texts: object, parts: RayParts, *args: object) -> object:
+    def spy(ids: list[str], texts: object, parts: RayParts, *args: object, **kw: object) -> object:
         columns = [set(parts.load(i).columns) for i in range(len(parts))]
         given.append((texts, parts, columns))
-        return real(ids, texts, parts, *args)  # type: ignore[arg-type]
+        assert isinstance(kw["near_duplicates"], DocumentMatching)
+        return real(ids, texts, parts, *args, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ray_runner, "label_parts", spy)
     # A range of about one line: a document per range, five ranges.
@@ -112,7 +114,7 @@ def test_the_cluster_labels_ranges_that_carry_their_texts(
 def test_the_spilled_texts_go_however_the_scan_ends(
     local_ray: None, tmp_path: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def fail(*args: object) -> None:
+    def fail(*args: object, **kwargs: object) -> None:
         raise RuntimeError("stopped while labelling")
 
     monkeypatch.setattr(ray_runner, "label_parts", fail)

@@ -18,6 +18,8 @@ from dedup.arrow import block_rows, blocks_of, csr_of, gathered_csr, ints, pair_
 from dedup.core.blockhash import hash_blocks
 from dedup.core.fastops import gather
 from dedup.core.label_parts import parts_of
+from dedup.core.labels import count_distinct
+from dedup.core.near_duplicates import document_sets, near_duplicate_groups, sets_of_documents
 from dedup.core.pipeline import _contents, content_clusters, id_order
 from dedup.ray_engine import stages
 from dedup.synth import SynthConfig, generate
@@ -152,3 +154,50 @@ def test_block_rows_split_by_range_and_made_into_ranges_are_parts_of_the_blocks(
             np.testing.assert_array_equal(numbered[name], column, err_msg=name)
     with pytest.raises(ValueError, match="not a document"):
         stages.split_by_range(rows, pa.array(ids[1:]), cuts)
+
+
+def test_document_set_rows_through_the_stages_give_near_duplicate_groups() -> None:
+    """Each range's sets as two tables, banded with the documents' LSH, bucketed,
+    verified and joined into components: `near_duplicate_groups` of the whole."""
+    corpus = generate(SynthConfig(seed=6, sites=4, pages_per_site=8, near_duplicates=6))
+    # Three pages of a site's template and a line of their own: mostly
+    # common, so compared whole as well.
+    lines = [set(t.splitlines()) for t in corpus.texts]
+    common = [x for x in corpus.texts[0].splitlines() if sum(x in s for s in lines) >= 5]
+    texts = corpus.texts + ["\n".join([*common, f"a line of page {i}"]) for i in range(3)]
+    n_docs = len(texts)
+    blocks = hash_blocks(texts, CFG)
+    content, keys, first = _contents(blocks)
+    cluster, _ = content_clusters(blocks.hashes, blocks.offsets, first, keys, CFG)
+    spread, _ = count_distinct(cluster[content], blocks.doc)
+    want = near_duplicate_groups(
+        document_sets(blocks.doc, blocks.words, blocks.word_offsets, cluster[content], n_docs, CFG),
+        n_docs,
+        CFG,
+    )
+    assert len(np.unique(want)) < n_docs - 3  # the corpus has groups worth checking
+
+    owners, wholes = [], []
+    for lo, hi in itertools.pairwise([0, 0, n_docs // 3, n_docs // 2 + 1, n_docs]):
+        a, b = np.searchsorted(blocks.doc, [lo, hi])
+        base, top = blocks.word_offsets[a], blocks.word_offsets[b]
+        offsets = blocks.word_offsets[a : b + 1] - base
+        sets = sets_of_documents(
+            blocks.doc[a:b], blocks.words[base:top], offsets, spread[a:b], lo, hi, CFG
+        )
+        own, whole = stages.document_set_rows(sets)
+        owners.append(own)
+        wholes.append(whole)
+    # A document can be of both kinds: the edges of both make one graph.
+    edges = []
+    for kind in (owners, wholes):
+        sets = pa.concat_tables(kind)
+        bands = stages.bands_batch(sets, CFG, documents=True)
+        assert bands.num_rows == sets.num_rows * CFG.doc_lsh[0]
+        buckets = stages.buckets_partition(_one_partition(bands))
+        edges.append(stages.at_least(_similarities(buckets, sets), CFG.doc_threshold))
+    assert all(e.num_rows for e in edges)  # both kinds are compared here
+    group = np.arange(n_docs, dtype=np.int64)
+    for node, label in _stars(pa.concat_tables(edges)).items():
+        group[node] = label
+    np.testing.assert_array_equal(group, want)

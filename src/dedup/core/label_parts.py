@@ -190,6 +190,9 @@ class Parts(Protocol):
 # A step of a pass: a range in, the range as the pass leaves it (None:
 # unchanged) and what the pass gathers of it.
 Step = Callable[[Part], tuple[Part | None, Out]]
+# Near-duplicate groups of `n` documents from the ranges and the step that
+# makes each range's sets (`label_parts(near_duplicates=...)`).
+NearDuplicates = Callable[["Parts", Step[DocumentSets], int], I64]
 
 
 @runtime_checkable
@@ -378,11 +381,16 @@ def label_parts(
     keep_document_sets: bool = False,
     doc_len: I64 | None = None,
     stash: Stash = in_memory,
+    near_duplicates: NearDuplicates | None = None,
 ) -> Analysis:
     """`pipeline.label` of blocks given as ranges of documents (`parts_of`).
 
     Arguments as `label`, but for `parts`, whose ranges are rewritten
     pass by pass (they end holding the result's block columns).
+    `near_duplicates` finds the documents' near-duplicate groups from the
+    step that makes each range's sets, where the ranges are (the Ray
+    engine's shuffles); by default the sets are gathered here and grouped
+    by `near_duplicate_groups`. It is not called when the sets are kept.
     """
     n_docs = len(ids)
     if doc_len is None:
@@ -399,11 +407,17 @@ def label_parts(
     bounds = [lo for lo, _, _ in first_pass] + [first_pass[-1][1] if first_pass else n_docs]
     spread, _ = dense_pair_counts([p for _, _, p in first_pass], ids_of.n, np.zeros(n_docs, bool))
     del first_pass
-    sets = joined_sets(_each(parts, partial(_sets, cfg, spread)))
+    sets_step = partial(_sets, cfg, spread)
     del spread
-    doc_group = near_duplicate_groups(sets, n_docs, cfg)
-    kept_sets = stash(sets) if keep_document_sets else None
-    del sets
+    kept_sets = None
+    if near_duplicates is not None and not keep_document_sets:
+        doc_group = near_duplicates(parts, sets_step, n_docs)
+    else:
+        sets = joined_sets(_each(parts, sets_step))
+        doc_group = near_duplicate_groups(sets, n_docs, cfg)
+        kept_sets = stash(sets) if keep_document_sets else None
+        del sets
+    del sets_step
     groups, user_group, scope = user_groups(ids, cfg, group_values)
     shared = _shared_groups(doc_group, bounds)
     counting = _Counting(doc_group, user_group, shared, cfg)

@@ -1,4 +1,4 @@
-"""Block matching on Ray Data: distinct contents, LSH buckets, verified pairs, components.
+"""Block and document matching on Ray Data: LSH buckets, verified pairs, components.
 
 The global step of the analysis (`core.pipeline.content_clusters`) expressed
 as shuffles, so that no node holds every content or every edge:
@@ -12,6 +12,12 @@ as shuffles, so that no node holds every content or every edge:
 Only contents that belong to a cluster of two or more come back to the
 driver, as (key, cluster key, score): the same values `content_clusters`
 gives, in key order.
+
+Near-duplicate documents (`core.near_duplicates.near_duplicate_groups`)
+take the same path from their word-shingle sets, made by a task per range
+of the labelling (`DocumentMatching`): buckets by the documents' band keys,
+verified pairs, components; the driver receives (document, group) of the
+documents in groups of two or more.
 """
 
 from __future__ import annotations
@@ -21,13 +27,18 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from numpy.typing import NDArray
 
 from dedup.arrow import ints, pair_rows
 from dedup.config import ScanConfig
 from dedup.core.graph import components
+from dedup.core.label_parts import Part, Parts, Step
+from dedup.core.near_duplicates import DocumentSets
 from dedup.ray_engine import stages
+from dedup.ray_engine.parts import RayParts, one_thread
 from dedup.ray_engine.session import RaySettings
 
+I64 = NDArray[np.int64]
 Dataset = Any  # ray.data.Dataset: Ray is optional, so its types are not imported here
 _ARROW: dict[str, Any] = {"batch_format": "pyarrow", "batch_size": None}
 
@@ -118,6 +129,39 @@ class Matches:
     rounds: int
 
 
+def verified_pairs(sets: Dataset, cfg: ScanConfig, parts: int, documents: bool = False) -> Dataset:
+    """The pairs of `sets` (`SET_ROWS`) that LSH proposes and exact Jaccard verifies.
+
+    Contents at `cfg.passage_threshold` with `cfg.passage_lsh`; with
+    `documents`, documents at `cfg.doc_threshold` with `cfg.doc_lsh`.
+    """
+    bands = sets.map_batches(
+        stages.bands_batch, fn_kwargs={"cfg": cfg, "documents": documents}, **_ARROW
+    )
+    candidates = shuffle(bands, "band_key", parts, stages.buckets_partition)
+    threshold = cfg.doc_threshold if documents else cfg.passage_threshold
+    return (
+        similarities(candidates, sets, parts)
+        .map_batches(stages.at_least, fn_kwargs={"threshold": threshold}, **_ARROW)
+        .materialize()
+    )
+
+
+def component_labels(
+    ray: Any, edges: Dataset, parts: int, settings: RaySettings
+) -> tuple[Dataset, int, int]:
+    """(node, smallest node of its component) of the nodes of `edges`; the edges; the rounds.
+
+    On the driver up to `settings.max_driver_edges` edges, else in
+    large-star/small-star rounds (`star_components`; rounds 0: the driver).
+    """
+    n_edges = edges.count()
+    if n_edges <= settings.max_driver_edges:
+        return driver_components(ray, _collect(ray, edges)), n_edges, 0
+    labels, rounds = star_components(ray, edges, parts)
+    return labels, n_edges, rounds
+
+
 def match_blocks(
     ray: Any, blocks: Dataset, cfg: ScanConfig, parts: int, settings: RaySettings
 ) -> Matches:
@@ -125,19 +169,8 @@ def match_blocks(
     sets = shuffle(
         blocks.select_columns(["key", "hashes"]), "key", parts, stages.contents_partition
     ).materialize()
-    bands = sets.map_batches(stages.bands_batch, fn_kwargs={"cfg": cfg}, **_ARROW)
-    candidates = shuffle(bands, "band_key", parts, stages.buckets_partition)
-    verified = (
-        similarities(candidates, sets, parts)
-        .map_batches(stages.at_least, fn_kwargs={"threshold": cfg.passage_threshold}, **_ARROW)
-        .materialize()
-    )
-    n_edges = verified.count()
-    rounds = 0
-    if n_edges <= settings.max_driver_edges:
-        labels = driver_components(ray, _collect(ray, verified))
-    else:
-        labels, rounds = star_components(ray, verified, parts)
+    verified = verified_pairs(sets, cfg, parts)
+    labels, n_edges, rounds = component_labels(ray, verified, parts, settings)
     moved = labels.map_batches(stages.unlabelled, **_ARROW)
     scored = _collect(ray, similarities(moved, sets, parts))
     if scored is None:
@@ -147,3 +180,56 @@ def match_blocks(
     order = np.argsort(key)
     score = np.asarray(scored.column("similarity").to_numpy(), np.float64)
     return Matches(key[order], cluster[order], score[order], n_edges, rounds)
+
+
+def _set_tables(step: Step[DocumentSets], part: Part) -> tuple[pa.Table, pa.Table]:
+    one_thread()
+    _, sets = step(part)
+    return stages.document_set_rows(sets)
+
+
+@dataclass(frozen=True)
+class DocumentMatching:
+    """`near_duplicate_groups` on the cluster, for `label_parts(near_duplicates=...)`.
+
+    Each range's sets are made by a task and stay in the object store as
+    two tables (`stages.document_set_rows`); each kind goes through the
+    same LSH buckets and verification shuffles as block matching, with the
+    documents' banding and threshold, and the edges of both kinds make one
+    graph (a document can be of both), whose components are found as
+    `component_labels` finds them. The driver receives only the labels of
+    the documents in groups of two or more, never a set.
+    """
+
+    ray: Any
+    cfg: ScanConfig
+    partitions: int
+    settings: RaySettings
+
+    def __call__(self, parts: Parts, step: Step[DocumentSets], n_docs: int) -> I64:
+        """Near-duplicate group of every document (smallest document index in it).
+
+        Raises:
+            TypeError: `parts` are not in the object store (`RayParts`).
+        """
+        if not isinstance(parts, RayParts):
+            raise TypeError("DocumentMatching steps ranges kept in Ray's object store")
+        ray = self.ray
+        task = ray.remote(num_returns=2)(_set_tables)
+        shared = ray.put(step)
+        made = [task.remote(shared, parts.ref(i)) for i in range(len(parts))]
+        edges = [
+            verified_pairs(ray.data.from_arrow_refs(refs), self.cfg, self.partitions, True)
+            for refs in ([own for own, _ in made], [whole for _, whole in made])
+            if refs
+        ]
+        del made
+        group = np.arange(n_docs, dtype=np.int64)
+        if not edges:
+            return group
+        both = edges[0].union(*edges[1:]) if len(edges) > 1 else edges[0]
+        labels, _, _ = component_labels(ray, both, self.partitions, self.settings)
+        found = _collect(ray, labels)
+        if found is not None:
+            group[ints(found, "left")] = ints(found, "right")
+        return group

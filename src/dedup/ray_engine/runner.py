@@ -8,7 +8,8 @@
     cluster: the blocks without their shingle hashes cut into ranges of
       documents, each with its texts (`parts.ranges_on_cluster`); then
       core.label_parts's passes, a task per range, the driver making the
-      counts between passes
+      counts between passes; the near-duplicate documents found from the
+      ranges' sets by shuffles (matching.DocumentMatching)
     driver: the same Arrow tables and atomic Parquet output as the embedded
       runner; the spans table's files made and written by tasks from the
       ranges (`spans_files.write_spans`)
@@ -41,7 +42,7 @@ from dedup.heap import release_free_heap
 from dedup.output import ROWS_PER_FILE, check_target, output_writer
 from dedup.progress import ProgressFn, Tick, no_progress
 from dedup.ray_engine import stages
-from dedup.ray_engine.matching import Matches, match_blocks
+from dedup.ray_engine.matching import DocumentMatching, Matches, match_blocks
 from dedup.ray_engine.parts import ranges_on_cluster
 from dedup.ray_engine.session import RaySettings, ray_session, require_ray
 from dedup.ray_engine.spans_files import write_spans
@@ -113,8 +114,21 @@ def scan_ray(
             del block_refs
             cluster, score = _content_clusters(keys, matches)
             lengths = texts.lengths
+            # The documents' sets stay on the cluster too: their LSH and
+            # components are shuffles, as the blocks' were.
+            near_duplicates = DocumentMatching(ray, cfg, partitions, settings)
             result = label_parts(
-                ids, texts, parts, cluster, score, cfg, values, keys, False, lengths
+                ids,
+                texts,
+                parts,
+                cluster,
+                score,
+                cfg,
+                values,
+                keys,
+                False,
+                lengths,
+                near_duplicates=near_duplicates,
             )
             progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
             provenance = Provenance.of(paths, reading, docs)

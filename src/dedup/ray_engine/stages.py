@@ -38,6 +38,7 @@ from dedup.core.graph import both_ways, large_star, small_star, star_labels
 from dedup.core.label_parts import Part, ranges_of
 from dedup.core.lsh import GOLDEN, WINDOW, bucket_pairs, fmix64, unique_pairs
 from dedup.core.minhash import permutations
+from dedup.core.near_duplicates import DocumentSets
 from dedup.core.pipeline import distinct_sets
 from dedup.core.sets import gather
 from dedup.core.similar import set_band_keys
@@ -115,10 +116,11 @@ def contents_partition(batch: pa.Table) -> pa.Table:
     return set_rows(keys.astype(np.int64), values, offsets)
 
 
-def bands_batch(batch: pa.Table, cfg: ScanConfig) -> pa.Table:
-    """`BAND_ROWS` of a `SET_ROWS` batch: one row per content and band of `cfg.passage_lsh`."""
+def bands_batch(batch: pa.Table, cfg: ScanConfig, documents: bool = False) -> pa.Table:
+    """`BAND_ROWS` of a `SET_ROWS` batch: one row per set and band of `cfg.passage_lsh`
+    (documents: of `cfg.doc_lsh`, the banding of near-duplicate documents)."""
     values, offsets = csr_of(batch.column("set"))
-    bands, rows = cfg.passage_lsh
+    bands, rows = cfg.doc_lsh if documents else cfg.passage_lsh
     keys = set_band_keys(values, offsets, permutations(cfg.num_perm, cfg.seed), bands, rows)
     return band_rows(ints(batch, "key"), keys)
 
@@ -130,6 +132,18 @@ def buckets_partition(batch: pa.Table, window: int = WINDOW) -> pa.Table:
         ints(batch, "band"), ints(batch, "band_key"), ints(batch, "key"), window
     )
     return pair_rows(left, right)
+
+
+def document_set_rows(sets: DocumentSets) -> tuple[pa.Table, pa.Table]:
+    """`SET_ROWS` of the two kinds of sets `near_duplicate_groups` compares, keyed by document.
+
+    The first table holds the owners' own sets, the second the whole sets
+    of the mostly-common documents; each kind is compared only within
+    itself. Documents are numbered as in the corpus, in ascending order as
+    the rows of `DocumentSets`: the buckets' pairs are then those
+    `near_duplicate_groups` finds among its rows.
+    """
+    return set_rows(sets.owners, *sets.own), set_rows(sets.mostly_common, *sets.whole)
 
 
 # --- pairs meet their sets (two shuffles: by left key, then by right key) --------
