@@ -57,6 +57,7 @@ def test_nothing_imports_ray_unless_asked() -> None:
     [
         ({"num_cpus": 0}, "num_cpus must be at least 1"),
         ({"partitions": 0}, "partitions must be at least 1"),
+        ({"partitions": 1 << 31}, "partitions must be below 2\\*\\*31"),
         ({"max_driver_edges": -1}, "max_driver_edges"),
         ({"address": " "}, "--address"),
         ({"address": "auto", "num_cpus": 2}, "local Ray instance"),

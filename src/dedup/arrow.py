@@ -482,7 +482,7 @@ def band_rows(keys: I64, band_keys: I64) -> pa.Table:
     n, bands = band_keys.shape
     return pa.table(
         {
-            "band": np.tile(np.arange(bands, dtype=np.int64), n),
+            "band": np.tile(np.arange(bands, dtype=np.uint16), n),
             "band_key": band_keys.reshape(-1),
             "key": np.repeat(keys, bands),
         },

@@ -254,9 +254,11 @@ SET_ROWS = pa.schema(
 )
 
 # One LSH bucket entry: the content `key` has band key `band_key` in band `band`.
+# The band fits 16 bits (at most 1024 permutations, so at most 1024 bands):
+# these rows are the largest shuffle of the Ray engine, 18 bytes each.
 BAND_ROWS = pa.schema(
     [
-        pa.field("band", pa.int64(), nullable=False),
+        pa.field("band", pa.uint16(), nullable=False),
         pa.field("band_key", pa.int64(), nullable=False),
         pa.field("key", pa.int64(), nullable=False),
     ]

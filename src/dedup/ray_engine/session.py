@@ -72,6 +72,9 @@ class RaySettings:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"ray {name} must be at least 1, got {value}")
+        if self.partitions is not None and self.partitions >= 1 << 31:
+            # Shuffled rows carry their partition in 32 bits (`stages.with_part`).
+            raise ConfigError(f"ray partitions must be below 2**31, got {self.partitions}")
         if self.max_driver_edges < 0:
             raise ConfigError(f"ray max_driver_edges must be >= 0, got {self.max_driver_edges}")
         if self.address is not None and (

@@ -61,8 +61,9 @@ def with_part(batch: pa.Table, column: str, parts: int) -> pa.Table:
     one partition, and the partitions get about equal shares of the values.
     """
     mixed = fmix64(ints(batch, column).view(np.uint64) + GOLDEN)
-    part = (mixed % np.uint64(parts)).astype(np.int64)
-    return batch.append_column(PART, pa.array(part, pa.int64()))
+    # 32 bits: every shuffled row carries it, and a shuffle has far fewer parts.
+    part = (mixed % np.uint64(parts)).astype(np.int32)
+    return batch.append_column(PART, pa.array(part, pa.int32()))
 
 
 def without_part(batch: pa.Table) -> pa.Table:
