@@ -182,10 +182,12 @@ def match_blocks(
     return Matches(key[order], cluster[order], score[order], n_edges, rounds)
 
 
-def _set_tables(step: Step[DocumentSets], part: Part) -> tuple[pa.Table, pa.Table]:
+def _set_tables(step: Step[DocumentSets], part: Part) -> tuple[pa.Table, pa.Table, list[int]]:
+    """A range's two tables of sets (`stages.document_set_rows`) and their row counts."""
     one_thread()
     _, sets = step(part)
-    return stages.document_set_rows(sets)
+    own, whole = stages.document_set_rows(sets)
+    return own, whole, [own.num_rows, whole.num_rows]
 
 
 @dataclass(frozen=True)
@@ -215,13 +217,15 @@ class DocumentMatching:
         if not isinstance(parts, RayParts):
             raise TypeError("DocumentMatching steps ranges kept in Ray's object store")
         ray = self.ray
-        task = ray.remote(num_returns=2)(_set_tables)
+        task = ray.remote(num_returns=3)(_set_tables)
         shared = ray.put(step)
         made = [task.remote(shared, parts.ref(i)) for i in range(len(parts))]
+        counts = np.array(ray.get([n for _, _, n in made]), dtype=np.int64).reshape(-1, 2)
+        # A kind of fewer than two sets has no pair: its shuffles are skipped.
         edges = [
             verified_pairs(ray.data.from_arrow_refs(refs), self.cfg, self.partitions, True)
-            for refs in ([own for own, _ in made], [whole for _, whole in made])
-            if refs
+            for kind, refs in enumerate(([o for o, _, _ in made], [w for _, w, _ in made]))
+            if counts[:, kind].sum() >= 2
         ]
         del made
         group = np.arange(n_docs, dtype=np.int64)
