@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from dedup import ScanConfig
-from dedup.arrow import block_rows, blocks_of, csr_of, gathered_csr, ints, pair_rows
+from dedup.arrow import block_rows, blocks_of, csr_of, gathered_csr, ints, pair_rows, set_rows
 from dedup.core.blockhash import hash_blocks
 from dedup.core.fastops import gather
 from dedup.core.label_parts import parts_of
@@ -201,3 +201,14 @@ def test_document_set_rows_through_the_stages_give_near_duplicate_groups() -> No
     for node, label in _stars(pa.concat_tables(edges)).items():
         group[node] = label
     np.testing.assert_array_equal(group, want)
+
+
+def test_sets_among_keeps_the_rows_whose_key_is_named() -> None:
+    keys = np.array([-7, 3, 9, 2**62], dtype=np.int64)
+    values = np.arange(8, dtype=np.uint32)
+    sets = set_rows(keys, values, np.array([0, 2, 4, 6, 8], dtype=np.int64))
+    kept = stages.sets_among(sets, np.array([-9, 3, 2**62, 2**62 + 5], dtype=np.int64))
+    assert ints(kept, "key").tolist() == [3, 2**62]
+    assert kept.column("set").to_pylist() == [[2, 3], [6, 7]]
+    assert stages.sets_among(sets, np.empty(0, np.int64)).num_rows == 0
+    assert stages.sets_among(sets, keys).equals(sets)

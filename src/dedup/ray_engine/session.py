@@ -43,6 +43,8 @@ class RaySettings:
             driver at once (scipy's connected components, as the embedded
             runner does); above, components are found in rounds over the
             cluster (large-star / small-star) without the edges on one node.
+            Up to as many candidate pairs have their keys gathered on the
+            driver, so that only the sets they name are shuffled to meet them.
         range_blocks: lines per range of documents that the cluster
             labels (`core.label_parts`, a task per range and pass; a line
             block is a line, so the lines bound the blocks); default: 1 M

@@ -150,6 +150,15 @@ def document_set_rows(sets: DocumentSets) -> tuple[pa.Table, pa.Table]:
 # --- pairs meet their sets (two shuffles: by left key, then by right key) --------
 
 
+def sets_among(batch: pa.Table, keys: I64) -> pa.Table:
+    """The rows of a `SET_ROWS` batch whose key is among `keys` (sorted, distinct)."""
+    own = ints(batch, "key")
+    if not len(keys):
+        return batch.slice(0, 0)
+    at = np.minimum(np.searchsorted(keys, own), len(keys) - 1)
+    return batch.filter(pa.array(keys[at] == own))
+
+
 def sets_to_join(batch: pa.Table) -> pa.Table:
     """`SET_ROWS` as the set side of a join (`JOIN_ROWS`, pair false)."""
     keys = ints(batch, "key")
