@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup.core.graph import both_ways, components, large_star, small_star, star_labels
-from dedup.core.lsh import bucket_pairs, candidate_pairs, unique_pairs
+from dedup.core.lsh import GOLDEN, bucket_pairs, candidate_pairs, fmix64, unique_pairs
 
 
 def _star_components(left: np.ndarray, right: np.ndarray) -> dict[int, int]:
@@ -30,6 +30,20 @@ def test_bucket_pairs_window_and_buckets() -> None:
     member = np.array([30, 10, 20, 10, 40], dtype=np.int64)
     left, right = bucket_pairs(band, key, member, window=1)
     assert list(zip(left.tolist(), right.tolist(), strict=True)) == [(10, 20), (10, 40), (20, 30)]
+
+
+def test_bucket_pairs_tell_apart_buckets_whose_mixes_collide() -> None:
+    """Singleton buckets are dropped by a 64-bit mix of (band, band key); two
+    buckets with one mix are kept, and their members still never pair."""
+    mix_of = fmix64(np.array([0, 1], np.uint64) + GOLDEN)
+    key = np.uint64(0x1234_5678_9ABC)
+    other = key ^ mix_of[0] ^ mix_of[1]  # (1, other) mixes as (0, key) does
+    assert other ^ mix_of[1] == key ^ mix_of[0] and other != key
+    band = np.array([0, 1, 0, 0, 2], dtype=np.int64)
+    band_key = np.array([key, other, 5, 5, 5], dtype=np.uint64).view(np.int64)
+    member = np.array([1, 2, 3, 4, 5], dtype=np.int64)
+    left, right = bucket_pairs(band, band_key, member)
+    assert list(zip(left.tolist(), right.tolist(), strict=True)) == [(3, 4)]
 
 
 @settings(max_examples=60, deadline=None)

@@ -392,6 +392,7 @@ def bucket_pairs(band: I64, band_key: I64, member: I64, window: int = WINDOW) ->
     """
     if window < 1:
         raise ValueError(f"window must be at least 1, got {window}")
+    band, band_key, member = _shared_buckets(band, band_key, member)
     order = np.lexsort((member, band_key, band))
     b, k, m = band[order], band_key[order], member[order]
     lefts: list[I64] = []
@@ -404,6 +405,29 @@ def bucket_pairs(band: I64, band_key: I64, member: I64, window: int = WINDOW) ->
         np.concatenate(lefts) if lefts else np.empty(0, np.int64),
         np.concatenate(rights) if rights else np.empty(0, np.int64),
     )
+
+
+def _shared_buckets(band: I64, band_key: I64, member: I64) -> tuple[I64, I64, I64]:
+    """The entries of buckets with two members or more (and maybe a few others), in any order.
+
+    Most buckets hold one member and give no pair (99.8 % of the 24 M
+    entries of a 100 MB corpus): they are found by sorting one 64-bit mix
+    of (band, band key) instead of sorting every entry on three keys (3 M
+    entries: 0.3 s against 2 s). Two buckets whose mixes are equal only
+    keep both; pairs are made from the exact keys afterwards.
+    """
+    if len(band) < 2:
+        return band, band_key, member
+    mixed = np.asarray(band_key, dtype=np.int64).view(np.uint64) ^ fmix64(
+        np.asarray(band, dtype=np.int64).view(np.uint64) + GOLDEN
+    )
+    ordered, order = stable_sorted(mixed)
+    repeated = np.zeros(len(ordered), dtype=bool)
+    same = ordered[1:] == ordered[:-1]
+    repeated[1:] |= same
+    repeated[:-1] |= same
+    kept = order[repeated]
+    return band[kept], band_key[kept], member[kept]
 
 
 def unique_pairs(left: I64, right: I64) -> tuple[I64, I64]:
