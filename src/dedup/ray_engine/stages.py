@@ -118,8 +118,11 @@ def contents_partition(batch: pa.Table) -> pa.Table:
 
 
 def bands_batch(batch: pa.Table, cfg: ScanConfig, documents: bool = False) -> pa.Table:
-    """`BAND_ROWS` of a `SET_ROWS` batch: one row per set and band of `cfg.passage_lsh`
-    (documents: of `cfg.doc_lsh`, the banding of near-duplicate documents)."""
+    """`BAND_ROWS` of a `SET_ROWS` batch: one row per set and band.
+
+    The bands of `cfg.passage_lsh`; with `documents`, of `cfg.doc_lsh`
+    (the banding of near-duplicate documents).
+    """
     values, offsets = csr_of(batch.column("set"))
     bands, rows = cfg.doc_lsh if documents else cfg.passage_lsh
     keys = set_band_keys(values, offsets, permutations(cfg.num_perm, cfg.seed), bands, rows)
