@@ -51,10 +51,12 @@ def shuffle(ds: Dataset, column: str, parts: int, fn: Any, **kwargs: Any) -> Dat
     )
 
 
-def similarities(ray: Any, pairs: Dataset, sets: Dataset, parts: int, max_keys: int = 0) -> Dataset:
+def similarities(
+    ray: Any, pairs: Dataset, sets: Dataset, parts: int, max_pairs: int = 0
+) -> Dataset:
     """Exact Jaccard similarity of each distinct pair of content keys (`PAIR_ROWS`).
 
-    When the pairs are at most `max_keys` / 2, their keys are gathered on
+    When the pairs are at most `max_pairs`, their keys are gathered on
     the driver and only the sets they name are shuffled to meet them: the
     similarities are the same, and the joins carry a few sets instead of
     all (the 46 k candidate pairs among the 1.2 M contents of a 100 MB
@@ -62,7 +64,7 @@ def similarities(ray: Any, pairs: Dataset, sets: Dataset, parts: int, max_keys: 
     """
     pairs = pairs.materialize()
     n_pairs = pairs.count()
-    if 2 * n_pairs <= max_keys:
+    if n_pairs <= max_pairs:
         named = _collect(ray, pairs)
         keys = np.empty(0, np.int64)
         if named is not None:
@@ -147,13 +149,13 @@ class Matches:
 
 
 def verified_pairs(
-    ray: Any, sets: Dataset, cfg: ScanConfig, parts: int, max_keys: int, documents: bool = False
+    ray: Any, sets: Dataset, cfg: ScanConfig, parts: int, max_pairs: int, documents: bool = False
 ) -> Dataset:
     """The pairs of `sets` (`SET_ROWS`) that LSH proposes and exact Jaccard verifies.
 
     Contents at `cfg.passage_threshold` with `cfg.passage_lsh`; with
     `documents`, documents at `cfg.doc_threshold` with `cfg.doc_lsh`.
-    `max_keys` as `similarities`.
+    `max_pairs` as `similarities`.
     """
     bands = sets.map_batches(
         stages.bands_batch, fn_kwargs={"cfg": cfg, "documents": documents}, **_ARROW
@@ -161,7 +163,7 @@ def verified_pairs(
     candidates = shuffle(bands, "band_key", parts, stages.buckets_partition)
     threshold = cfg.doc_threshold if documents else cfg.passage_threshold
     return (
-        similarities(ray, candidates, sets, parts, max_keys)
+        similarities(ray, candidates, sets, parts, max_pairs)
         .map_batches(stages.at_least, fn_kwargs={"threshold": threshold}, **_ARROW)
         .materialize()
     )
@@ -189,11 +191,11 @@ def match_blocks(
     sets = shuffle(
         blocks.select_columns(["key", "hashes"]), "key", parts, stages.contents_partition
     ).materialize()
-    max_keys = 2 * settings.max_driver_edges
-    verified = verified_pairs(ray, sets, cfg, parts, max_keys)
+    max_pairs = settings.max_driver_edges
+    verified = verified_pairs(ray, sets, cfg, parts, max_pairs)
     labels, n_edges, rounds = component_labels(ray, verified, parts, settings)
     moved = labels.map_batches(stages.unlabelled, **_ARROW)
-    scored = _collect(ray, similarities(ray, moved, sets, parts, max_keys))
+    scored = _collect(ray, similarities(ray, moved, sets, parts, max_pairs))
     if scored is None:
         empty = np.empty(0, np.int64)
         return Matches(empty, empty, np.empty(0), n_edges, rounds)
@@ -242,11 +244,15 @@ class DocumentMatching:
         shared = ray.put(step)
         made = [task.remote(shared, parts.ref(i)) for i in range(len(parts))]
         counts = np.array(ray.get([n for _, _, n in made]), dtype=np.int64).reshape(-1, 2)
-        max_keys = 2 * self.settings.max_driver_edges
         # A kind of fewer than two sets has no pair: its shuffles are skipped.
         edges = [
             verified_pairs(
-                ray, ray.data.from_arrow_refs(refs), self.cfg, self.partitions, max_keys, True
+                ray,
+                ray.data.from_arrow_refs(refs),
+                self.cfg,
+                self.partitions,
+                self.settings.max_driver_edges,
+                True,
             )
             for kind, refs in enumerate(([o for o, _, _ in made], [w for _, w, _ in made]))
             if counts[:, kind].sum() >= 2
