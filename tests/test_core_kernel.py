@@ -474,6 +474,64 @@ def test_line_blocks_is_the_same_per_document_or_batched(texts: list[str]) -> No
         assert list(itertools.chain(*hashes)) == alone.hashes.tolist()
 
 
+class BytesTexts(list[str]):
+    """Texts that also give their UTF-8 bytes, as a runner's texts read from disk do."""
+
+    def utf8_range(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        encoded = [t.encode("utf-8", "surrogatepass") for t in self[lo:hi]]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=offsets[1:])
+        return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
+
+
+any_code_point = st.integers(0, 0x10FFFF).map(chr)
+any_text = st.lists(st.one_of(any_code_point, st.sampled_from("ab \n")), max_size=40).map("".join)
+
+
+@settings(deadline=None)
+@given(st.lists(any_text, max_size=6))
+def test_utf8_code_points_are_the_code_points_of_the_strings(texts: list[str]) -> None:
+    utf8, byte_offsets = BytesTexts(texts).utf8_range(0, len(texts))
+    lengths = np.array([len(t) for t in texts], dtype=np.int64)
+    got, got_offsets = kernel.utf8_code_points(utf8, byte_offsets, lengths)
+    want, want_offsets = kernel.code_points(texts)
+    assert got.tolist() == want.tolist()
+    assert got_offsets.tolist() == want_offsets.tolist()
+
+
+def test_utf8_code_points_name_a_text_whose_bytes_are_not_its_length() -> None:
+    utf8, offsets = BytesTexts(["abc", "d\u00e9f"]).utf8_range(0, 2)
+    with pytest.raises(ValueError, match="text 1 of the batch"):
+        kernel.utf8_code_points(utf8, offsets, np.array([3, 4], dtype=np.int64))
+    with pytest.raises(ValueError, match="text 0 of the batch"):
+        kernel.utf8_code_points(utf8, offsets, np.array([2, 3], dtype=np.int64))
+    # A text cut inside a character.
+    with pytest.raises(ValueError, match="text 0 of the batch"):
+        kernel.utf8_code_points(utf8[:5], np.array([0, 5]), np.array([2], dtype=np.int64))
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.one_of(line_doc, any_text), max_size=8),
+    st.integers(1, 400),
+    st.sampled_from([1, 2]),
+)
+def test_line_blocks_of_texts_given_as_bytes_are_those_of_the_strings(
+    texts: list[str], limit: int, threads: int
+) -> None:
+    cfg = config(flags=(True, True, True, False))
+    counts = ([len(t) for t in texts], [t.count("\n") for t in texts])
+    try:
+        want = line_blocks(texts, cfg)
+    except UnicodeEncodeError:
+        return  # a lone surrogate kept for hashing: an error in both ways
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kernel, "_BATCH_CHARS", limit)
+        got = line_blocks(BytesTexts(texts), cfg, threads, counts)
+    for field in dataclasses.fields(want):
+        assert np.array_equal(getattr(got, field.name), getattr(want, field.name)), field.name
+
+
 # --- signatures ------------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from dedup.config import ScanConfig
 from dedup.core.blockhash import hash_blocks
-from dedup.core.hashed_ranges import TextRange, analyze_in_ranges, line_ranges
+from dedup.core.hashed_ranges import TextRange, analyze_in_ranges, line_ranges, text_range
 from dedup.core.key_tables import (
     dense_pair_counts,
     distinct_dense_pairs,
@@ -46,7 +46,9 @@ from dedup.core.pipeline import (
     passage_texts,
     span_rows,
 )
+from dedup.core.text import Utf8Texts
 from dedup.errors import DuplicateIdError
+from dedup.spilled_texts import SpilledTexts
 from dedup.synth import SynthConfig, generate
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -383,3 +385,19 @@ def test_line_ranges_cut_at_the_first_document_past_each_multiple() -> None:
     )
     with pytest.raises(IndexError):
         text_range[2]
+
+
+def test_a_range_of_texts_read_from_disk_gives_their_bytes(tmp_path: Path) -> None:
+    texts = ["a", "b\u00e9", "c\ud800", "d"]
+    spilled = SpilledTexts.write(texts, tmp_path / "texts")
+    try:
+        some = text_range(spilled, 1, 3)
+        assert isinstance(some, Utf8Texts) and list(some) == texts[1:3]
+        utf8, offsets = some.utf8_range(0, 2)
+        assert utf8.tobytes() == "b\u00e9c\ud800".encode("utf-8", "surrogatepass")
+        assert offsets.tolist() == [0, 3, 7]
+        with pytest.raises(IndexError):
+            some.utf8_range(1, 3)
+    finally:
+        spilled.close()
+    assert not isinstance(text_range(texts, 1, 3), Utf8Texts)

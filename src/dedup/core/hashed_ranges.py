@@ -29,6 +29,7 @@ from dedup.core.label_parts import Part, Parts, cuts_at, label_parts
 from dedup.core.pipeline import Analysis, Stash, check_distinct, content_clusters, in_memory
 from dedup.core.sets import joined_rows
 from dedup.core.sorting import unique_first_inverse
+from dedup.core.text import Utf8Texts
 
 I64 = NDArray[np.int64]
 U32 = NDArray[np.uint32]
@@ -62,6 +63,26 @@ class TextRange(Sequence[str]):
     def __iter__(self) -> Iterator[str]:
         for i in range(len(self)):
             yield self[i]
+
+
+class Utf8TextRange(TextRange):
+    """A `TextRange` of texts that give their UTF-8 bytes (`text.Utf8Texts`), as they do."""
+
+    def __init__(self, texts: Sequence[str], utf8: Utf8Texts, lo: int, hi: int) -> None:
+        super().__init__(texts, lo, hi)
+        self.utf8 = utf8
+
+    def utf8_range(self, lo: int, hi: int) -> tuple[NDArray[np.uint8], I64]:
+        if not 0 <= lo <= hi <= len(self):
+            raise IndexError(f"texts {lo} to {hi} of {len(self)}")
+        return self.utf8.utf8_range(self.lo + lo, self.lo + hi)
+
+
+def text_range(texts: Sequence[str], lo: int, hi: int) -> TextRange:
+    """Texts `lo` to `hi` - 1 of `texts`, giving their bytes where `texts` do."""
+    if isinstance(texts, Utf8Texts):
+        return Utf8TextRange(texts, texts, lo, hi)
+    return TextRange(texts, lo, hi)
 
 
 def line_ranges(newlines: I64, per_range: int) -> list[int]:
@@ -164,7 +185,7 @@ def _hash_ranges(
     keys_of = []
     for index, (lo, hi) in enumerate(itertools.pairwise(bounds)):
         blocks = hash_blocks(
-            TextRange(texts, lo, hi), cfg, workers, (doc_len[lo:hi], newlines[lo:hi])
+            text_range(texts, lo, hi), cfg, workers, (doc_len[lo:hi], newlines[lo:hi])
         )
         columns: dict[str, NDArray[Any]] = {
             "doc": blocks.doc + lo,

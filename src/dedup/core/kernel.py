@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from dedup.config import ScanConfig
 from dedup.core.blockhash import BlockHashes, rows_csr
 from dedup.core.shingles import content_key, shingle_hash, shingle_strings
-from dedup.core.text import tokens
+from dedup.core.text import Utf8Texts, tokens
 from dedup.core.unicode_fold import fold_table
 from dedup.core.xxh import _TOP64, _compiled, _compiled_inline, _xxh32, _xxh64
 from dedup.errors import ConfigError
@@ -410,6 +410,74 @@ def code_points(texts: Sequence[str], out: U32 | None = None) -> tuple[U32, I64]
     return cp, doc_offsets
 
 
+@_compiled
+def _decode_utf8(utf8: U8, byte_offsets: I64, char_offsets: I64, out: U32) -> int:
+    """Code points of each text's UTF-8 bytes into `out` at `char_offsets`; -1,
+    or the first text whose bytes do not give its length in code points.
+
+    Three-byte forms of surrogates decode like any other ("surrogatepass"),
+    as the texts' writer encodes lone surrogates. Bytes are not otherwise
+    checked: they come from a file this tool wrote from strings.
+    """
+    for t in range(len(byte_offsets) - 1):
+        i, end = byte_offsets[t], byte_offsets[t + 1]
+        j, stop = char_offsets[t], char_offsets[t + 1]
+        if end - i == stop - j:
+            # As many bytes as code points: ASCII (most texts), widened in a
+            # loop the compiler vectorises.
+            for k in range(stop - j):
+                out[j + k] = utf8[i + k]
+            if end > i and np.max(utf8[i:end]) >= 0x80:
+                return t
+            continue
+        while i < end and j < stop:
+            b = np.uint32(utf8[i])
+            if b < 0x80:
+                c = b
+                i += 1
+            elif b < 0xE0:
+                if i + 1 >= end:
+                    return t
+                c = ((b & 0x1F) << 6) | (np.uint32(utf8[i + 1]) & 0x3F)
+                i += 2
+            elif b < 0xF0:
+                if i + 2 >= end:
+                    return t
+                c = ((b & 0x0F) << 12) | ((np.uint32(utf8[i + 1]) & 0x3F) << 6)
+                c |= np.uint32(utf8[i + 2]) & 0x3F
+                i += 3
+            else:
+                if i + 3 >= end:
+                    return t
+                c = ((b & 0x07) << 18) | ((np.uint32(utf8[i + 1]) & 0x3F) << 12)
+                c |= ((np.uint32(utf8[i + 2]) & 0x3F) << 6) | (np.uint32(utf8[i + 3]) & 0x3F)
+                i += 4
+            out[j] = c
+            j += 1
+        if i != end or j != stop:
+            return t
+    return -1
+
+
+def utf8_code_points(
+    utf8: U8, byte_offsets: I64, lengths: I64, out: U32 | None = None
+) -> tuple[U32, I64]:
+    """`code_points` of texts given as UTF-8 bytes (`text.Utf8Texts.utf8_range`)
+    and each one's length in code points, decoded in compiled code.
+
+    Raises:
+        ValueError: a text's bytes do not hold its length in code points.
+    """
+    doc_offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=doc_offsets[1:])
+    total = int(doc_offsets[-1])
+    cp = out[:total] if out is not None and len(out) >= total else np.empty(total, np.uint32)
+    bad = _decode_utf8(utf8, byte_offsets, doc_offsets, cp)
+    if bad >= 0:
+        raise ValueError(f"text {bad} of the batch: its bytes are not {lengths[bad]} code points")
+    return cp, doc_offsets
+
+
 # Code points converted and scanned at a time. The buffer is reused from
 # batch to batch: converting a whole shard at once (4 bytes per character)
 # made fresh memory, and zeroing fresh pages was a tenth of a scan's time.
@@ -573,9 +641,17 @@ def line_blocks(
     ascii_table = _ascii_table(norm.casefold, norm.mask_digits, norm.strip_punctuation)
     raw_table = _ascii_table(True, False, False)
     runs = batches(lengths, _BATCH_CHARS)
+    # Texts that give their bytes are decoded in the kernel's threads, without
+    # the GIL: as strings, decoding and encoding them again took a third of
+    # hashing and kept a second thread from gaining.
+    utf8_of = texts.utf8_range if text_counts is not None and isinstance(texts, Utf8Texts) else None
+    length_of = np.asarray(lengths, dtype=np.int64)
 
     def scan(lo: int, hi: int, buffer: U32, into: _Out, at: I64) -> None:
-        cp, doc_offsets = code_points(texts[lo:hi], buffer)
+        if utf8_of is not None:
+            cp, doc_offsets = utf8_code_points(*utf8_of(lo, hi), length_of[lo:hi], buffer)
+        else:
+            cp, doc_offsets = code_points(texts[lo:hi], buffer)
         _scan_lines(
             cp,
             doc_offsets,
@@ -609,9 +685,13 @@ def line_blocks(
     if len(rows):
         row_hashes: list[list[int]] = []
         row_words: list[list[int]] = []
+        text_of, text = -1, ""
         for r in rows.tolist():
             d, a, b = int(doc[r]), int(start[r]), int(end[r])
-            block_words = tokens(texts[d][a:b], norm)
+            if d != text_of:
+                # Rows are in document order; a text read from disk is read once.
+                text_of, text = d, texts[d]
+            block_words = tokens(text[a:b], norm)
             signed[r] = content_key(block_words)
             row_hashes.append(
                 [shingle_hash(s.encode("utf-8")) for s in shingle_strings(block_words, cfg.ngram)]

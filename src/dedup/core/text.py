@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,6 +24,24 @@ _DIGITS = re.compile(r"\d+")
 _PUNCT = re.compile(r"[^\w\s]|_")
 
 Offsets = NDArray[np.int64]
+
+
+@runtime_checkable
+class Utf8Texts(Protocol):
+    """Texts that give the UTF-8 bytes of a run of them without making strings.
+
+    The hot path decodes such bytes in compiled code, on its threads, instead
+    of decoding each text to a `str` and encoding it again, which holds the
+    GIL (`runner`'s texts read from disk: `spilled_texts.SpilledTexts`).
+    """
+
+    def __len__(self) -> int: ...
+
+    def utf8_range(self, lo: int, hi: int) -> tuple[NDArray[np.uint8], Offsets]:
+        """The UTF-8 bytes of texts `lo` to `hi` - 1 one after the other, and
+        where each starts (hi - lo + 1 offsets, from 0). Lone surrogates are
+        encoded as Python's "surrogatepass" does."""
+        ...
 
 
 def split_lines(text: str) -> tuple[Offsets, Offsets]:
