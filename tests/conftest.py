@@ -21,6 +21,16 @@ SEEDS = TESTS.parent / "seeds"
 GOLD = TESTS / "data" / "seeds.gold.jsonl"
 
 
+class BytesTexts(list[str]):
+    """Texts that also give their UTF-8 bytes (`core.text.Utf8Texts`), as spilled texts do."""
+
+    def utf8_range(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        encoded = [t.encode("utf-8", "surrogatepass") for t in self[lo:hi]]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=offsets[1:])
+        return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
+
+
 def _writable_copy(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     # The seed files are read-only in the repository; tests edit and add files.

@@ -17,6 +17,7 @@ import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import BytesTexts
 from dedup.config import NormalizeConfig, ScanConfig
 from dedup.core import kernel
 from dedup.core.blockhash import rows_csr
@@ -472,16 +473,6 @@ def test_line_blocks_is_the_same_per_document_or_batched(texts: list[str]) -> No
         rows = np.flatnonzero(mine)
         hashes = [batch.hashes[batch.offsets[r] : batch.offsets[r + 1]].tolist() for r in rows]
         assert list(itertools.chain(*hashes)) == alone.hashes.tolist()
-
-
-class BytesTexts(list[str]):
-    """Texts that also give their UTF-8 bytes, as a runner's texts read from disk do."""
-
-    def utf8_range(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-        encoded = [t.encode("utf-8", "surrogatepass") for t in self[lo:hi]]
-        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-        np.cumsum([len(e) for e in encoded], out=offsets[1:])
-        return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
 
 
 any_code_point = st.integers(0, 0x10FFFF).map(chr)

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import BytesTexts
 from dedup.core.offsets import utf8_offsets, utf8_spans
 
 # Every width of UTF-8 (1 to 4 bytes) and lone surrogates (3 bytes, as
@@ -56,9 +57,20 @@ def test_utf8_spans_convert_each_row_with_its_document(
         if rows
         else (np.empty(0, np.int64),) * 3
     )
-    start_byte, end_byte = utf8_spans(texts, doc, start, end)
-    assert start_byte.tolist() == [encoded_length(texts[d][:a]) for d, a, _ in rows]
-    assert end_byte.tolist() == [encoded_length(texts[d][:b]) for d, _, b in rows]
+    ascii = np.array([t.isascii() for t in texts])
+    # As strings, and as bytes (texts read from disk), with and without
+    # knowing which texts are ASCII.
+    for these, known in [(texts, None), (BytesTexts(texts), None), (BytesTexts(texts), ascii)]:
+        start_byte, end_byte = utf8_spans(these, doc, start, end, known)
+        assert start_byte.tolist() == [encoded_length(texts[d][:a]) for d, a, _ in rows]
+        assert end_byte.tolist() == [encoded_length(texts[d][:b]) for d, _, b in rows]
+
+
+@pytest.mark.parametrize("bad", [-1, 4])
+def test_utf8_spans_of_bytes_refuse_offsets_outside_the_text(bad: int) -> None:
+    texts = BytesTexts(["ab", "d\u00e9\U0001f600"])
+    with pytest.raises(IndexError, match=r"0\.\.3"):
+        utf8_spans(texts, np.array([0, 1, 1]), np.array([0, 0, 1]), np.array([2, 1, bad]))
 
 
 def test_utf8_spans_refuse_rows_out_of_document_order() -> None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from dedup.core.text import Utf8Texts
 from dedup.core.xxh import _compiled
 
 I64 = NDArray[np.int64]
@@ -32,6 +33,45 @@ def _utf8_at(points: U32, positions: I64, out: I64) -> None:
         cumulative[i + 1] = total
     for k in range(len(positions)):
         out[k] = cumulative[positions[k]]
+
+
+@_compiled
+def _utf8_rows(
+    utf8: NDArray[np.uint8],
+    byte_offsets: I64,
+    group_doc: I64,
+    firsts: I64,
+    lasts: I64,
+    start: I64,
+    end: I64,
+    start_byte: I64,
+    end_byte: I64,
+) -> int:
+    """start_byte, end_byte of rows `firsts[g]` to `lasts[g]` - 1 of each group g,
+    from the UTF-8 bytes of its text (`group_doc[g]` of `byte_offsets`); -1, or
+    the first group with an offset outside its text.
+
+    A code point starts at every byte that is not a continuation byte
+    (10xxxxxx), lone surrogates' three bytes included.
+    """
+    widest = 0
+    for d in group_doc:
+        widest = max(widest, byte_offsets[d + 1] - byte_offsets[d])
+    at = np.empty(widest + 1, dtype=np.int64)
+    for g in range(len(group_doc)):
+        b0, b1 = byte_offsets[group_doc[g]], byte_offsets[group_doc[g] + 1]
+        n = 0
+        for k in range(b0, b1):
+            if (utf8[k] & 0xC0) != 0x80:
+                at[n] = k - b0
+                n += 1
+        at[n] = b1 - b0
+        for r in range(firsts[g], lasts[g]):
+            if not (0 <= start[r] <= n and 0 <= end[r] <= n):
+                return g
+            start_byte[r] = at[start[r]]
+            end_byte[r] = at[end[r]]
+    return -1
 
 
 def utf8_offsets(text: str, positions: I64) -> I64:
@@ -86,6 +126,29 @@ def utf8_spans(
     if ascii is not None and n:
         read = ~ascii[doc[firsts]]
         firsts, lasts = firsts[read], lasts[read]
+    if isinstance(texts, Utf8Texts):
+        rows = lasts > firsts
+        firsts, lasts = firsts[rows], lasts[rows]
+        if not len(firsts):
+            return start_byte, end_byte
+        # One read of the bytes from the first text to convert to the last,
+        # converted in compiled code: no string made per text.
+        lo_doc, hi_doc = int(doc[firsts[0]]), int(doc[lasts[-1] - 1]) + 1
+        utf8, byte_offsets = texts.utf8_range(lo_doc, hi_doc)
+        bad = _utf8_rows(
+            utf8,
+            byte_offsets,
+            doc[firsts] - lo_doc,
+            firsts,
+            lasts,
+            np.asarray(start, dtype=np.int64),
+            np.asarray(end, dtype=np.int64),
+            start_byte,
+            end_byte,
+        )
+        if bad >= 0:
+            raise IndexError(f"offsets must lie in 0..{len(texts[int(doc[firsts[bad]])])}")
+        return start_byte, end_byte
     for lo, hi in zip(firsts.tolist(), lasts.tolist(), strict=True):
         if lo == hi:
             continue
