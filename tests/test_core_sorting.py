@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -275,3 +276,18 @@ def test_each_nan_is_a_value_of_its_own_and_bools_rank_too() -> None:
     assert sorted(first[2:].tolist()) == [1, 3] and first[:2].tolist() == [2, 0]
     ranks, seen_bools = dense_ranks(np.array([True, False, True]))
     assert ranks.tolist() == [1, 0, 1] and seen_bools.tolist() == [False, True]
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=ints, parts=st.integers(2, 8))
+def test_distinct_in_pieces_is_np_unique(values: np.ndarray, parts: int) -> None:
+    # Sorted in one piece per thread and merged pairwise (an odd count too).
+    saved = sorting.SPLIT_AT
+    sorting.SPLIT_AT = 1
+    try:
+        with patch.object(sorting, "thread_count", return_value=parts):
+            np.testing.assert_array_equal(distinct(values), np.unique(values))
+            as_u64 = values.view(np.uint64)
+            np.testing.assert_array_equal(distinct(as_u64), np.unique(as_u64))
+    finally:
+        sorting.SPLIT_AT = saved
