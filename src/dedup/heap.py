@@ -27,7 +27,13 @@ import pyarrow as pa
 # `mallopt`'s parameter for the mmap threshold (glibc's malloc.h).
 _M_MMAP_THRESHOLD = -3
 # Allocations from this size on are mapped apart: arrays, not Python objects.
-LARGE_BYTES = 1 << 20
+# numpy asks the kernel for transparent huge pages for its arrays from 4 MiB
+# on (`madvise`), so a fresh mapping of that size costs a page fault per 2 MB;
+# a smaller one costs one per 4 KB page, each time: at 1 MiB a 1-worker scan
+# of the 406 MB benchmark corpus took 3.7-3.9 M page faults and 55.6-57.1 s,
+# at 4 MiB 2.6-2.7 M and 50.9-53.9 s, at 995 and 1008-1013 MB peak (a VM whose
+# faults cost about 2-7 us each). Smaller arrays come from the heap, reused.
+LARGE_BYTES = 4 << 20
 
 
 @functools.cache
@@ -56,7 +62,8 @@ def map_large_allocations(threshold: int = LARGE_BYTES) -> bool:
     (a program that wants its own threshold sets it after a scan). Costs a
     first touch of fresh pages for each array instead of reused ones: on
     the 406 MB benchmark corpus a scan in ranges took 50-52 s against 49 s,
-    at 1.47-1.49 GB peak against 1.62-1.64 GB. False where not possible.
+    at 1.47-1.49 GB peak against 1.62-1.64 GB (at a threshold of 1 MiB;
+    `LARGE_BYTES` has the figures at 4). False where not possible.
     """
     mallopt = _glibc("mallopt")
     return mallopt is not None and mallopt(_M_MMAP_THRESHOLD, threshold) == 1
