@@ -14,6 +14,7 @@ raise ValueError.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 import numpy as np
@@ -24,6 +25,7 @@ from dedup.core.xxh import _compiled
 
 I64 = NDArray[np.int64]
 _T = TypeVar("_T", bound=np.generic)
+_Run = TypeVar("_Run")
 
 # Arrays at least this long are sorted in one piece per thread, then merged:
 # numpy's sorts release the GIL, and on two cores two halves sort in half
@@ -188,6 +190,28 @@ def _radix(keys: NDArray[np.uint64]) -> tuple[NDArray[np.uint64], I64]:
     return current, order
 
 
+def _piece_bounds(values: NDArray[np.generic]) -> list[int] | None:
+    """Where to cut `values` into one piece per thread, or None to keep it whole.
+
+    Only long arrays of integers are cut: the merges' `<` would misplace
+    NaN, which numpy sorts last.
+    """
+    parts = min(thread_count(), 8)
+    if parts < 2 or len(values) < SPLIT_AT or values.dtype.kind not in "iu":
+        return None
+    bounds: list[int] = np.linspace(0, len(values), parts + 1).astype(np.int64).tolist()
+    return bounds
+
+
+def _merged_pairwise(runs: list[_Run], merge: Callable[[_Run, _Run], _Run]) -> _Run:
+    """`runs` merged two at a time, neighbours with neighbours, each round on the threads."""
+    while len(runs) > 1:
+        pairs = list(zip(runs[0::2], runs[1::2], strict=False))
+        merged = map_in_threads(lambda pair: merge(*pair), pairs)
+        runs = merged + ([runs[-1]] if len(runs) % 2 else [])
+    return runs[0]
+
+
 def _sorted_with_order(values: NDArray[_T]) -> tuple[NDArray[_T], I64, bool]:
     """(values sorted, an order that sorts them, whether that order is stable).
 
@@ -195,12 +219,9 @@ def _sorted_with_order(values: NDArray[_T]) -> tuple[NDArray[_T], I64, bool]:
     on its thread, and the sorted pieces merged pairwise (left first on
     ties, so stable pieces give a stable whole).
     """
-    n = len(values)
-    parts = min(thread_count(), 8)
-    # Integers only: the merge's `<` would misplace NaN, which numpy sorts last.
-    if parts < 2 or n < SPLIT_AT or values.dtype.kind not in "iu":
+    bounds = _piece_bounds(values)
+    if bounds is None:
         return _sorted_piece(values)
-    bounds = np.linspace(0, n, parts + 1).astype(np.int64).tolist()
 
     def piece(i: int) -> tuple[NDArray[_T], I64, bool]:
         lo, hi = bounds[i], bounds[i + 1]
@@ -208,16 +229,13 @@ def _sorted_with_order(values: NDArray[_T]) -> tuple[NDArray[_T], I64, bool]:
         return ordered, order + np.int64(lo), stable
 
     def merge(
-        pair: tuple[tuple[NDArray[_T], I64], tuple[NDArray[_T], I64]],
+        left: tuple[NDArray[_T], I64], right: tuple[NDArray[_T], I64]
     ) -> tuple[NDArray[_T], I64]:
-        return _merge(*pair[0], *pair[1])
+        return _merge(*left, *right)
 
-    pieces = map_in_threads(piece, range(parts))
-    runs = [(ordered, order) for ordered, order, _ in pieces]
-    while len(runs) > 1:
-        pairs = list(zip(runs[0::2], runs[1::2], strict=False))
-        runs = map_in_threads(merge, pairs) + ([runs[-1]] if len(runs) % 2 else [])
-    return runs[0][0], runs[0][1], all(stable for _, _, stable in pieces)
+    pieces = map_in_threads(piece, range(len(bounds) - 1))
+    ordered, order = _merged_pairwise([(o, rows) for o, rows, _ in pieces], merge)
+    return ordered, order, all(stable for _, _, stable in pieces)
 
 
 def _sorted_piece(values: NDArray[_T]) -> tuple[NDArray[_T], I64, bool]:
@@ -248,20 +266,14 @@ def distinct(values: NDArray[_T]) -> NDArray[_T]:
     (the look-up 3.7 s instead of 3.0 s, the index's tables 2.5 s instead
     of 1.9 s).
     """
-    n = _one_dimensional(values)
-    parts = min(thread_count(), 8)
-    # Integers only, as in `_sorted_with_order`: `<` would misplace NaN.
-    if parts < 2 or n < SPLIT_AT or values.dtype.kind not in "iu":
+    _one_dimensional(values)
+    bounds = _piece_bounds(values)
+    if bounds is None:
         return _distinct_piece(values)
-    bounds = np.linspace(0, n, parts + 1).astype(np.int64).tolist()
     runs = map_in_threads(
-        lambda i: _distinct_piece(values[bounds[i] : bounds[i + 1]]), range(parts)
+        lambda i: _distinct_piece(values[bounds[i] : bounds[i + 1]]), range(len(bounds) - 1)
     )
-    while len(runs) > 1:
-        pairs = list(zip(runs[0::2], runs[1::2], strict=False))
-        merged = map_in_threads(lambda pair: _merge_distinct(*pair), pairs)
-        runs = merged + ([runs[-1]] if len(runs) % 2 else [])
-    return runs[0]
+    return _merged_pairwise(runs, _merge_distinct)
 
 
 def _distinct_piece(values: NDArray[_T]) -> NDArray[_T]:
