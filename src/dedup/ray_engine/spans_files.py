@@ -86,9 +86,12 @@ def write_spans(
             )
         ray.get(running)
     except BaseException as exc:
-        # No task may write into the staging folder once it is removed.
-        for ref in running:
-            ray.cancel(ref, force=True)
+        # No task may write into the staging folder once it is removed, so
+        # the running ones (at most one per CPU, a file each) are waited
+        # for. Not cancelled: `ray.cancel(force=True)` racing a task's own
+        # reply aborts the driver inside Ray (a failed check, "Tried to
+        # complete task that was not pending"; ray-project/ray#54846), seen
+        # here as a test run that died without a word.
         for ref in running:
             with contextlib.suppress(Exception):
                 ray.get(ref)
