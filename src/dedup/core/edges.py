@@ -571,7 +571,9 @@ def join_found(
         np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
     )
     target = targets.content[pairs.target[pair]]
-    allowed = np.isin(target * n_scopes + scope[doc[queries[block]]], targets.scoped)
+    # `scoped` is sorted and distinct: a walk along it (`table_rows`) took
+    # 2-7 ms a range of the 406 MB corpus where `np.isin` took 130-210 ms.
+    allowed = table_rows(targets.scoped, target * n_scopes + scope[doc[queries[block]]]) >= 0
     block, target, sim = block[allowed], target[allowed], pairs.similarity[pair][allowed]
     best, score = best_variant(block, target, sim, content_cluster[target], len(queries))
     found = best >= 0
