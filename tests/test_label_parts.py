@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -277,7 +280,7 @@ class _SteppedAway:
             self._kept[index] = kept
 
     def each(self, step: Step[Any]) -> list[Any]:
-        sent = pickle.loads(pickle.dumps(step))
+        sent = pickle.loads(pickle.dumps(_given_held(step)))
         outs = []
         for index in range(len(self)):
             part = self.load(index)
@@ -287,6 +290,30 @@ class _SteppedAway:
                 self.save(index, stepped)
             outs.append(out)
         return outs
+
+    def each_held(self, step: Step[Any]) -> list[Any]:
+        return [_Held(pickle.dumps(out)) for out in self.each(step)]
+
+    def apply(self, fn: Callable[..., Any], *args: Any) -> Any:
+        given = [a.value() if isinstance(a, _Held) else a for a in args]
+        return _Held(pickle.dumps(fn(*pickle.loads(pickle.dumps(given)))))
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A handle of `_SteppedAway`: what it holds is out of reach but for its steps and `apply`."""
+
+    pickled: bytes
+
+    def value(self) -> Any:
+        return pickle.loads(self.pickled)
+
+
+def _given_held(step: Step[Any]) -> Step[Any]:
+    if not isinstance(step, partial):
+        return step
+    args = [a.value() if isinstance(a, _Held) else a for a in step.args]
+    return partial(step.func, *args, **step.keywords)
 
 
 def _with_texts(part: Part, texts: list[str]) -> Part:

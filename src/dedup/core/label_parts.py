@@ -8,7 +8,9 @@ its distinct (key, member) pairs, and the pairs of all ranges make a table
 a range's block columns are handed to a `Parts` store, so a runner that
 keeps them on disk holds one range's blocks and the tables at a time; a
 store that keeps them elsewhere runs each pass where they are
-(`SteppedParts`: the Ray engine's tasks), and this process makes the tables.
+(`SteppedParts`: the Ray engine's tasks) and makes the tables there too
+(`_apply`): this process then holds per-document and per-content arrays,
+not the pairs nor the tables.
 
 The passes, in order (each runs over every range):
 
@@ -105,6 +107,7 @@ U64 = NDArray[np.uint64]
 F64 = NDArray[np.float64]
 Columns = dict[str, NDArray[Any]]
 Out = TypeVar("Out")
+R = TypeVar("R")
 
 _EMPTY = np.empty(0, np.int64)
 
@@ -209,6 +212,22 @@ class SteppedParts(Parts, Protocol):
 
     def each(self, step: Step[Out]) -> list[Out]:
         """What `step` gathers of every range, in range order; each range saved as stepped."""
+        ...
+
+    def each_held(self, step: Step[Out]) -> list[Any]:
+        """`each`, what the step gathers left where the ranges are: a handle per range."""
+        ...
+
+    def apply(self, fn: Callable[..., R], *args: Any) -> Any:
+        """`fn(*args)` run where the ranges are; a handle to what it returns.
+
+        Handles among `args` (of `each_held` or `apply`) stand for what
+        they hold. A handle may also be an argument of a later pass's step
+        (a `functools.partial` argument): the step is given what it holds.
+        So a table made from what the ranges gather (the counts of a pass,
+        the variant lines' pairs) is made and read where the ranges are,
+        never in this process.
+        """
         ...
 
 
@@ -322,6 +341,26 @@ def _each(parts: Parts, step: Step[Out]) -> list[Out]:
     return map_steps_in_threads(one, range(len(parts)))
 
 
+def _each_held(parts: Parts, step: Step[Out]) -> list[Out]:
+    """`_each`, what `step` gathers held where a `SteppedParts` store's ranges are.
+
+    For such a store the items are its handles, typed as what they hold:
+    only `_apply` and the steps' arguments may take them.
+    """
+    if isinstance(parts, SteppedParts):
+        held: list[Out] = parts.each_held(step)
+        return held
+    return _each(parts, step)
+
+
+def _apply(parts: Parts, fn: Callable[..., R], *args: Any) -> R:
+    """`fn(*args)`, run where a `SteppedParts` store's ranges are (a handle, as `_each_held`)."""
+    if isinstance(parts, SteppedParts):
+        result: R = parts.apply(fn, *args)
+        return result
+    return fn(*args)
+
+
 def label_in_ranges(
     ids: list[str],
     texts: Sequence[str],
@@ -403,10 +442,10 @@ def label_parts(
     ids_of = _ClusterIds.of(content_cluster)
 
     # 1. - 2. The documents' sets, then their near-duplicate groups.
-    first_pass = _each(parts, partial(_clusters, cfg, content_cluster, content_score, ids_of))
-    bounds = [lo for lo, _, _ in first_pass] + [first_pass[-1][1] if first_pass else n_docs]
-    spread, _ = dense_pair_counts([p for _, _, p in first_pass], ids_of.n, np.zeros(n_docs, bool))
+    first_pass = _each_held(parts, partial(_clusters, cfg, content_cluster, content_score, ids_of))
+    spread = _apply(parts, documents_per_cluster, ids_of.n, n_docs, *first_pass)
     del first_pass
+    bounds = [lo for lo, _ in _each(parts, _bounds)] + [n_docs]
     sets_step = partial(_sets, cfg, spread)
     del spread
     kept_sets = None
@@ -422,24 +461,17 @@ def label_parts(
     shared = _shared_groups(doc_group, bounds)
     counting = _Counting(doc_group, user_group, shared, cfg)
 
-    # 3. - 5. Runs, and the targets of variant lines.
+    # 3. - 5. Runs, and the targets of variant lines; their pairs with the
+    # query lines are found where the ranges are.
     found = _runs_in_parts(parts, counting, ids_of, partial(_targets, cfg, scope))
-    targets = joined_targets([t for t, _ in (f for f in found if f is not None)])
-    # Each distinct query line is looked up once, however many ranges hold it.
-    queries = QueryRows.joined([q for _, q in (f for f in found if f is not None)])
+    variants = _apply(parts, variant_pairs_of, cfg, *found)
     del found
-    pairs = None
-    if len(targets.content) and len(queries.content):
-        index = VariantIndex.of(targets.rows, cfg.variant_threshold, cfg.num_perm, cfg.seed)
-        pairs = VariantPairs.of(queries, index)
-        del index
-    del queries
 
     # 6. - 7. Variant lines joined; the n-grams of the edge blocks counted,
     # then the glued passages cut.
-    joining = partial(_join, cfg, targets, pairs, content_cluster, ids_of, scope, doc_group)
-    gram_counts = pair_counts([g for g in _each(parts, joining) if g is not None])
-    del targets, pairs, joining
+    joining = partial(_join, cfg, variants, content_cluster, ids_of, scope, doc_group)
+    gram_counts = _apply(parts, counts_of_pairs, *_each_held(parts, joining))
+    del variants, joining
     # A store that steps its ranges elsewhere has them carry their texts.
     cut_texts = None if isinstance(parts, SteppedParts) else texts
     glued = _each(parts, partial(_cut, cfg, cut_texts, scope, gram_counts))
@@ -475,10 +507,10 @@ def label_parts(
 
 def _clusters(
     cfg: ScanConfig, content_cluster: I64, content_score: F64, ids_of: _ClusterIds, part: Part
-) -> tuple[Part, tuple[int, int, tuple[I64, I64]]]:
+) -> tuple[Part, tuple[I64, I64]]:
     """Pass 1: each block's cluster, score, words and prose words; documents per cluster.
 
-    Returns the range's bounds and its distinct (cluster number, document) pairs.
+    Returns the range's distinct (cluster number, document) pairs.
     """
     doc, content = part["doc"], part["content"]
     words = np.diff(part["word_offsets"])
@@ -493,7 +525,19 @@ def _clusters(
     columns = {"n_words": words, "prose": prose, "cluster": cluster, "cid": number, "match": match}
     # The ranges share no document: documents are never counted twice.
     pairs = distinct_dense_pairs(number, doc, max(part.hi, 1))
-    return part.with_columns(("first_char", "last_char"), **columns), (part.lo, part.hi, pairs)
+    return part.with_columns(("first_char", "last_char"), **columns), pairs
+
+
+def documents_per_cluster(n_clusters: int, n_docs: int, *pairs: tuple[I64, I64]) -> I64:
+    """Per cluster number, the documents holding it, from what `_clusters` gave each range."""
+    # The ranges share no document: no pair comes from two of them.
+    spread, _ = dense_pair_counts(list(pairs), n_clusters, np.zeros(n_docs, bool))
+    return spread
+
+
+def _bounds(part: Part) -> tuple[None, tuple[int, int]]:
+    """The first document of a range and the one after its last."""
+    return None, (part.lo, part.hi)
 
 
 def _sets(cfg: ScanConfig, spread: I64, part: Part) -> tuple[None, DocumentSets]:
@@ -563,10 +607,30 @@ def _targets(cfg: ScanConfig, scope: I64, part: Part) -> tuple[VariantTargets, Q
     return targets, QueryRows.of(queries, content, word_csr)
 
 
+def variant_pairs_of(
+    cfg: ScanConfig, *found: tuple[VariantTargets, QueryRows] | None
+) -> tuple[VariantTargets, VariantPairs | None]:
+    """The targets of every range (`_targets`) and their pairs with the query lines.
+
+    Each distinct query line is looked up once, however many ranges hold it.
+    """
+    targets = joined_targets([t for t, _ in (f for f in found if f is not None)])
+    queries = QueryRows.joined([q for _, q in (f for f in found if f is not None)])
+    del found
+    if not len(targets.content) or not len(queries.content):
+        return targets, None
+    index = VariantIndex.of(targets.rows, cfg.variant_threshold, cfg.num_perm, cfg.seed)
+    return targets, VariantPairs.of(queries, index)
+
+
+def counts_of_pairs(*pairs: tuple[I64, I64] | None) -> KeyCounts:
+    """`key_tables.pair_counts` of what the ranges gave (None: no pair)."""
+    return pair_counts([p for p in pairs if p is not None])
+
+
 def _join(
     cfg: ScanConfig,
-    targets: VariantTargets,
-    pairs: VariantPairs | None,
+    variants: tuple[VariantTargets, VariantPairs | None],
     content_cluster: I64,
     ids_of: _ClusterIds,
     scope: I64,
@@ -574,6 +638,7 @@ def _join(
     part: Part,
 ) -> tuple[Part, tuple[I64, I64] | None]:
     """Pass 6: variant lines joined; the distinct (n-gram, group) pairs of the edge blocks."""
+    targets, pairs = variants
     doc, cluster = part["doc"], part["cluster"]
     word_csr = (part["words"], part["word_offsets"])
     joined, match = cluster, part["match"]
@@ -912,19 +977,15 @@ def _runs_in_parts(
     order.
     """
     doc_group, user_group, cfg = counting.doc_group, counting.user_group, counting.cfg
-    pairs = _each(parts, partial(_cluster_pairs, counting, ids_of))
-    count, support = dense_pair_counts([p for p, _, _ in pairs], ids_of.n, counting.shared)
+    # The counts are made where the ranges are (`_apply`), from what each
+    # range gave, and read there by the next pass.
+    pairs = _each_held(parts, partial(_cluster_pairs, counting, ids_of))
     grouped = user_group is not None
-    tables = _GroupCounts(
-        count,
-        support,
-        pair_counts([p for _, p, _ in pairs if p is not None]) if grouped else None,
-        pair_counts([p for _, _, p in pairs if p is not None]) if grouped else None,
-        len(distinct(doc_group)),
-    )
-    del pairs, count, support
-    key_pairs = _each(parts, partial(_accept, cfg, tables, doc_group, user_group))
-    key_counts = pair_counts(key_pairs)
+    one_size = len(distinct(doc_group))
+    tables = _apply(parts, group_counts, ids_of.n, counting.shared, grouped, one_size, *pairs)
+    del pairs
+    key_pairs = _each_held(parts, partial(_accept, cfg, tables, doc_group, user_group))
+    key_counts = _apply(parts, counts_of_pairs, *key_pairs)
     del key_pairs
     return _each(parts, partial(_split_weak, cfg, tables, key_counts, also))
 
@@ -948,6 +1009,24 @@ def _cluster_pairs(
     users = counting.user_group[doc]
     local = distinct_pairs(local_keys(cluster, users), near)
     return part, (pairs, local, distinct_pairs(users, near))
+
+
+def group_counts(
+    n_clusters: int,
+    shared: NDArray[np.bool_],
+    grouped: bool,
+    one_size: int,
+    *pairs: tuple[tuple[I64, I64], tuple[I64, I64] | None, tuple[I64, I64] | None],
+) -> _GroupCounts:
+    """The counts per cluster (and per user group) of what `_cluster_pairs` gave each range."""
+    count, support = dense_pair_counts([p for p, _, _ in pairs], n_clusters, shared)
+    return _GroupCounts(
+        count,
+        support,
+        pair_counts([p for _, p, _ in pairs if p is not None]) if grouped else None,
+        pair_counts([p for _, _, p in pairs if p is not None]) if grouped else None,
+        one_size,
+    )
 
 
 @dataclass(frozen=True)

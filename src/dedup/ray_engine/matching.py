@@ -35,7 +35,7 @@ from dedup.core.graph import components
 from dedup.core.label_parts import Part, Parts, Step
 from dedup.core.near_duplicates import DocumentSets
 from dedup.ray_engine import stages
-from dedup.ray_engine.parts import RayParts, one_thread
+from dedup.ray_engine.parts import RayParts, given_held, one_thread
 from dedup.ray_engine.session import RaySettings
 
 I64 = NDArray[np.int64]
@@ -208,7 +208,7 @@ def match_blocks(
 def _set_tables(step: Step[DocumentSets], part: Part) -> tuple[pa.Table, pa.Table, list[int]]:
     """A range's two tables of sets (`stages.document_set_rows`) and their row counts."""
     one_thread()
-    _, sets = step(part)
+    _, sets = given_held(step)(part)
     own, whole = stages.document_set_rows(sets)
     return own, whole, [own.num_rows, whole.num_rows]
 

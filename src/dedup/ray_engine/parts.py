@@ -5,10 +5,14 @@ documents, with counts over the whole corpus made between passes. Given a
 `RayParts` store (a `core.label_parts.SteppedParts`), each pass is one Ray
 task per range: the task reads the range from the object store, runs the
 pass's step (the same core function the embedded runner calls), and puts
-the range back; the driver receives only what the step gathers (distinct
-key pairs, targets, summaries) and makes the counts. So the block rows
-live on the cluster, where the object store spills them to disk when
-memory is short, and the ranges of a pass run on every CPU of every node.
+the range back. What a step gathers for a count over the whole corpus
+(distinct key pairs, variant targets and query lines) stays in the object
+store too (`each_held`): a task makes the table from it (`apply`), and the
+next pass's tasks read the table from the store; the driver receives the
+ranges' bounds, glued passages' keys and summaries. So the block rows and
+the tables between passes live on the cluster, where the object store
+spills them to disk when memory is short, and the ranges of a pass run on
+every CPU of every node.
 
 A range carries its documents' texts (`label_parts.TEXT_COLUMNS`) until
 the pass that cuts glued passages, the one that reads them.
@@ -17,7 +21,7 @@ the pass that cuts glued passages, the one that reads them.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
@@ -45,8 +49,39 @@ def one_thread() -> None:
 def _step_range(step: Step[Out], part: Part) -> tuple[Part | None, tuple[bool, Out]]:
     """One range stepped in a task: (the range to keep or None, (changed, what it gathers))."""
     one_thread()
-    stepped, out = step(part)
+    stepped, out = given_held(step)(part)
     return stepped, (stepped is not None, out)
+
+
+def _step_range_held(step: Step[Out], part: Part) -> tuple[Part | None, bool, Out]:
+    """`_step_range` with what the range gathers as a return of its own (left in the store)."""
+    stepped, (changed, out) = _step_range(step, part)
+    return stepped, changed, out
+
+
+def given_held(step: Step[Out]) -> Step[Out]:
+    """`step` with the handles among its `partial` arguments replaced by what they hold.
+
+    Ray hands a task the objects of the references it is called with, not
+    those of references within them: a step's tables made by `apply` are
+    fetched here, in the task, from the object store (numpy arrays there
+    are read in place).
+    """
+    if not isinstance(step, partial):
+        return step
+    import ray
+
+    args = [ray.get(a) if isinstance(a, ray.ObjectRef) else a for a in step.args]
+    return partial(step.func, *args, **step.keywords)
+
+
+def _applied(threads: int, fn: Callable[..., Out], *args: Any) -> Out:
+    """`fn(*args)` in a task that holds `threads` CPUs of a node (its compiled kernels' threads)."""
+    import numba  # type: ignore[import-untyped, unused-ignore]
+
+    most: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined, unused-ignore]
+    numba.set_num_threads(max(1, min(threads, most)))
+    return fn(*args)
 
 
 def _split(batch: pa.Table, ids: pa.Array, bounds: I64) -> list[pa.Table] | pa.Table:
@@ -119,6 +154,7 @@ class RayParts:
         self._ray = ray
         self._refs: list[Any] = list(refs)
         self._task = ray.remote(num_returns=2)(_step_range)
+        self._held_task = ray.remote(num_returns=3)(_step_range_held)
 
     def __len__(self) -> int:
         return len(self._refs)
@@ -149,6 +185,27 @@ class RayParts:
             if changed:
                 self._refs[index] = stepped
         return [out for _, out in gathered]
+
+    def each_held(self, step: Step[Out]) -> list[Any]:
+        """`each`, what `step` gathers left in the object store: a reference per range."""
+        shared = self._ray.put(step)
+        calls = [self._held_task.remote(shared, ref) for ref in self._refs]
+        changed = self._ray.get([flag for _, flag, _ in calls])
+        for index, ((stepped, _, _), kept) in enumerate(zip(calls, changed, strict=True)):
+            if kept:
+                self._refs[index] = stepped
+        return [out for _, _, out in calls]
+
+    def apply(self, fn: Callable[..., Out], *args: Any) -> Any:
+        """`fn(*args)` in a task, references among `args` given as their objects; its reference.
+
+        Such a task runs between passes, alone: it holds every CPU of the
+        largest node, as the driver's threads would.
+        """
+        nodes = [n for n in self._ray.nodes() if n.get("Alive")]
+        threads = max((int(n.get("Resources", {}).get("CPU", 1)) for n in nodes), default=1)
+        task = self._ray.remote(num_cpus=threads)(_applied)
+        return task.remote(threads, fn, *args)
 
     def close(self) -> None:
         """Let the ranges go (the object store frees them once no task holds them)."""
