@@ -394,7 +394,13 @@ def read_rows(
 def documents_of(table: pa.Table) -> tuple[list[Document], list[str | None]]:
     """The documents of `READ_ROWS` (rows without a reason) and their group values."""
     rows = [r for r in table.to_pylist() if r["reason"] is None]
-    docs = [Document(r["id"], r["text"], r["source"], r["row"]) for r in rows]
+    # One string per file, not one per row: the runners keep a document's
+    # source through the scan, and a JSONL or Parquet file holds many.
+    paths: dict[str, str] = {}
+    docs = [
+        Document(r["id"], r["text"], paths.setdefault(r["source"], r["source"]), r["row"])
+        for r in rows
+    ]
     return docs, [r["group"] for r in rows]
 
 

@@ -56,7 +56,7 @@ class Problem:
     row: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Document:
     """One input document: its id, its text and where it came from.
 

@@ -59,7 +59,7 @@ _JSONL = (".jsonl", ".ndjson", ".json")
 _PARQUET = (".parquet", ".pq")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Source:
     """One input file and how to read it.
 

@@ -38,7 +38,7 @@ from dedup.core.hashed_ranges import line_ranges
 from dedup.core.label_parts import RANGE_BLOCKS, RangeRows, label_parts
 from dedup.core.pipeline import id_order
 from dedup.errors import ConfigError, DecodeError, DuplicateIdError
-from dedup.heap import release_free_heap
+from dedup.heap import map_large_allocations, release_free_heap
 from dedup.output import ROWS_PER_FILE, check_target, output_writer
 from dedup.progress import ProgressFn, Tick, no_progress
 from dedup.ray_engine import stages
@@ -79,6 +79,9 @@ def scan_ray(
         InputError, DuplicateIdError, DecodeError, OutputError: as `scan`.
     """
     require_ray()
+    # The driver's freed arrays go back to the system, as the embedded
+    # runner's do (`dedup.heap`).
+    map_large_allocations()
     reading = inputs or InputConfig()
     settings = settings or RaySettings()
     target = Path(out)
@@ -95,8 +98,12 @@ def scan_ray(
             docs, values, read_ds, texts = _read(
                 ray, sources, reading, field, problems, target, folder
             )
+            # Read: a file's `Source` (its `Path`, about 0.5 kB) is not kept
+            # through the scan.
+            n_sources = len(sources)
+            del sources
             release_free_heap()  # where the strings were (`dedup.heap`)
-            progress(Tick("read", files_done=len(sources), files_total=len(sources), finished=True))
+            progress(Tick("read", files_done=n_sources, files_total=n_sources, finished=True))
             progress(Tick("analyse", files_total=len(docs)))
             blocks_ds = read_ds.map_batches(stages.hash_batch, fn_kwargs={"cfg": cfg}, **_ARROW)
             blocks_ds = blocks_ds.materialize()
