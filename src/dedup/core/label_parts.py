@@ -421,6 +421,7 @@ def label_parts(
     doc_len: I64 | None = None,
     stash: Stash = in_memory,
     near_duplicates: NearDuplicates | None = None,
+    n_contents: int | None = None,
 ) -> Analysis:
     """`pipeline.label` of blocks given as ranges of documents (`parts_of`).
 
@@ -430,6 +431,11 @@ def label_parts(
     step that makes each range's sets, where the ranges are (the Ray
     engine's shuffles); by default the sets are gathered here and grouped
     by `near_duplicate_groups`. It is not called when the sets are kept.
+
+    For a `SteppedParts` store, `content_cluster` and `content_score` may
+    be its handles (of `apply`), with `n_contents` given and no
+    `content_keys`: then no array per content is made or held here, the
+    passes' tasks read them where the ranges are.
     """
     n_docs = len(ids)
     if doc_len is None:
@@ -439,11 +445,12 @@ def label_parts(
 
     # Clusters are counted by a dense number (`_ClusterIds`), so that the
     # counts per cluster are arrays indexed by it, not tables to search.
-    ids_of = _ClusterIds.of(content_cluster)
+    # Made where the ranges are: an array per content, as the clusters.
+    ids_of = _apply(parts, _ClusterIds.of, content_cluster)
 
     # 1. - 2. The documents' sets, then their near-duplicate groups.
     first_pass = _each_held(parts, partial(_clusters, cfg, content_cluster, content_score, ids_of))
-    spread = _apply(parts, documents_per_cluster, ids_of.n, n_docs, *first_pass)
+    spread = _apply(parts, documents_per_cluster, ids_of, n_docs, *first_pass)
     del first_pass
     bounds = [lo for lo, _ in _each(parts, _bounds)] + [n_docs]
     sets_step = partial(_sets, cfg, spread)
@@ -476,7 +483,9 @@ def label_parts(
     cut_texts = None if isinstance(parts, SteppedParts) else texts
     glued = _each(parts, partial(_cut, cfg, cut_texts, scope, gram_counts))
     del gram_counts
-    ids_of = ids_of.with_glued(distinct(np.concatenate(glued)) if glued else _EMPTY)
+    ids_of = _apply(
+        parts, _ClusterIds.with_glued, ids_of, distinct(np.concatenate(glued)) if glued else _EMPTY
+    )
 
     # 8. - 10. Runs again, over the cut blocks.
     _runs_in_parts(parts, counting, ids_of, None)
@@ -491,7 +500,7 @@ def label_parts(
         texts=texts,
         doc_len=doc_len,
         blocks=Blocks(no_rows, no_rows, no_rows, no_rows, no_rows, no_rows, np.empty(0)),
-        n_contents=len(content_cluster),
+        n_contents=len(content_cluster) if n_contents is None else n_contents,
         doc_group=doc_group,
         doc_cluster_size=cluster_size.astype(np.int64),
         runs=Runs(no_rows, no_rows, no_rows, no_rows, no_rows, np.empty(0, np.int32)),
@@ -528,10 +537,10 @@ def _clusters(
     return part.with_columns(("first_char", "last_char"), **columns), pairs
 
 
-def documents_per_cluster(n_clusters: int, n_docs: int, *pairs: tuple[I64, I64]) -> I64:
+def documents_per_cluster(ids_of: _ClusterIds, n_docs: int, *pairs: tuple[I64, I64]) -> I64:
     """Per cluster number, the documents holding it, from what `_clusters` gave each range."""
     # The ranges share no document: no pair comes from two of them.
-    spread, _ = dense_pair_counts(list(pairs), n_clusters, np.zeros(n_docs, bool))
+    spread, _ = dense_pair_counts(list(pairs), ids_of.n, np.zeros(n_docs, bool))
     return spread
 
 
@@ -982,7 +991,7 @@ def _runs_in_parts(
     pairs = _each_held(parts, partial(_cluster_pairs, counting, ids_of))
     grouped = user_group is not None
     one_size = len(distinct(doc_group))
-    tables = _apply(parts, group_counts, ids_of.n, counting.shared, grouped, one_size, *pairs)
+    tables = _apply(parts, group_counts, ids_of, counting.shared, grouped, one_size, *pairs)
     del pairs
     key_pairs = _each_held(parts, partial(_accept, cfg, tables, doc_group, user_group))
     key_counts = _apply(parts, counts_of_pairs, *key_pairs)
@@ -1012,14 +1021,14 @@ def _cluster_pairs(
 
 
 def group_counts(
-    n_clusters: int,
+    ids_of: _ClusterIds,
     shared: NDArray[np.bool_],
     grouped: bool,
     one_size: int,
     *pairs: tuple[tuple[I64, I64], tuple[I64, I64] | None, tuple[I64, I64] | None],
 ) -> _GroupCounts:
     """The counts per cluster (and per user group) of what `_cluster_pairs` gave each range."""
-    count, support = dense_pair_counts([p for p, _, _ in pairs], n_clusters, shared)
+    count, support = dense_pair_counts([p for p, _, _ in pairs], ids_of.n, shared)
     return _GroupCounts(
         count,
         support,

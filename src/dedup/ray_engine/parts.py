@@ -30,6 +30,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from dedup.core.label_parts import Part, Step
+from dedup.core.sorting import distinct
 from dedup.ray_engine.stages import numbered_contents, range_part, split_by_range
 from dedup.schemas import BLOCK_ROWS
 from dedup.spilled_texts import SpilledTexts
@@ -105,7 +106,7 @@ def ranges_on_cluster(
     ids: Sequence[str],
     bounds: Sequence[int],
     texts: SpilledTexts,
-) -> tuple[RayParts, I64]:
+) -> tuple[RayParts, Any]:
     """The ranges of documents cut at `bounds`, made by Ray tasks; every distinct content key.
 
     `block_refs` are the object references of the corpus's block rows
@@ -113,11 +114,12 @@ def ranges_on_cluster(
     is split by range in a task, and each range is made from its pieces
     in a task, with its documents' texts (read here, from `texts`) and its
     blocks' contents numbered over the whole corpus: the driver never holds
-    a block row. The keys are sorted.
+    a block row, nor the keys, sorted, which stay in the object store (the
+    reference returned, as `RayParts.apply` gives it).
     """
     n = len(bounds) - 1
     if n < 1:
-        return RayParts(ray), np.empty(0, np.int64)
+        return RayParts(ray), ray.put(np.empty(0, np.int64))
     ids_ref = ray.put(pa.array(list(ids), pa.string()))
     cuts = np.asarray(bounds, dtype=np.int64)
     split = ray.remote(num_returns=n)(_split)
@@ -134,10 +136,16 @@ def ranges_on_cluster(
         made.append(part)
         key_refs.append(keys)
     del pieces
-    keys = np.unique(np.concatenate(ray.get(key_refs))).astype(np.int64, copy=False)
     parts = RayParts(ray, made)
+    keys = parts.apply(all_keys, *key_refs)
     parts.each(partial(numbered_contents, keys))
     return parts, keys
+
+
+def all_keys(*keys: I64) -> I64:
+    """The distinct keys of all ranges, sorted."""
+    out: I64 = distinct(np.concatenate(keys)).astype(np.int64, copy=False)
+    return out
 
 
 class RayParts:

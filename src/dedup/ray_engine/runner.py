@@ -119,7 +119,13 @@ def scan_ray(
             bounds = line_ranges(texts.newlines, per_range)
             parts, keys = ranges_on_cluster(ray, block_refs, ids, bounds, texts)
             del block_refs
-            cluster, score = _content_clusters(keys, matches)
+            # Per distinct content (12 M of 1 GB of generated pages) its
+            # cluster and score are made, and read, where the ranges are.
+            matched = ray.put(matches)
+            cluster = parts.apply(clusters_of_contents, keys, matched)
+            score = parts.apply(scores_of_contents, keys, matched)
+            n_contents = ray.get(parts.apply(len, keys))
+            del keys, matched
             lengths = texts.lengths
             # The documents' sets stay on the cluster too: their LSH and
             # components are shuffles, as the blocks' were.
@@ -132,10 +138,11 @@ def scan_ray(
                 score,
                 cfg,
                 values,
-                keys,
+                None,
                 False,
                 lengths,
                 near_duplicates=near_duplicates,
+                n_contents=n_contents,
             )
             progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
             provenance = Provenance.of(paths, reading, docs)
@@ -168,14 +175,18 @@ def scan_ray(
     return replace(summary, problems=problems)
 
 
-def _content_clusters(keys: np.ndarray, matches: Matches) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster key and score of every distinct content, as `content_clusters` returns them."""
+def clusters_of_contents(keys: np.ndarray, matches: Matches) -> np.ndarray:
+    """The cluster key of each distinct content (`keys`, sorted), as `content_clusters` gives it."""
     cluster = keys.copy()
+    cluster[np.searchsorted(keys, matches.key)] = matches.cluster
+    return cluster
+
+
+def scores_of_contents(keys: np.ndarray, matches: Matches) -> np.ndarray:
+    """The score of every distinct content against its cluster's, as `content_clusters` gives it."""
     score = np.ones(len(keys))
-    at = np.searchsorted(keys, matches.key)
-    cluster[at] = matches.cluster
-    score[at] = matches.score
-    return cluster, score
+    score[np.searchsorted(keys, matches.key)] = matches.score
+    return score
 
 
 def _range_lines(ray: Any, newlines: np.ndarray) -> int:
