@@ -6,10 +6,11 @@
     driver: each read task's texts written to a file beside the output as
       they are fetched, then put in id order (as the embedded runner does)
     cluster: the blocks without their shingle hashes cut into ranges of
-      documents, each with its texts (`parts.ranges_on_cluster`); then
-      core.label_parts's passes, a task per range, the driver making the
-      counts between passes; the near-duplicate documents found from the
-      ranges' sets by shuffles (matching.DocumentMatching)
+      documents, each with its texts (`parts.ranges_on_cluster`); each
+      content's cluster and score; then core.label_parts's passes, a task
+      per range, and the tables between passes, a task each; the
+      near-duplicate documents found from the ranges' sets by shuffles
+      (matching.DocumentMatching)
     driver: the same Arrow tables and atomic Parquet output as the embedded
       runner; the spans table's files made and written by tasks from the
       ranges (`spans_files.write_spans`)
