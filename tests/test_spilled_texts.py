@@ -131,6 +131,33 @@ def test_a_changed_file_and_a_closed_store_are_errors(tmp_path: Path) -> None:
         texts[0]
 
 
+def test_texts_at_read_in_another_process_what_utf8_range_reads(spilled: SpilledTexts) -> None:
+    import pickle
+
+    for lo, hi in [(0, len(TEXTS)), (2, 5), (3, 3), (len(TEXTS), len(TEXTS))]:
+        # Pickled, as a Ray task is handed it: the file's name and offsets only.
+        at = pickle.loads(pickle.dumps(spilled.at(lo, hi)))
+        assert len(at) == hi - lo
+        utf8, offsets = at.read()
+        want_utf8, want_offsets = spilled.utf8_range(lo, hi)
+        assert utf8.tobytes() == want_utf8.tobytes()
+        assert offsets.tolist() == want_offsets.tolist()
+    with pytest.raises(IndexError):
+        spilled.at(3, len(TEXTS) + 1)
+
+
+def test_texts_at_a_gone_or_changed_file_say_which_and_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "t"
+    with SpilledTexts.write(["one", "two"], path) as texts:
+        at = texts.at(0, 2)
+    path.write_bytes(b"one")
+    with pytest.raises(OutputError, match="end before byte 6: the file was changed"):
+        at.read()
+    path.unlink()
+    with pytest.raises(OutputError, match=f"{path}: .*cannot be read.*run the scan again"):
+        at.read()
+
+
 def test_the_with_block_removes_the_file_when_it_raises(tmp_path: Path) -> None:
     with SpilledTexts.write(["kept"], tmp_path / "kept") as kept:
         assert kept[0] == "kept"

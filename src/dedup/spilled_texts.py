@@ -19,6 +19,7 @@ import itertools
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from collections.abc import Sequence as SequenceABC
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, overload
 
@@ -269,20 +270,67 @@ class SpilledTexts(SequenceABC[str]):
         transparent huge pages, where `bytes` of that size are fresh mappings
         faulted in 4 KB at a time (a read of 64 MB: 16,384 page faults).
         """
-        fd = self._descriptor()
-        out = np.empty(size, dtype=np.uint8)
-        view = out.data
-        done = 0
-        while done < size:
-            # pread returns at most about 2 GB on Linux: a larger text takes several.
-            got = os.preadv(fd, [view[done:]], offset + done)
-            if not got:
-                raise OutputError(
-                    f"{self.path}: this scan's spilled texts end before byte {offset + size}: "
-                    "the file was changed while the scan ran; run the scan again"
-                )
-            done += got
-        return out
+        return _pread(self._descriptor(), offset, size, self.path)
+
+    def at(self, lo: int, hi: int) -> TextsAt:
+        """Where texts `lo` to `hi` - 1 lie in the file, for a process that reads them itself."""
+        if not 0 <= lo <= hi <= len(self):
+            raise IndexError(f"texts {lo} to {hi} of {len(self)}")
+        return TextsAt(str(self.path), self.byte_offsets[lo : hi + 1].copy())
+
+
+@dataclass(frozen=True)
+class TextsAt:
+    """Texts of a `SpilledTexts` file, one after the other: the file and the
+    byte offset where each begins, then the end of the last.
+
+    Small enough to hand to another process (a Ray task on a node that
+    mounts the file, as the output's folder): it reads the texts itself,
+    and they never pass through the one that wrote them.
+    """
+
+    path: str
+    byte_offsets: I64
+
+    def __len__(self) -> int:
+        return len(self.byte_offsets) - 1
+
+    def read(self) -> tuple[NDArray[np.uint8], I64]:
+        """The texts' UTF-8 bytes and where each starts (from 0), as `SpilledTexts.utf8_range`.
+
+        Raises:
+            OutputError: the file is gone or shorter than its texts.
+        """
+        base, end = int(self.byte_offsets[0]), int(self.byte_offsets[-1])
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError as exc:
+            raise OutputError(
+                f"{self.path}: this scan's spilled texts cannot be read ({exc.strerror}); "
+                "the folder beside the output must be readable on every node: run the scan again"
+            ) from exc
+        try:
+            utf8 = _pread(fd, base, end - base, Path(self.path))
+        finally:
+            os.close(fd)
+        return utf8, self.byte_offsets - base
+
+
+def _pread(fd: int, offset: int, size: int, path: Path) -> NDArray[np.uint8]:
+    """`size` bytes of open file `fd` (`path`) from `offset`, into a new array."""
+    out = np.empty(size, dtype=np.uint8)
+    view = out.data
+    done = 0
+    while done < size:
+        # pread returns at most about 2 GB on Linux: a larger text takes several.
+        got = os.preadv(fd, [view[done:]], offset + done)
+        if not got:
+            raise OutputError(
+                f"{path}: this scan's spilled texts end before byte {offset + size}: "
+                "the file was changed while the scan ran; run the scan again"
+            )
+        done += got
+    return out
 
 
 class TextsWriter:

@@ -33,7 +33,7 @@ from dedup.core.label_parts import Part, Step
 from dedup.core.sorting import distinct
 from dedup.ray_engine.stages import numbered_contents, range_part, split_by_range
 from dedup.schemas import BLOCK_ROWS
-from dedup.spilled_texts import SpilledTexts
+from dedup.spilled_texts import SpilledTexts, TextsAt
 
 Out = TypeVar("Out")
 I64 = NDArray[np.int64]
@@ -92,11 +92,10 @@ def _split(batch: pa.Table, ids: pa.Array, bounds: I64) -> list[pa.Table] | pa.T
     return pieces if len(pieces) != 1 else pieces[0]
 
 
-def _range(
-    lo: int, ids: Sequence[str], utf8: NDArray[np.uint8], at: I64, *pieces: pa.Table
-) -> tuple[Part, I64]:
+def _range(lo: int, ids: Sequence[str], texts: TextsAt, *pieces: pa.Table) -> tuple[Part, I64]:
     one_thread()
     part, keys = range_part(lo, ids, pieces)
+    utf8, at = texts.read()
     return part.with_columns(text_utf8=utf8, text_at=at), keys
 
 
@@ -112,9 +111,10 @@ def ranges_on_cluster(
     `block_refs` are the object references of the corpus's block rows
     (`BLOCK_ROWS`, any order, with or without their shingle hashes). Each
     is split by range in a task, and each range is made from its pieces
-    in a task, with its documents' texts (read here, from `texts`) and its
-    blocks' contents numbered over the whole corpus: the driver never holds
-    a block row, nor the keys, sorted, which stay in the object store (the
+    in a task, with its documents' texts (which the task reads from
+    `texts`' file, which it must be able to open) and its blocks' contents
+    numbered over the whole corpus: the driver never holds a block row nor
+    a text, nor the keys, sorted, which stay in the object store (the
     reference returned, as `RayParts.apply` gives it).
     """
     n = len(bounds) - 1
@@ -131,8 +131,7 @@ def ranges_on_cluster(
     make = ray.remote(num_returns=2)(_range)
     made, key_refs = [], []
     for r, (lo, hi) in enumerate(itertools.pairwise(bounds)):
-        utf8, at = texts.utf8_range(lo, hi)
-        part, keys = make.remote(lo, ids[lo:hi], utf8, at, *(p[r] for p in pieces))
+        part, keys = make.remote(lo, ids[lo:hi], texts.at(lo, hi), *(p[r] for p in pieces))
         made.append(part)
         key_refs.append(keys)
     del pieces

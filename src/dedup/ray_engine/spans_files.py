@@ -7,8 +7,10 @@ the cluster labelled (`core.label_parts.RangeRows`); each file of the table
 task that reads the ranges holding its rows, with the texts and ids of
 their documents, through the same adapter (`arrow.span_table`) and writer
 (`output.write_table`) as the embedded runner: the same bytes. The driver
-only places the files and reads the texts from its spilled file for the
-tasks (the ranges dropped theirs in the pass that cut glued passages).
+only places the files and tells each task where its documents' texts lie
+in the scan's spilled file (the ranges dropped theirs in the pass that cut
+glued passages); the task reads them itself, as it writes beside the
+output.
 
 The output folder must be one that the workers can write: on a local
 instance it is; on a cluster, a path every node mounts.
@@ -30,9 +32,10 @@ from dedup import output
 from dedup.arrow import span_table
 from dedup.core.label_parts import Part, RangeRows, RangeTexts, part_spans
 from dedup.core.pipeline import SpanRows
+from dedup.errors import OutputError
 from dedup.output import SlicedTable, pieces_of, write_table
 from dedup.ray_engine.parts import RayParts, one_thread
-from dedup.spilled_texts import SpilledTexts
+from dedup.spilled_texts import SpilledTexts, TextsAt
 
 I64 = NDArray[np.int64]
 
@@ -50,12 +53,13 @@ def write_spans(
 
     `parts` are the ranges of `rows`. A task per file; as many run at once
     as the cluster has CPUs. Each is handed, per row group of its file
-    (`ROW_GROUP_ROWS` spans), the ids and texts of that group's documents,
-    put in the object store one group at a time: the driver reads each
-    text about once and holds one group's texts at a time.
+    (`ROW_GROUP_ROWS` spans), the ids of that group's documents and where
+    their texts lie in `texts`' file, which it reads a group at a time:
+    no text passes through the driver.
 
     Raises:
         OSError: a file could not be written (the task's own error).
+        OutputError: the texts' file could not be read (the task's own error).
     """
     ascii = texts.ascii()
     group_rows = output.ROW_GROUP_ROWS  # the driver's, for the tasks
@@ -70,7 +74,7 @@ def write_spans(
             pieces = rows.span_pieces(start, stop)
             held = [index for index, _, _ in pieces]
             groups = [
-                _put_documents(ray, rows.span_documents(start + lo, start + hi), ids, texts, ascii)
+                _documents(rows.span_documents(start + lo, start + hi), ids, texts, ascii)
                 for lo, hi in pieces_of(stop - start, group_rows)
             ]
             running.append(
@@ -98,7 +102,7 @@ def write_spans(
         from ray.exceptions import RayTaskError
 
         cause = getattr(exc, "cause", None)
-        if isinstance(exc, RayTaskError) and isinstance(cause, OSError):
+        if isinstance(exc, RayTaskError) and isinstance(cause, OSError | OutputError):
             # The task's own error, whose reason `OutputError` quotes (Ray's
             # wrapper carries a traceback of the worker instead).
             raise cause from None
@@ -110,27 +114,24 @@ def write_spans(
             orphan.unlink(missing_ok=True)
 
 
-def _put_documents(
-    ray: Any,
+def _documents(
     documents: tuple[int, int],
     ids: Sequence[str],
     texts: SpilledTexts,
     ascii: NDArray[np.bool_],
-) -> Any:
-    """A reference to documents `lo` to `hi` - 1 in the object store: `_Documents`."""
+) -> _Documents:
+    """Documents `lo` to `hi` - 1, for the task that writes their spans."""
     lo, hi = documents
-    utf8, at = texts.utf8_range(lo, hi)
-    return ray.put(_Documents(lo, pa.array(ids[lo:hi], pa.string()), utf8, at, ascii[lo:hi]))
+    return _Documents(lo, pa.array(ids[lo:hi], pa.string()), texts.at(lo, hi), ascii[lo:hi])
 
 
 @dataclass(frozen=True)
 class _Documents:
-    """Ids and texts (UTF-8, `RangeTexts`) of documents `first` on, and which are ASCII."""
+    """Ids of documents `first` on, where their texts lie, and which are ASCII."""
 
     first: int
     ids: pa.Array
-    utf8: NDArray[np.uint8]
-    at: I64
+    texts: TextsAt
     ascii: NDArray[np.bool_]
 
 
@@ -139,17 +140,15 @@ def _write_file(
     path: str,
     n_rows: int,
     group_rows: int,
-    groups: list[Any],
+    groups: list[_Documents],
     slices: list[tuple[int, int]],
     *ranges: Part,
 ) -> None:
     """One file of the spans table, from `slices` of the ranges labelled to the end.
 
-    `groups` are references to the `_Documents` of each row group of
-    `group_rows` rows, fetched as the group is made.
+    `groups` are the `_Documents` of each row group of `group_rows` rows,
+    whose texts are read as the group is made.
     """
-    import ray
-
     one_thread()
     # Where each range's rows start in the file.
     base = np.cumsum([0] + [b - a for a, b in slices], dtype=np.int64)
@@ -163,8 +162,8 @@ def _write_file(
             if first < hi and end > lo:
                 pieces.append(part_spans(part, a + max(lo - first, 0), a + min(hi, end) - first))
         spans = SpanRows.joined(pieces)
-        docs: _Documents = ray.get(groups[lo // group_rows])
-        texts = RangeTexts(0, docs.utf8, docs.at)  # from docs.first, as `span_table` reads them
+        docs = groups[lo // group_rows]
+        texts = RangeTexts(0, *docs.texts.read())  # from docs.first, as `span_table` reads them
         last = docs.first + len(texts) - 1
         if len(spans) and not docs.first <= int(spans.doc[0]) <= int(spans.doc[-1]) <= last:
             raise ValueError(f"{path}: spans of documents whose texts were not given")
