@@ -9,8 +9,9 @@ a range's block columns are handed to a `Parts` store, so a runner that
 keeps them on disk holds one range's blocks and the tables at a time; a
 store that keeps them elsewhere runs each pass where they are
 (`SteppedParts`: the Ray engine's tasks) and makes the tables there too
-(`_apply`): this process then holds per-document and per-content arrays,
-not the pairs nor the tables.
+(`_apply`): this process then holds per-document arrays, not the pairs
+nor the tables, nor the per-content arrays when it is given them as the
+store's handles (`label_parts`).
 
 The passes, in order (each runs over every range):
 
