@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -120,6 +121,30 @@ def test_the_spilled_texts_go_however_the_scan_ends(
     monkeypatch.setattr(ray_runner, "label_parts", fail)
     with pytest.raises(RuntimeError, match="stopped"):
         scan_ray([seeds_dir], tmp_path / "again", ScanConfig(), settings=RaySettings())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_node_that_cannot_read_the_spilled_texts_gets_the_tasks_own_message(
+    local_ray: None, tmp_path: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tasks that make the ranges read their texts from the work folder:
+    gone (a node that does not mount it), the scan ends with their
+    `OutputError`, not Ray's traceback, and leaves nothing behind."""
+    made = ray_runner.ranges_on_cluster
+
+    def texts_gone(ray: object, refs: object, ids: object, bounds: object, texts: Any) -> Any:
+        texts.path.unlink()
+        return made(ray, refs, ids, bounds, texts)
+
+    monkeypatch.setattr(ray_runner, "ranges_on_cluster", texts_gone)
+    with pytest.raises(
+        OutputError, match=r"spilled texts cannot be read .*run the scan again"
+    ) as got:
+        scan_ray([seeds_dir], tmp_path / "out", ScanConfig(), settings=RaySettings())
+    # The task's own error, not Ray's wrapper of it (a subclass whose text
+    # is the worker's traceback).
+    assert type(got.value) is OutputError
+    assert str(got.value).startswith(str(tmp_path / ".out.ray-work"))
     assert list(tmp_path.iterdir()) == []
 
 
