@@ -39,6 +39,10 @@ Out = TypeVar("Out")
 I64 = NDArray[np.int64]
 
 
+# Split tasks per CPU when the ranges are made (`ranges_on_cluster`).
+_SPLITS_PER_CPU = 4
+
+
 def one_thread() -> None:
     """A task holds one CPU: its compiled kernels run on one thread (numba
     otherwise starts a thread per core of the node in every task)."""
@@ -85,8 +89,11 @@ def _applied(threads: int, fn: Callable[..., Out], *args: Any) -> Out:
     return fn(*args)
 
 
-def _split(batch: pa.Table, ids: pa.Array, bounds: I64) -> list[pa.Table] | pa.Table:
+def _split(ids: pa.Array, bounds: I64, *batches: pa.Table) -> list[pa.Table] | pa.Table:
     one_thread()
+    # In the batches' order, so a range's rows are in the order they would
+    # have if each batch were split alone.
+    batch = batches[0] if len(batches) == 1 else pa.concat_tables(batches)
     pieces = split_by_range(batch, ids, bounds)
     # A task of one return gives its value, not a list of one.
     return pieces if len(pieces) != 1 else pieces[0]
@@ -123,7 +130,13 @@ def ranges_on_cluster(
     ids_ref = ray.put(pa.array(list(ids), pa.string()))
     cuts = np.asarray(bounds, dtype=np.int64)
     split = ray.remote(num_returns=n)(_split)
-    pieces = [split.remote(ref, ids_ref, cuts) for ref in block_refs]
+    # A piece per (split task, range) is an object each: the split tasks are
+    # a few per CPU however many blocks the corpus has, each taking a run of
+    # them, so the pieces grow with the ranges only.
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    n_runs = min(len(block_refs), _SPLITS_PER_CPU * cpus)
+    runs = np.array_split(np.arange(len(block_refs)), n_runs) if n_runs else []
+    pieces = [split.remote(ids_ref, cuts, *(block_refs[i] for i in run)) for run in runs]
     if not pieces:
         pieces = [[ray.put(BLOCK_ROWS.empty_table())] * n]
     elif n == 1:
