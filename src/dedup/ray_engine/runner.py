@@ -38,14 +38,14 @@ from dedup.core.blockhash import shard_bounds
 from dedup.core.hashed_ranges import line_ranges
 from dedup.core.label_parts import RANGE_BLOCKS, RangeRows, label_parts
 from dedup.core.pipeline import id_order
-from dedup.errors import ConfigError, DecodeError, DedupError, DuplicateIdError
+from dedup.errors import ConfigError, DecodeError, DuplicateIdError
 from dedup.heap import map_large_allocations, release_free_heap
 from dedup.output import ROWS_PER_FILE, check_target, output_writer
 from dedup.progress import ProgressFn, Tick, no_progress
 from dedup.ray_engine import stages
 from dedup.ray_engine.matching import DocumentMatching, Matches, match_blocks
 from dedup.ray_engine.parts import ranges_on_cluster
-from dedup.ray_engine.session import RaySettings, ray_session, require_ray
+from dedup.ray_engine.session import RaySettings, raise_task_cause, ray_session, require_ray
 from dedup.ray_engine.spans_files import write_spans
 from dedup.runner import ScanSummary, in_id_order, summarize, texts_writer, unwritable_as_output
 from dedup.schemas import TABLES
@@ -172,7 +172,7 @@ def scan_ray(
                 write_spans(ray, rows, parts, ids, texts, schema, files)
             parts.close()
     except Exception as exc:
-        _raise_task_cause(exc)
+        raise_task_cause(exc)
         raise
     finally:
         # However the scan ends: the file closed, the folder (and file) removed.
@@ -195,19 +195,6 @@ def scores_of_contents(keys: np.ndarray, matches: Matches) -> np.ndarray:
     score = np.ones(len(keys))
     score[np.searchsorted(keys, matches.key)] = matches.score
     return score
-
-
-def _raise_task_cause(exc: Exception) -> None:
-    """A task's own `DedupError` (a node that cannot read the spilled texts) raised as it is.
-
-    Ray wraps an error raised in a task in a `RayTaskError` whose text is
-    the worker's traceback; the error's own message says what to do.
-    """
-    from ray.exceptions import RayTaskError
-
-    cause = getattr(exc, "cause", None)
-    if isinstance(exc, RayTaskError) and isinstance(cause, DedupError):
-        raise cause from None
 
 
 def _range_lines(ray: Any, newlines: np.ndarray) -> int:

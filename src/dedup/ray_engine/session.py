@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from dedup.errors import ConfigError
+from dedup.errors import ConfigError, DedupError
 
 INSTALL = "pip install 'dedup[ray]'"
 
@@ -98,6 +98,22 @@ def require_ray() -> ModuleType:
             f"--engine ray needs Ray Data, which is not installed ({exc}): {INSTALL}"
         ) from None
     return ray
+
+
+def raise_task_cause(
+    exc: BaseException, kinds: tuple[type[BaseException], ...] = (DedupError,)
+) -> None:
+    """Raise the error a task raised, when it is one of `kinds`, instead of Ray's wrapper.
+
+    Ray wraps an error raised in a task in a `RayTaskError` whose text is
+    the worker's traceback; dedup's own errors (a node that cannot read the
+    spilled texts) and a task's failed write say what to do.
+    """
+    from ray.exceptions import RayTaskError
+
+    cause = getattr(exc, "cause", None)
+    if isinstance(exc, RayTaskError) and isinstance(cause, kinds):
+        raise cause from None
 
 
 def offline_environment() -> None:

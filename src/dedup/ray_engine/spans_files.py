@@ -32,9 +32,10 @@ from dedup import output
 from dedup.arrow import span_table
 from dedup.core.label_parts import Part, RangeRows, RangeTexts, part_spans
 from dedup.core.pipeline import SpanRows
-from dedup.errors import OutputError
+from dedup.errors import DedupError
 from dedup.output import SlicedTable, pieces_of, write_table
 from dedup.ray_engine.parts import RayParts, one_thread
+from dedup.ray_engine.session import raise_task_cause
 from dedup.spilled_texts import SpilledTexts, TextsAt
 
 I64 = NDArray[np.int64]
@@ -99,13 +100,9 @@ def write_spans(
         for ref in running:
             with contextlib.suppress(Exception):
                 ray.get(ref)
-        from ray.exceptions import RayTaskError
-
-        cause = getattr(exc, "cause", None)
-        if isinstance(exc, RayTaskError) and isinstance(cause, OSError | OutputError):
-            # The task's own error, whose reason `OutputError` quotes (Ray's
-            # wrapper carries a traceback of the worker instead).
-            raise cause from None
+        # The task's own error: a failed write, whose reason `OutputError`
+        # quotes, or the texts' file it could not read.
+        raise_task_cause(exc, (OSError, DedupError))
         raise
     # A task retried after its worker died (Ray retries tasks) may have left
     # the temporary file it was writing: none may go into the output.
