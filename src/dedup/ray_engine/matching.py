@@ -34,6 +34,7 @@ from dedup.config import ScanConfig
 from dedup.core.graph import components
 from dedup.core.label_parts import Part, Parts, Step
 from dedup.core.near_duplicates import DocumentSets
+from dedup.heap import release_free_heap
 from dedup.ray_engine import stages
 from dedup.ray_engine.parts import RayParts, given_held, one_thread
 from dedup.ray_engine.session import RaySettings
@@ -266,4 +267,8 @@ class DocumentMatching:
         found = _collect(ray, labels)
         if found is not None:
             group[ints(found, "left")] = ints(found, "right")
+        del found, labels, both, edges
+        # As after block matching (`scan_ray`): the shuffles' freed native
+        # memory back to the system.
+        release_free_heap()
         return group

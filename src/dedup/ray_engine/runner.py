@@ -114,6 +114,9 @@ def scan_ray(
             blocks_ds = blocks_ds.materialize()
             partitions = settings.partitions or _partitions(ray, blocks_ds.count())
             matches = match_blocks(ray, blocks_ds, cfg, partitions, settings)
+            # Ray Data's shuffles leave freed native memory in the driver's
+            # heap: at 1 GB, 200 MB of RssAnon, 164 MB of it given back here.
+            release_free_heap()
             without_hashes = [c for c in blocks_ds.columns() if c != "hashes"]
             block_refs = blocks_ds.select_columns(without_hashes).to_arrow_refs()
             del blocks_ds, read_ds  # the shingle hashes leave the object store
@@ -149,6 +152,7 @@ def scan_ray(
                 near_duplicates=near_duplicates,
                 n_contents=n_contents,
             )
+            release_free_heap()  # what the passes' orchestration freed
             progress(Tick("analyse", files_done=len(docs), files_total=len(docs), finished=True))
             provenance = Provenance.of(paths, reading, docs)
             progress(Tick("write", files_total=len(TABLES)))
