@@ -203,7 +203,12 @@ def match_blocks(
     key, cluster = ints(scored, "left"), ints(scored, "right")
     order = np.argsort(key)
     score = np.asarray(scored.column("similarity").to_numpy(), np.float64)
-    return Matches(key[order], cluster[order], score[order], n_edges, rounds)
+    matches = Matches(key[order], cluster[order], score[order], n_edges, rounds)
+    del scored, sets, verified, labels, moved
+    # Ray Data's shuffles leave freed native memory in the driver's heap:
+    # at 1 GB, 200 MB of RssAnon, 164 MB of it given back here.
+    release_free_heap()
+    return matches
 
 
 def _set_tables(step: Step[DocumentSets], part: Part) -> tuple[pa.Table, pa.Table, list[int]]:
@@ -268,7 +273,7 @@ class DocumentMatching:
         if found is not None:
             group[ints(found, "left")] = ints(found, "right")
         del found, labels, both, edges
-        # As after block matching (`scan_ray`): the shuffles' freed native
-        # memory back to the system.
+        # As after block matching (`match_blocks`): the shuffles' freed
+        # native memory back to the system.
         release_free_heap()
         return group

@@ -114,9 +114,6 @@ def scan_ray(
             blocks_ds = blocks_ds.materialize()
             partitions = settings.partitions or _partitions(ray, blocks_ds.count())
             matches = match_blocks(ray, blocks_ds, cfg, partitions, settings)
-            # Ray Data's shuffles leave freed native memory in the driver's
-            # heap: at 1 GB, 200 MB of RssAnon, 164 MB of it given back here.
-            release_free_heap()
             without_hashes = [c for c in blocks_ds.columns() if c != "hashes"]
             block_refs = blocks_ds.select_columns(without_hashes).to_arrow_refs()
             del blocks_ds, read_ds  # the shingle hashes leave the object store
