@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 import dedup.output
 from dedup import DecodeError, DuplicateIdError, InputConfig, OutputError, ScanConfig, scan
 from dedup.cli import app
+from dedup.errors import ConfigError
 from dedup.ray_engine import RaySettings, scan_ray
 from dedup.ray_engine import runner as ray_runner
 from dedup.ray_engine.matching import DocumentMatching
@@ -286,3 +287,31 @@ def test_cli_engine_ray(local_ray: None, tmp_path: Path, seeds_dir: Path) -> Non
     assert "passages:         4" in result.stdout
     scan([seeds_dir], tmp_path / "embedded", ScanConfig(), index=False)
     assert _tables(tmp_path / "out") == _tables(tmp_path / "embedded")
+
+
+def test_a_local_instance_gets_its_object_store_and_spill_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import ray
+
+    from dedup.ray_engine.session import ray_session
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(ray, "shutdown", lambda: None)
+    spill = tmp_path / "disk" / "spill"
+    settings = RaySettings(num_cpus=1, object_store_memory=300 << 20, spill_dir=str(spill))
+    with ray_session(settings):
+        pass
+    assert spill.is_dir()  # made before Ray starts, which needs it to exist
+    assert calls[0]["object_store_memory"] == 300 << 20
+    assert calls[0]["object_spilling_directory"] == str(spill)
+    assert calls[0]["num_cpus"] == 1
+
+    (tmp_path / "file").write_text("")
+    with (
+        pytest.raises(ConfigError, match="choose another with --spill-dir"),
+        ray_session(RaySettings(spill_dir=str(tmp_path / "file" / "spill"))),
+    ):
+        pass

@@ -11,6 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from dedup.cli import app
+from dedup.errors import ConfigError
+from dedup.ray_engine import RaySettings
 
 
 def test_engine_ray_without_ray_says_what_to_install(
@@ -31,6 +33,14 @@ def test_engine_ray_without_ray_says_what_to_install(
     [
         (["--engine", "spark"], "--engine must be embedded or ray"),
         (["--address", "auto"], "--address needs --engine ray"),
+        (["--object-store-mb", "500"], "--object-store-mb needs --engine ray"),
+        (["--spill-dir", "spill"], "--spill-dir needs --engine ray"),
+        (["--engine", "ray", "--object-store-mb", "0"], "--object-store-mb must be positive"),
+        (["--engine", "ray", "--object-store-mb", "nan"], "--object-store-mb must be positive"),
+        (
+            ["--engine", "ray", "--address", "auto", "--spill-dir", "spill"],
+            "with --address the cluster's own settings apply",
+        ),
     ],
 )
 def test_engine_options_are_checked(
@@ -39,6 +49,42 @@ def test_engine_options_are_checked(
     result = CliRunner().invoke(app, ["scan", str(seeds_dir), "--out", str(tmp_path), *args])
     assert result.exit_code == 1
     assert message in result.stderr
+
+
+def test_the_local_instances_store_and_spill_folder_reach_the_engine(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seeds_dir: Path
+) -> None:
+    import dedup.ray_engine
+
+    given: list[RaySettings] = []
+
+    def fake_scan_ray(*args: object) -> None:
+        given.append(args[5])  # type: ignore[arg-type]
+        raise ConfigError("stop here")
+
+    monkeypatch.setattr(dedup.ray_engine, "scan_ray", fake_scan_ray)
+    result = CliRunner().invoke(
+        app,
+        [
+            "scan",
+            str(seeds_dir),
+            "--out",
+            str(tmp_path / "out"),
+            "--engine",
+            "ray",
+            "--workers",
+            "2",
+            "--object-store-mb",
+            "300",
+            "--spill-dir",
+            str(tmp_path / "spill"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "stop here" in result.stderr
+    assert given == [
+        RaySettings(num_cpus=2, object_store_memory=300 << 20, spill_dir=str(tmp_path / "spill"))
+    ]
 
 
 def test_nothing_imports_ray_unless_asked() -> None:
@@ -61,11 +107,9 @@ def test_nothing_imports_ray_unless_asked() -> None:
         ({"max_driver_edges": -1}, "max_driver_edges"),
         ({"address": " "}, "--address"),
         ({"address": "auto", "num_cpus": 2}, "local Ray instance"),
+        ({"address": "auto", "spill_dir": "spill"}, "local Ray instance"),
     ],
 )
 def test_ray_settings_are_checked_when_built(kwargs: dict[str, object], message: str) -> None:
-    from dedup.errors import ConfigError
-    from dedup.ray_engine import RaySettings
-
     with pytest.raises(ConfigError, match=message):
         RaySettings(**kwargs)  # type: ignore[arg-type]

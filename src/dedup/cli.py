@@ -45,6 +45,15 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _megabytes(flag: str, value: float | None) -> int | None:
+    """`value` MB in bytes; None stays None (the default applies)."""
+    if value is None:
+        return None
+    if not value > 0:  # also NaN
+        raise ConfigError(f"{flag} must be positive, got {value}")
+    return int(value * (1 << 20))
+
+
 def _preview(text: str, width: int = 60) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
@@ -267,6 +276,23 @@ def scan_command(
             show_default=False,
         ),
     ] = None,
+    object_store_mb: Annotated[
+        float | None,
+        typer.Option(
+            help="With --engine ray, a local instance: MB of Ray's object store (default: "
+            "Ray's, 30% of memory); what does not fit spills to --spill-dir.",
+            show_default=False,
+        ),
+    ] = None,
+    spill_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --engine ray, a local instance: where the object store spills "
+            "(default: <temp>/ray-dedup/spill); give it a disk with room for several "
+            "times the corpus.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Label every character of every document as unique or boilerplate."""
     try:
@@ -305,14 +331,24 @@ def scan_command(
             raise ConfigError(f"--shard-mb must be positive, got {shard_mb}")
         if engine not in ("embedded", "ray"):
             raise ConfigError(f"--engine must be embedded or ray, got {engine!r}")
-        if address is not None and engine != "ray":
-            raise ConfigError("--address needs --engine ray")
+        for given, flag in (
+            (address, "--address"),
+            (object_store_mb, "--object-store-mb"),
+            (spill_dir, "--spill-dir"),
+        ):
+            if given is not None and engine != "ray":
+                raise ConfigError(f"{flag} needs --engine ray")
         with terminal_progress(quiet) as progress, _interruptible():
             if engine == "ray":
                 from dedup.ray_engine import RaySettings, scan_ray
 
                 local_cpus = workers if address is None else None
-                settings = RaySettings(address=address, num_cpus=local_cpus)
+                settings = RaySettings(
+                    address=address,
+                    num_cpus=local_cpus,
+                    object_store_memory=_megabytes("--object-store-mb", object_store_mb),
+                    spill_dir=None if spill_dir is None else str(spill_dir),
+                )
                 summary = scan_ray(paths, out, cfg, force, inputs, settings, progress)
             else:
                 summary = scan(

@@ -80,11 +80,14 @@ class RaySettings:
         if self.max_driver_edges < 0:
             raise ConfigError(f"ray max_driver_edges must be >= 0, got {self.max_driver_edges}")
         if self.address is not None and (
-            self.num_cpus is not None or self.object_store_memory is not None
+            self.num_cpus is not None
+            or self.object_store_memory is not None
+            or self.spill_dir is not None
         ):
             raise ConfigError(
-                "num_cpus and object_store_memory size a local Ray instance; "
-                "with --address the cluster's own settings apply"
+                "num_cpus, object_store_memory and spill_dir set up a local Ray instance; "
+                "with --address the cluster's own settings apply (ray start "
+                "--object-store-memory, --object-spilling-directory)"
             )
 
 
@@ -140,7 +143,13 @@ def ray_session(settings: RaySettings) -> Iterator[ModuleType]:
         if settings.address is None:
             temp = Path(settings.temp_dir or Path(tempfile.gettempdir()) / "ray-dedup")
             spill = Path(settings.spill_dir or temp / "spill")
-            spill.mkdir(parents=True, exist_ok=True)
+            try:
+                spill.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"{spill}: cannot make Ray's spill folder ({exc.strerror or exc}); "
+                    "choose another with --spill-dir"
+                ) from None
             kwargs.update(
                 # "local": a new instance even when `ray start` left one running
                 # here, which Ray would otherwise join (and refuse num_cpus).
