@@ -7,6 +7,7 @@ installs it, so CI runs these. One Ray instance serves the whole module
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -294,7 +295,7 @@ def test_a_local_instance_gets_its_object_store_and_spill_folder(
 ) -> None:
     import ray
 
-    from dedup.ray_engine.session import ray_session
+    from dedup.ray_engine.session import ray_session, setup_worker
 
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
@@ -308,6 +309,10 @@ def test_a_local_instance_gets_its_object_store_and_spill_folder(
     assert calls[0]["object_store_memory"] == 300 << 20
     assert calls[0]["object_spilling_directory"] == str(spill)
     assert calls[0]["num_cpus"] == 1
+    # Each worker maps large arrays apart from the heap (`dedup.heap`): the
+    # hook is named by a path the workers import.
+    module, _, name = calls[0]["runtime_env"]["worker_process_setup_hook"].rpartition(".")
+    assert getattr(importlib.import_module(module), name) is setup_worker
 
     (tmp_path / "file").write_text("")
     with (
@@ -315,3 +320,27 @@ def test_a_local_instance_gets_its_object_store_and_spill_folder(
         ray_session(RaySettings(spill_dir=str(tmp_path / "file" / "spill"))),
     ):
         pass
+
+
+def test_rays_warning_about_its_own_private_attribute_is_not_shown() -> None:
+    from dedup.ray_engine.session import configure_data
+
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    ray_logger = logging.getLogger("ray")
+    ray_logger.addHandler(handler)
+    try:
+        restore = configure_data()
+        ray_logger.warning(
+            "DeprecationWarning: `ray.state.total_resources_per_node` is a private attribute"
+        )
+        ray_logger.warning("a warning of Ray's that the user should see")
+        restore()
+        ray_logger.warning("DeprecationWarning: `ray.state.nodes` after the scan")
+    finally:
+        ray_logger.removeHandler(handler)
+    assert seen == [
+        "a warning of Ray's that the user should see",
+        "DeprecationWarning: `ray.state.nodes` after the scan",
+    ]

@@ -8,6 +8,7 @@ without a cluster.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -212,3 +213,37 @@ def test_sets_among_keeps_the_rows_whose_key_is_named() -> None:
     assert kept.column("set").to_pylist() == [[2, 3], [6, 7]]
     assert stages.sets_among(sets, np.empty(0, np.int64)).num_rows == 0
     assert stages.sets_among(sets, keys).equals(sets)
+
+
+class _FakeRay:
+    """`cluster_resources` and `nodes` of a cluster, as Ray reports them."""
+
+    def __init__(self, nodes: list[dict[str, float]]) -> None:
+        self._nodes = nodes
+
+    def cluster_resources(self) -> dict[str, float]:
+        return {"CPU": sum(n.get("CPU", 0.0) for n in self._nodes)}
+
+    def nodes(self) -> list[dict[str, object]]:
+        return [{"Alive": True, "Resources": n} for n in self._nodes]
+
+
+def test_ranges_fit_the_object_store_of_the_smallest_node(tmp_path: Path) -> None:
+    from dedup.core.label_parts import RANGE_BLOCKS
+    from dedup.ray_engine.runner import _range_lines
+    from dedup.spilled_texts import SpilledTexts
+
+    # 4,000 documents of 1,000 lines of 1 byte (999 newlines): 4 M lines of
+    # about 48 + 1.67 bytes each in a range.
+    with SpilledTexts.write(["\n" * 999] * 4000, tmp_path / "texts") as texts:
+        big = {"CPU": 2.0, "object_store_memory": 7e9}
+        assert _range_lines(_FakeRay([big]), texts) == RANGE_BLOCKS
+        # Every CPU gets a range first.
+        assert _range_lines(_FakeRay([big] * 8), texts) == 4_000_000 // 16
+        # 100 MB for 2 CPUs: four ranges per CPU in the store, 12.5 MB each.
+        small = {"CPU": 2.0, "object_store_memory": 100e6}
+        lines = _range_lines(_FakeRay([big, small]), texts)
+        assert 0.9 * 12.5e6 / 50 < lines <= 12.5e6 / 49.6
+        # A node without CPUs (a head node that runs no tasks) holds no range.
+        head = {"CPU": 0.0, "object_store_memory": 1e6}
+        assert _range_lines(_FakeRay([big, head]), texts) == RANGE_BLOCKS

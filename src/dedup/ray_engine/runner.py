@@ -120,7 +120,7 @@ def scan_ray(
             # Ranges of documents, made on the cluster, each with its
             # documents' texts: the driver holds no block row.
             ids = [d.id for d in docs]
-            per_range = settings.range_blocks or _range_lines(ray, texts.newlines)
+            per_range = settings.range_blocks or _range_lines(ray, texts)
             bounds = line_ranges(texts.newlines, per_range)
             parts, keys = ranges_on_cluster(ray, block_refs, ids, bounds, texts)
             del block_refs
@@ -198,11 +198,37 @@ def scores_of_contents(keys: np.ndarray, matches: Matches) -> np.ndarray:
     return score
 
 
-def _range_lines(ray: Any, newlines: np.ndarray) -> int:
-    """Lines per range of the labelling: `RANGE_BLOCKS`, or fewer so that every CPU has a range."""
+# A range's object per line: its 8-byte columns (document, start, end, word
+# offsets, content) and two 4-byte ones (first and last character); per byte
+# of text, the byte and about a 4-byte word hash per 6 bytes (a word and its
+# space). On generated pages: 144 bytes a line, measured and estimated.
+_RANGE_BYTES_PER_LINE = 48
+_RANGE_BYTES_PER_TEXT_BYTE = 1 + 4 / 6
+# A labelling task holds its range and makes the next; the store keeps two
+# such objects per CPU, and its other half for the passes' own objects and
+# the shuffles. Without this bound a small store (--object-store-mb) fills
+# with ranges that running tasks pin, and their outputs wait for room that
+# never comes.
+_RANGES_PER_CPU_IN_STORE = 4
+
+
+def _range_lines(ray: Any, texts: SpilledTexts) -> int:
+    """Lines per range of the labelling: `RANGE_BLOCKS`, or fewer so that every
+    CPU has a range and the ranges a node's tasks hold fit in its object store."""
     cpus = int(ray.cluster_resources().get("CPU", 1))
-    lines = int(np.sum(newlines + 1))
-    return max(1, min(RANGE_BLOCKS, -(-lines // cpus)))
+    lines = int(np.sum(texts.newlines + 1))
+    per_line = (
+        _RANGE_BYTES_PER_LINE
+        + _RANGE_BYTES_PER_TEXT_BYTE * int(texts.byte_offsets[-1]) / max(1, lines)
+    )
+    room = [
+        node["Resources"].get("object_store_memory", 0.0)
+        / max(1.0, node["Resources"].get("CPU", 1.0))
+        for node in ray.nodes()
+        if node.get("Alive") and node["Resources"].get("CPU")
+    ]
+    fit = int(min(room, default=float("inf")) / _RANGES_PER_CPU_IN_STORE / per_line)
+    return max(1, min(RANGE_BLOCKS, -(-lines // cpus), fit))
 
 
 def _partitions(ray: Any, n_blocks: int) -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 
 from dedup.errors import ConfigError, DedupError
+from dedup.heap import map_large_allocations
 
 INSTALL = "pip install 'dedup[ray]'"
 
@@ -49,7 +50,8 @@ class RaySettings:
             labels (`core.label_parts`, a task per range and pass; a line
             block is a line, so the lines bound the blocks); default: 1 M
             lines (`label_parts.RANGE_BLOCKS`), or fewer so that every CPU
-            has a range.
+            has a range and four ranges per CPU fit in a node's object store
+            (a task holds its range and makes the next).
     """
 
     address: str | None = None
@@ -139,6 +141,8 @@ def ray_session(settings: RaySettings) -> Iterator[ModuleType]:
             "include_dashboard": False,
             "log_to_driver": False,
             "logging_level": logging.WARNING,
+            # Every worker of the scan's job, Ray Data's included.
+            "runtime_env": {"worker_process_setup_hook": f"{__name__}.setup_worker"},
         }
         if settings.address is None:
             temp = Path(settings.temp_dir or Path(tempfile.gettempdir()) / "ray-dedup")
@@ -176,6 +180,17 @@ def ray_session(settings: RaySettings) -> Iterator[ModuleType]:
             ray.shutdown()
 
 
+def setup_worker() -> None:
+    """Run by Ray in each worker process of a scan before its first task.
+
+    A worker runs many tasks, each freeing arrays of tens to hundreds of MB;
+    without a fixed mmap threshold glibc serves them from its heap and keeps
+    the freed pages (`dedup.heap`): at 1 GB of text a worker idle after the
+    tasks that split the blocks into ranges held 1.5 GB of them.
+    """
+    map_large_allocations()
+
+
 def configure_data() -> Callable[[], None]:
     """Ray Data set up for the engine; returns what puts the previous settings back.
 
@@ -195,6 +210,10 @@ def configure_data() -> Callable[[], None]:
     logger = logging.getLogger("ray.data")
     level = logger.level
     logger.setLevel(logging.ERROR)
+    # Ray Data's push-based shuffle reads `ray.state`, whose wrapper warns
+    # that the attribute is private, once per process: Ray's, not the user's.
+    ray_logger = logging.getLogger("ray")
+    ray_logger.addFilter(_not_ray_internal_deprecation)
     before = (context.shuffle_strategy, context.enable_progress_bars)
     context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PUSH_BASED
     context.enable_progress_bars = False
@@ -202,5 +221,10 @@ def configure_data() -> Callable[[], None]:
     def restore() -> None:
         context.shuffle_strategy, context.enable_progress_bars = before
         logger.setLevel(level)
+        ray_logger.removeFilter(_not_ray_internal_deprecation)
 
     return restore
+
+
+def _not_ray_internal_deprecation(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("DeprecationWarning: `ray.state.")
