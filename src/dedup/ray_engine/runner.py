@@ -217,10 +217,9 @@ def _range_lines(ray: Any, texts: SpilledTexts) -> int:
     CPU has a range and the ranges a node's tasks hold fit in its object store."""
     cpus = int(ray.cluster_resources().get("CPU", 1))
     lines = int(np.sum(texts.newlines + 1))
-    per_line = (
-        _RANGE_BYTES_PER_LINE
-        + _RANGE_BYTES_PER_TEXT_BYTE * int(texts.byte_offsets[-1]) / max(1, lines)
-    )
+    per_line = _RANGE_BYTES_PER_LINE + _RANGE_BYTES_PER_TEXT_BYTE * int(
+        texts.byte_offsets[-1]
+    ) / max(1, lines)
     room = [
         node["Resources"].get("object_store_memory", 0.0)
         / max(1.0, node["Resources"].get("CPU", 1.0))
