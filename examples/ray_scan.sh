@@ -14,8 +14,11 @@ export RAY_USAGE_STATS_ENABLED=0
 tmp=${RAY_TMP:-${TMPDIR:-/tmp}/ray-dedup}
 
 # 1. A local instance, started for the scan and stopped after it: --workers
-#    sets its CPUs, and the object store spills to $tmp/spill.
-dedup scan "$corpus" --out "$out/local" --force --engine ray --workers 2
+#    sets its CPUs, --object-store-mb its object store (default: 30% of
+#    memory), which spills what does not fit to --spill-dir (default:
+#    $tmp/spill); give that a disk with room for several times the corpus.
+dedup scan "$corpus" --out "$out/local" --force --engine ray --workers 2 \
+  --object-store-mb 1000 --spill-dir "$tmp/spill"
 
 # 2. An existing cluster. Here a one-node cluster started by hand; on a real
 #    cluster run `ray start --head` on one node, `ray start --address HEAD:6379`

@@ -12,9 +12,11 @@ import json
 import logging
 import os
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -344,3 +346,24 @@ def test_rays_warning_about_its_own_private_attribute_is_not_shown() -> None:
         "a warning of Ray's that the user should see",
         "DeprecationWarning: `ray.state.nodes` after the scan",
     ]
+
+
+def test_a_steps_handles_are_its_tasks_own_arguments(local_ray: None) -> None:
+    """Ray resolves them before the task starts: a task that fetched them
+    itself lent its CPU to the next while it waited, and with a small object
+    store every task ended up holding its range and waiting for room."""
+    import ray
+
+    from dedup.ray_engine.parts import given_held, without_held
+
+    def step(scale: int, table: np.ndarray, offset: int, part: int) -> int:
+        return scale * int(table.sum()) + offset + part
+
+    table = np.arange(4)
+    bare, held = without_held(partial(step, 10, ray.put(table), 1))
+    assert len(held) == 1 and isinstance(held[0], ray.ObjectRef)
+    assert not any(isinstance(a, ray.ObjectRef) for a in bare.args)  # type: ignore[attr-defined]
+    assert given_held(bare, [ray.get(held[0])])(5) == 10 * 6 + 1 + 5
+    plain = partial(step, 10, table, 1)
+    assert without_held(plain) == (plain, [])
+    assert given_held(plain, []) is plain

@@ -8,6 +8,7 @@ without a cluster.
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
 import numpy as np
@@ -230,6 +231,7 @@ class _FakeRay:
 
 def test_ranges_fit_the_object_store_of_the_smallest_node(tmp_path: Path) -> None:
     from dedup.core.label_parts import RANGE_BLOCKS
+    from dedup.errors import ConfigError
     from dedup.ray_engine.runner import _range_lines
     from dedup.spilled_texts import SpilledTexts
 
@@ -237,13 +239,20 @@ def test_ranges_fit_the_object_store_of_the_smallest_node(tmp_path: Path) -> Non
     # about 48 + 1.67 bytes each in a range.
     with SpilledTexts.write(["\n" * 999] * 4000, tmp_path / "texts") as texts:
         big = {"CPU": 2.0, "object_store_memory": 7e9}
-        assert _range_lines(_FakeRay([big]), texts) == RANGE_BLOCKS
+        assert _range_lines(_FakeRay([big]), texts, 1_000_000) == RANGE_BLOCKS
         # Every CPU gets a range first.
-        assert _range_lines(_FakeRay([big] * 8), texts) == 4_000_000 // 16
+        assert _range_lines(_FakeRay([big] * 8), texts, 1_000_000) == 4_000_000 // 16
         # 100 MB for 2 CPUs: four ranges per CPU in the store, 12.5 MB each.
         small = {"CPU": 2.0, "object_store_memory": 100e6}
-        lines = _range_lines(_FakeRay([big, small]), texts)
+        lines = _range_lines(_FakeRay([big, small]), texts, 0)
         assert 0.9 * 12.5e6 / 50 < lines <= 12.5e6 / 49.6
+        # What the arrays per content (40 bytes each: 20 MB) leave: 10 MB each.
+        lines = _range_lines(_FakeRay([big, small]), texts, 500_000)
+        assert 0.9 * 10e6 / 50 < lines <= 10e6 / 49.6
         # A node without CPUs (a head node that runs no tasks) holds no range.
         head = {"CPU": 0.0, "object_store_memory": 1e6}
-        assert _range_lines(_FakeRay([big, head]), texts) == RANGE_BLOCKS
+        assert _range_lines(_FakeRay([big, head]), texts, 1_000_000) == RANGE_BLOCKS
+        # A store that the arrays per content would nearly fill: an error
+        # naming the size to give, not a scan that waits for room forever.
+        with pytest.raises(ConfigError, match=re.escape("at least 229 MB (--object-store-mb")):
+            _range_lines(_FakeRay([big, small]), texts, 2_000_000)

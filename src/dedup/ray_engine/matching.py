@@ -36,7 +36,7 @@ from dedup.core.label_parts import Part, Parts, Step
 from dedup.core.near_duplicates import DocumentSets
 from dedup.heap import release_free_heap
 from dedup.ray_engine import stages
-from dedup.ray_engine.parts import RayParts, given_held, one_thread
+from dedup.ray_engine.parts import RayParts, given_held, one_thread, without_held
 from dedup.ray_engine.session import RaySettings
 
 I64 = NDArray[np.int64]
@@ -139,7 +139,8 @@ class Matches:
 
     Every other content is its own cluster with score 1.0. `edges` counts the
     verified pairs and `rounds` the large-star/small-star rounds (0: the
-    components were found on the driver).
+    components were found on the driver); `contents` counts the distinct
+    contents.
     """
 
     key: np.ndarray
@@ -147,6 +148,7 @@ class Matches:
     score: np.ndarray
     edges: int
     rounds: int
+    contents: int
 
 
 def verified_pairs(
@@ -199,11 +201,11 @@ def match_blocks(
     scored = _collect(ray, similarities(ray, moved, sets, parts, max_pairs))
     if scored is None:
         empty = np.empty(0, np.int64)
-        return Matches(empty, empty, np.empty(0), n_edges, rounds)
+        return Matches(empty, empty, np.empty(0), n_edges, rounds, sets.count())
     key, cluster = ints(scored, "left"), ints(scored, "right")
     order = np.argsort(key)
     score = np.asarray(scored.column("similarity").to_numpy(), np.float64)
-    matches = Matches(key[order], cluster[order], score[order], n_edges, rounds)
+    matches = Matches(key[order], cluster[order], score[order], n_edges, rounds, sets.count())
     del scored, sets, verified, labels, moved
     # Ray Data's shuffles leave freed native memory in the driver's heap:
     # at 1 GB, 200 MB of RssAnon, 164 MB of it given back here.
@@ -211,10 +213,12 @@ def match_blocks(
     return matches
 
 
-def _set_tables(step: Step[DocumentSets], part: Part) -> tuple[pa.Table, pa.Table, list[int]]:
+def _set_tables(
+    step: Step[DocumentSets], part: Part, *held: Any
+) -> tuple[pa.Table, pa.Table, list[int]]:
     """A range's two tables of sets (`stages.document_set_rows`) and their row counts."""
     one_thread()
-    _, sets = given_held(step)(part)
+    _, sets = given_held(step, held)(part)
     own, whole = stages.document_set_rows(sets)
     return own, whole, [own.num_rows, whole.num_rows]
 
@@ -247,8 +251,9 @@ class DocumentMatching:
             raise TypeError("DocumentMatching steps ranges kept in Ray's object store")
         ray = self.ray
         task = ray.remote(num_returns=3)(_set_tables)
-        shared = ray.put(step)
-        made = [task.remote(shared, parts.ref(i)) for i in range(len(parts))]
+        bare, held = without_held(step)
+        shared = ray.put(bare)
+        made = [task.remote(shared, parts.ref(i), *held) for i in range(len(parts))]
         counts = np.array(ray.get([n for _, _, n in made]), dtype=np.int64).reshape(-1, 2)
         # A kind of fewer than two sets has no pair: its shuffles are skipped.
         edges = [

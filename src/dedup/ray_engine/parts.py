@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -51,32 +52,59 @@ def one_thread() -> None:
     numba.set_num_threads(1)
 
 
-def _step_range(step: Step[Out], part: Part) -> tuple[Part | None, tuple[bool, Out]]:
+def _step_range(step: Step[Out], part: Part, *held: Any) -> tuple[Part | None, tuple[bool, Out]]:
     """One range stepped in a task: (the range to keep or None, (changed, what it gathers))."""
     one_thread()
-    stepped, out = given_held(step)(part)
+    stepped, out = given_held(step, held)(part)
     return stepped, (stepped is not None, out)
 
 
-def _step_range_held(step: Step[Out], part: Part) -> tuple[Part | None, bool, Out]:
+def _step_range_held(step: Step[Out], part: Part, *held: Any) -> tuple[Part | None, bool, Out]:
     """`_step_range` with what the range gathers as a return of its own (left in the store)."""
-    stepped, (changed, out) = _step_range(step, part)
+    stepped, (changed, out) = _step_range(step, part, *held)
     return stepped, changed, out
 
 
-def given_held(step: Step[Out]) -> Step[Out]:
-    """`step` with the handles among its `partial` arguments replaced by what they hold.
+@dataclass(frozen=True)
+class _HeldArgument:
+    """In a step sent to tasks, the place of a handle: the task's extra argument `index`."""
 
-    Ray hands a task the objects of the references it is called with, not
-    those of references within them: a step's tables made by `apply` are
-    fetched here, in the task, from the object store (numpy arrays there
-    are read in place).
+    index: int
+
+
+def without_held(step: Step[Out]) -> tuple[Step[Out], list[Any]]:
+    """`step` with the handles among its `partial` arguments taken out, and those handles.
+
+    The tasks are then called with the handles as arguments of their own,
+    which Ray resolves before a task starts, as far as its object store has
+    room. A handle fetched inside a running task (`ray.get`) blocks the task,
+    and Ray lends its CPU to the next one waiting, whose range is then held
+    too: with a small store (500 MB for 250 MB of text) every range's task
+    ended up started, holding its range and waiting for room, and the scan
+    hung.
     """
     if not isinstance(step, partial):
-        return step
+        return step, []
     import ray
 
-    args = [ray.get(a) if isinstance(a, ray.ObjectRef) else a for a in step.args]
+    held: list[Any] = []
+    args = []
+    for arg in step.args:
+        if isinstance(arg, ray.ObjectRef):
+            args.append(_HeldArgument(len(held)))
+            held.append(arg)
+        else:
+            args.append(arg)
+    if not held:
+        return step, []
+    return partial(step.func, *args, **step.keywords), held
+
+
+def given_held(step: Step[Out], held: Sequence[Any]) -> Step[Out]:
+    """`step` (of `without_held`) with the objects Ray handed its task put back in place."""
+    if not held or not isinstance(step, partial):
+        return step
+    args = [held[a.index] if isinstance(a, _HeldArgument) else a for a in step.args]
     return partial(step.func, *args, **step.keywords)
 
 
@@ -198,8 +226,9 @@ class RayParts:
         """What `step` gathers of every range, in range order; the ranges stepped by Ray tasks."""
         # Put once: every task reads the step's tables (per content, per
         # cluster) from the object store instead of a copy in its arguments.
-        shared = self._ray.put(step)
-        calls = [self._task.remote(shared, ref) for ref in self._refs]
+        bare, held = without_held(step)
+        shared = self._ray.put(bare)
+        calls = [self._task.remote(shared, ref, *held) for ref in self._refs]
         gathered = self._ray.get([out for _, out in calls])
         for index, ((stepped, _), (changed, _)) in enumerate(zip(calls, gathered, strict=True)):
             if changed:
@@ -208,8 +237,9 @@ class RayParts:
 
     def each_held(self, step: Step[Out]) -> list[Any]:
         """`each`, what `step` gathers left in the object store: a reference per range."""
-        shared = self._ray.put(step)
-        calls = [self._held_task.remote(shared, ref) for ref in self._refs]
+        bare, held = without_held(step)
+        shared = self._ray.put(bare)
+        calls = [self._held_task.remote(shared, ref, *held) for ref in self._refs]
         changed = self._ray.get([flag for _, flag, _ in calls])
         for index, ((stepped, _, _), kept) in enumerate(zip(calls, changed, strict=True)):
             if kept:

@@ -120,7 +120,7 @@ def scan_ray(
             # Ranges of documents, made on the cluster, each with its
             # documents' texts: the driver holds no block row.
             ids = [d.id for d in docs]
-            per_range = settings.range_blocks or _range_lines(ray, texts)
+            per_range = settings.range_blocks or _range_lines(ray, texts, matches.contents)
             bounds = line_ranges(texts.newlines, per_range)
             parts, keys = ranges_on_cluster(ray, block_refs, ids, bounds, texts)
             del block_refs
@@ -204,29 +204,52 @@ def scores_of_contents(keys: np.ndarray, matches: Matches) -> np.ndarray:
 # space). On generated pages: 144 bytes a line, measured and estimated.
 _RANGE_BYTES_PER_LINE = 48
 _RANGE_BYTES_PER_TEXT_BYTE = 1 + 4 / 6
-# A labelling task holds its range and makes the next; the store keeps two
-# such objects per CPU, and its other half for the passes' own objects and
-# the shuffles. Without this bound a small store (--object-store-mb) fills
-# with ranges that running tasks pin, and their outputs wait for room that
-# never comes.
+# Every labelling task of a node reads the same arrays per distinct content,
+# which the store holds once: in the first pass each content's cluster,
+# score and dense number and the distinct clusters, 8 bytes each; more for
+# the tables per cluster that later passes read.
+_STORE_BYTES_PER_CONTENT = 40
+# A labelling task holds its range and makes the next; what the arrays per
+# content leave of the store keeps two such objects per CPU in one half, and
+# the passes' own objects and the prefetched ranges of waiting tasks in the
+# other. Without this bound a small store (--object-store-mb) fills with
+# objects that running tasks pin, and their outputs wait for room that never
+# comes: the scan hangs.
 _RANGES_PER_CPU_IN_STORE = 4
 
 
-def _range_lines(ray: Any, texts: SpilledTexts) -> int:
+def _range_lines(ray: Any, texts: SpilledTexts, contents: int) -> int:
     """Lines per range of the labelling: `RANGE_BLOCKS`, or fewer so that every
-    CPU has a range and the ranges a node's tasks hold fit in its object store."""
+    CPU has a range and the ranges a node's tasks hold fit in its object store
+    beside the arrays per content.
+
+    Raises:
+        ConfigError: a node's store cannot hold the arrays per content with
+            room to spare.
+    """
     cpus = int(ray.cluster_resources().get("CPU", 1))
     lines = int(np.sum(texts.newlines + 1))
     per_line = _RANGE_BYTES_PER_LINE + _RANGE_BYTES_PER_TEXT_BYTE * int(
         texts.byte_offsets[-1]
     ) / max(1, lines)
-    room = [
-        node["Resources"].get("object_store_memory", 0.0)
-        / max(1.0, node["Resources"].get("CPU", 1.0))
-        for node in ray.nodes()
-        if node.get("Alive") and node["Resources"].get("CPU")
-    ]
-    fit = int(min(room, default=float("inf")) / _RANGES_PER_CPU_IN_STORE / per_line)
+    arrays = _STORE_BYTES_PER_CONTENT * contents
+    fit = RANGE_BLOCKS
+    for node in ray.nodes():
+        resources = node["Resources"]
+        if not node.get("Alive") or not resources.get("CPU"):
+            continue  # a node that runs no task holds no range
+        store = resources.get("object_store_memory", 0.0)
+        if store < 1.5 * arrays:
+            mb = 1 << 20
+            raise ConfigError(
+                f"Ray's object store of {store / mb:.0f} MB on node "
+                f"{node.get('NodeManagerAddress', '?')} is too small for the labelling: its "
+                f"tasks read about {arrays / mb:.0f} MB of arrays for the {contents} distinct "
+                f"blocks; give every node a store of at least {3 * arrays / mb:.0f} MB "
+                "(--object-store-mb, or ray start --object-store-memory)"
+            )
+        room = (store - arrays) / resources["CPU"] / _RANGES_PER_CPU_IN_STORE
+        fit = min(fit, int(room / per_line))
     return max(1, min(RANGE_BLOCKS, -(-lines // cpus), fit))
 
 
