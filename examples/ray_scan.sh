@@ -16,7 +16,8 @@ tmp=${RAY_TMP:-${TMPDIR:-/tmp}/ray-dedup}
 # 1. A local instance, started for the scan and stopped after it: --workers
 #    sets its CPUs, --object-store-mb its object store (default: 30% of
 #    memory), which spills what does not fit to --spill-dir (default:
-#    $tmp/spill); give that a disk with room for several times the corpus.
+#    $tmp/spill); give that a disk with room for about 20 times the text
+#    (the peak measured on 1 GB of generated pages, benchmarks/RESULTS.md).
 dedup scan "$corpus" --out "$out/local" --force --engine ray --workers 2 \
   --object-store-mb 1000 --spill-dir "$tmp/spill"
 

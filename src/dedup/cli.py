@@ -288,8 +288,8 @@ def scan_command(
         Path | None,
         typer.Option(
             help="With --engine ray, a local instance: where the object store spills "
-            "(default: <temp>/ray-dedup/spill); give it a disk with room for several "
-            "times the corpus.",
+            "(default: <temp>/ray-dedup/spill); give it a disk with room for about 20 "
+            "times the text (the peak measured on generated pages).",
             show_default=False,
         ),
     ] = None,

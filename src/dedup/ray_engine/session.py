@@ -50,8 +50,9 @@ class RaySettings:
             labels (`core.label_parts`, a task per range and pass; a line
             block is a line, so the lines bound the blocks); default: 1 M
             lines (`label_parts.RANGE_BLOCKS`), or fewer so that every CPU
-            has a range and four ranges per CPU fit in a node's object store
-            (a task holds its range and makes the next).
+            has a range and two ranges per CPU (a task holds its range and
+            makes the next) fit in half of what the arrays per distinct
+            content leave of a node's object store.
     """
 
     address: str | None = None
