@@ -101,6 +101,9 @@ def test_the_cluster_labels_ranges_that_carry_their_texts(
         columns = [set(parts.load(i).columns) for i in range(len(parts))]
         given.append((texts, parts, columns))
         assert isinstance(kw["near_duplicates"], DocumentMatching)
+        # The ranges number every distinct content, as many as block matching counted.
+        numbers = np.unique(np.concatenate([parts.load(i)["content"] for i in range(len(parts))]))
+        assert kw["n_contents"] == len(numbers) == numbers[-1] + 1
         return real(ids, texts, parts, *args, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ray_runner, "label_parts", spy)

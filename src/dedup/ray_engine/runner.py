@@ -129,7 +129,7 @@ def scan_ray(
             matched = ray.put(matches)
             cluster = parts.apply(clusters_of_contents, keys, matched)
             score = parts.apply(scores_of_contents, keys, matched)
-            n_contents = ray.get(parts.apply(len, keys))
+            n_contents = matches.contents  # the distinct keys of the ranges too
             del keys, matched
             lengths = texts.lengths
             # The documents' sets stay on the cluster too: their LSH and
