@@ -370,3 +370,37 @@ def test_a_steps_handles_are_its_tasks_own_arguments(local_ray: None) -> None:
     plain = partial(step, 10, table, 1)
     assert without_held(plain) == (plain, [])
     assert given_held(plain, []) is plain
+
+
+def test_passes_put_back_only_the_columns_they_change(local_ray: None) -> None:
+    """A range is a few objects of its columns (test_ray_parts.py): a pass puts
+    back what it made, and an object left mostly dead is let go."""
+    import ray
+
+    from dedup.core.label_parts import Part
+
+    def add_cluster(part: Part) -> tuple[Part, int]:
+        return part.with_columns(cluster=part["doc"] * 2), int(part["doc"].sum())
+
+    def drop_text(part: Part) -> tuple[Part, int]:
+        return part.with_columns(("text",)), len(part["text"])
+
+    def same(part: Part) -> tuple[None, int]:
+        return None, part.hi
+
+    parts = RayParts(ray)
+    for i in range(2):
+        text = np.full(1000, i, np.uint8)
+        parts.save(i, Part(i * 5, i * 5 + 5, {"text": text, "doc": np.arange(5) + i * 5}))
+    assert parts.each(add_cluster) == [10, 35]
+    names, refs = parts.args(1)
+    assert names == (("text", "doc"), ("cluster",)) and len(refs) == 2
+    assert parts.each(same) == [5, 10]
+    assert parts.args(1)[0] == names  # nothing put back
+    assert parts.each(drop_text) == [1000, 1000]
+    names, refs = parts.args(0)
+    # The texts' object held mostly dead bytes: its live column moved.
+    assert names == (("cluster",), ("doc",)) and len(refs) == 2
+    loaded = parts.load(1)
+    assert (loaded.lo, loaded.hi) == (5, 10) and set(loaded.columns) == {"doc", "cluster"}
+    np.testing.assert_array_equal(loaded["cluster"], (np.arange(5) + 5) * 2)

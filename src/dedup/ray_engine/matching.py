@@ -32,11 +32,18 @@ from numpy.typing import NDArray
 from dedup.arrow import ints, pair_rows
 from dedup.config import ScanConfig
 from dedup.core.graph import components
-from dedup.core.label_parts import Part, Parts, Step
+from dedup.core.label_parts import Parts, Step
 from dedup.core.near_duplicates import DocumentSets
 from dedup.heap import release_free_heap
 from dedup.ray_engine import stages
-from dedup.ray_engine.parts import RayParts, given_held, one_thread, without_held
+from dedup.ray_engine.parts import (
+    Names,
+    RayParts,
+    assembled,
+    given_held,
+    one_thread,
+    without_held,
+)
 from dedup.ray_engine.session import RaySettings
 
 I64 = NDArray[np.int64]
@@ -215,11 +222,15 @@ def match_blocks(
 
 
 def _set_tables(
-    step: Step[DocumentSets], part: Part, *held: Any
+    step: Step[DocumentSets], names: Names, *args: Any
 ) -> tuple[pa.Table, pa.Table, list[int]]:
-    """A range's two tables of sets (`stages.document_set_rows`) and their row counts."""
+    """A range's two tables of sets (`stages.document_set_rows`) and their row counts.
+
+    `args` are the range's objects (`RayParts.args`), then the step's handles.
+    """
     one_thread()
-    _, sets = given_held(step, held)(part)
+    part = assembled(names, args[: len(names)])
+    _, sets = given_held(step, args[len(names) :])(part)
     own, whole = stages.document_set_rows(sets)
     return own, whole, [own.num_rows, whole.num_rows]
 
@@ -254,7 +265,10 @@ class DocumentMatching:
         task = ray.remote(num_returns=3)(_set_tables)
         bare, held = without_held(step)
         shared = ray.put(bare)
-        made = [task.remote(shared, parts.ref(i), *held) for i in range(len(parts))]
+        made = []
+        for i in range(len(parts)):
+            names, refs = parts.args(i)
+            made.append(task.remote(shared, names, *refs, *held))
         counts = np.array(ray.get([n for _, _, n in made]), dtype=np.int64).reshape(-1, 2)
         # A kind of fewer than two sets has no pair: its shuffles are skipped.
         edges = [

@@ -16,6 +16,13 @@ every CPU of every node.
 
 A range carries its documents' texts (`label_parts.TEXT_COLUMNS`) until
 the pass that cuts glued passages, the one that reads them.
+
+A range is kept as a few objects, each holding some of its columns
+(`_Range`): a task puts back only the columns its step made or replaced,
+and the columns it left as they were stay in the objects that hold them.
+A pass that rewrote a whole range instead wrote its texts and word hashes
+into the store again each time: with a store smaller than the ranges, Ray
+spilled about 20 times the text to disk on a 1 GB corpus.
 """
 
 from __future__ import annotations
@@ -52,17 +59,74 @@ def one_thread() -> None:
     numba.set_num_threads(1)
 
 
-def _step_range(step: Step[Out], part: Part, *held: Any) -> tuple[Part | None, tuple[bool, Out]]:
-    """One range stepped in a task: (the range to keep or None, (changed, what it gathers))."""
+# Per object of a range, the names of the columns taken from it (None: all).
+Names = tuple[tuple[str, ...] | None, ...]
+
+
+def assembled(names: Names, objects: Sequence[Part]) -> Part:
+    """A range from the objects that hold its columns (`RayParts.args`); bounds of the last."""
+    columns: dict[str, NDArray[Any]] = {}
+    for taken, obj in zip(names, objects, strict=True):
+        for name in obj.columns if taken is None else taken:
+            columns[name] = obj.columns[name]
+    last = objects[-1]
+    return Part(last.lo, last.hi, columns)
+
+
+# What a task tells the driver of a range it stepped: per object it was
+# given, the columns still taken from it, and the columns of the object it
+# returned. None: the range is unchanged.
+Stepped = tuple[list[tuple[str, ...]], tuple[str, ...]] | None
+
+
+def _changes(
+    names: Names, objects: Sequence[Part], part: Part, stepped: Part
+) -> tuple[Part, Stepped]:
+    """The object to put for `stepped` and its `Stepped`.
+
+    The object holds the columns the step made or replaced, and the live
+    columns of any object given that holds more dead bytes than live ones
+    (columns dropped or replaced, now or before): such an object is let go,
+    as a range rewritten whole would be, instead of keeping dead columns in
+    the store until its last live one is replaced.
+    """
+    new = {k: v for k, v in stepped.columns.items() if part.columns.get(k) is not v}
+    kept: list[tuple[str, ...]] = []
+    for taken, obj in zip(names, objects, strict=True):
+        live = tuple(
+            name
+            for name in (obj.columns if taken is None else taken)
+            if name in stepped.columns and name not in new
+        )
+        live_bytes = sum(obj.columns[name].nbytes for name in live)
+        if sum(c.nbytes for c in obj.columns.values()) - live_bytes > live_bytes:
+            new |= {name: stepped.columns[name] for name in live}
+            live = ()
+        kept.append(live)
+    return Part(stepped.lo, stepped.hi, new), (kept, tuple(new))
+
+
+def _step_range(
+    step: Step[Out], names: Names, *args: Any
+) -> tuple[Part | None, tuple[Stepped, Out]]:
+    """One range stepped in a task: (what to put or None, (its `Stepped`, what it gathers)).
+
+    `args` are the range's objects (`names` tells how many), then the step's handles.
+    """
     one_thread()
+    objects, held = args[: len(names)], args[len(names) :]
+    part = assembled(names, objects)
     stepped, out = given_held(step, held)(part)
-    return stepped, (stepped is not None, out)
+    if stepped is None:
+        return None, (None, out)
+    put, changes = _changes(names, objects, part, stepped)
+    return put, (changes, out)
 
 
-def _step_range_held(step: Step[Out], part: Part, *held: Any) -> tuple[Part | None, bool, Out]:
+def _step_range_held(step: Step[Out], names: Names, *args: Any) -> tuple[Part | None, Stepped, Out]:
     """`_step_range` with what the range gathers as a return of its own (left in the store)."""
-    stepped, (changed, out) = _step_range(step, part, *held)
-    return stepped, changed, out
+    put, (changes, out) = _step_range(step, names, *args)
+    return put, changes, out
 
 
 @dataclass(frozen=True)
@@ -188,39 +252,58 @@ def all_keys(*keys: I64) -> I64:
     return out
 
 
+@dataclass(frozen=True)
+class _Range:
+    """A range in the object store: the objects holding its columns, and which
+    columns each holds for it (`Names`). The last object gives the bounds."""
+
+    refs: tuple[Any, ...]
+    names: Names
+
+    def stepped(self, put: Any, changes: Stepped) -> _Range:
+        """This range after a task stepped it: `put` is the object it returned."""
+        if changes is None:
+            return self
+        kept, new = changes
+        pairs = [(r, k) for r, k in zip(self.refs, kept, strict=True) if k] + [(put, new)]
+        return _Range(tuple(r for r, _ in pairs), tuple(k for _, k in pairs))
+
+
 class RayParts:
-    """A `SteppedParts` store: each range an object of Ray's object store.
+    """A `SteppedParts` store: each range a few objects of Ray's object store (`_Range`).
 
     `load` and `save` move a range between the driver and the store (the
     ranges are made and their spans written by tasks, `ranges_on_cluster`
     and `spans_files.write_spans`: these serve tests and small stores);
-    `each` runs a step where the ranges are, and `ref` hands a range to a
+    `each` runs a step where the ranges are, and `args` hands a range to a
     task.
     """
 
     def __init__(self, ray: Any, refs: Sequence[Any] = ()) -> None:
         self._ray = ray
-        self._refs: list[Any] = list(refs)
+        self._ranges: list[_Range] = [_Range((ref,), (None,)) for ref in refs]
         self._task = ray.remote(num_returns=2)(_step_range)
         self._held_task = ray.remote(num_returns=3)(_step_range_held)
 
     def __len__(self) -> int:
-        return len(self._refs)
+        return len(self._ranges)
 
     def load(self, index: int) -> Part:
-        part: Part = self._ray.get(self._refs[index])
-        return part
+        held = self._ranges[index]
+        return assembled(held.names, self._ray.get(list(held.refs)))
 
-    def ref(self, index: int) -> Any:
-        """The object reference of range `index` (for a task that reads it)."""
-        return self._refs[index]
+    def args(self, index: int) -> tuple[Names, list[Any]]:
+        """Range `index` for a task: its `Names`, and its objects' references, which the
+        task takes as arguments and gives to `assembled`."""
+        held = self._ranges[index]
+        return held.names, list(held.refs)
 
     def save(self, index: int, part: Part) -> None:
-        ref = self._ray.put(part)
-        if index == len(self._refs):
-            self._refs.append(ref)
+        held = _Range((self._ray.put(part),), (None,))
+        if index == len(self._ranges):
+            self._ranges.append(held)
         else:
-            self._refs[index] = ref
+            self._ranges[index] = held
 
     def each(self, step: Step[Out]) -> list[Out]:
         """What `step` gathers of every range, in range order; the ranges stepped by Ray tasks."""
@@ -228,22 +311,20 @@ class RayParts:
         # cluster) from the object store instead of a copy in its arguments.
         bare, held = without_held(step)
         shared = self._ray.put(bare)
-        calls = [self._task.remote(shared, ref, *held) for ref in self._refs]
+        calls = [self._task.remote(shared, r.names, *r.refs, *held) for r in self._ranges]
         gathered = self._ray.get([out for _, out in calls])
-        for index, ((stepped, _), (changed, _)) in enumerate(zip(calls, gathered, strict=True)):
-            if changed:
-                self._refs[index] = stepped
+        for index, ((put, _), (changes, _)) in enumerate(zip(calls, gathered, strict=True)):
+            self._ranges[index] = self._ranges[index].stepped(put, changes)
         return [out for _, out in gathered]
 
     def each_held(self, step: Step[Out]) -> list[Any]:
         """`each`, what `step` gathers left in the object store: a reference per range."""
         bare, held = without_held(step)
         shared = self._ray.put(bare)
-        calls = [self._held_task.remote(shared, ref, *held) for ref in self._refs]
-        changed = self._ray.get([flag for _, flag, _ in calls])
-        for index, ((stepped, _, _), kept) in enumerate(zip(calls, changed, strict=True)):
-            if kept:
-                self._refs[index] = stepped
+        calls = [self._held_task.remote(shared, r.names, *r.refs, *held) for r in self._ranges]
+        changes = self._ray.get([c for _, c, _ in calls])
+        for index, ((put, _, _), changed) in enumerate(zip(calls, changes, strict=True)):
+            self._ranges[index] = self._ranges[index].stepped(put, changed)
         return [out for _, _, out in calls]
 
     def apply(self, fn: Callable[..., Out], *args: Any) -> Any:
@@ -259,4 +340,4 @@ class RayParts:
 
     def close(self) -> None:
         """Let the ranges go (the object store frees them once no task holds them)."""
-        self._refs.clear()
+        self._ranges.clear()

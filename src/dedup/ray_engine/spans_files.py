@@ -34,7 +34,7 @@ from dedup.core.label_parts import Part, RangeRows, RangeTexts, part_spans
 from dedup.core.pipeline import SpanRows
 from dedup.errors import DedupError
 from dedup.output import SlicedTable, pieces_of, write_table
-from dedup.ray_engine.parts import RayParts, one_thread
+from dedup.ray_engine.parts import Names, RayParts, assembled, one_thread
 from dedup.ray_engine.session import raise_task_cause
 from dedup.spilled_texts import SpilledTexts, TextsAt
 
@@ -86,7 +86,8 @@ def write_spans(
                     group_rows,
                     groups,
                     [(a, b) for _, a, b in pieces],
-                    *(parts.ref(index) for index in held),
+                    [parts.args(index)[0] for index in held],
+                    *(ref for index in held for ref in parts.args(index)[1]),
                 )
             )
         ray.get(running)
@@ -139,14 +140,20 @@ def _write_file(
     group_rows: int,
     groups: list[_Documents],
     slices: list[tuple[int, int]],
-    *ranges: Part,
+    names: list[Names],
+    *objects: Part,
 ) -> None:
     """One file of the spans table, from `slices` of the ranges labelled to the end.
 
     `groups` are the `_Documents` of each row group of `group_rows` rows,
-    whose texts are read as the group is made.
+    whose texts are read as the group is made. The ranges come as their
+    objects, `names` telling which belong to each (`RayParts.args`).
     """
     one_thread()
+    ranges = []
+    for taken in names:
+        ranges.append(assembled(taken, objects[: len(taken)]))
+        objects = objects[len(taken) :]
     # Where each range's rows start in the file.
     base = np.cumsum([0] + [b - a for a, b in slices], dtype=np.int64)
     if int(base[-1]) != n_rows:
