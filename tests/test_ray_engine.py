@@ -393,14 +393,14 @@ def test_passes_put_back_only_the_columns_they_change(local_ray: None) -> None:
         text = np.full(1000, i, np.uint8)
         parts.save(i, Part(i * 5, i * 5 + 5, {"text": text, "doc": np.arange(5) + i * 5}))
     assert parts.each(add_cluster) == [10, 35]
-    names, refs = parts.args(1)
-    assert names == (("text", "doc"), ("cluster",)) and len(refs) == 2
+    given, refs = parts.args(1)
+    assert given.names == (("text", "doc"), ("cluster",)) and len(refs) == 2
     assert parts.each(same) == [5, 10]
-    assert parts.args(1)[0] == names  # nothing put back
+    assert parts.args(1)[0] == given  # nothing put back
     assert parts.each(drop_text) == [1000, 1000]
-    names, refs = parts.args(0)
+    given, refs = parts.args(0)
     # The texts' object held mostly dead bytes: its live column moved.
-    assert names == (("cluster",), ("doc",)) and len(refs) == 2
+    assert given.names == (("cluster",), ("doc",)) and len(refs) == 2
     loaded = parts.load(1)
     assert (loaded.lo, loaded.hi) == (5, 10) and set(loaded.columns) == {"doc", "cluster"}
     np.testing.assert_array_equal(loaded["cluster"], (np.arange(5) + 5) * 2)

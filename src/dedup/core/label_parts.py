@@ -1125,3 +1125,68 @@ def _long_run_counts(key_counts: KeyCounts, keys: I64, length: I64) -> I64:
     long = np.flatnonzero(length > 1)
     counts[long] = key_counts.counts_of(keys[long])
     return counts
+
+
+# The columns each step of a pass reads or drops, for a store that hands a
+# step only those (the Ray engine's object store restores what a task is
+# given: a range's texts, its largest column, are read by one pass of ten).
+# A step not named here is handed every column. Edit with the step.
+_STEP_READS: dict[Callable[..., Any], tuple[str, ...]] = {
+    _clusters: ("doc", "content", "word_offsets", "first_char", "last_char"),
+    _bounds: (),
+    _sets: ("doc", "cid", "words", "word_offsets"),
+    _targets: ("doc", "content", "n_words", "words", "word_offsets", "block_run", "span_run"),
+    _join: (
+        "doc",
+        "cluster",
+        "cid",
+        "match",
+        "content",
+        "n_words",
+        "words",
+        "word_offsets",
+        *_RUN_COLUMNS,
+    ),
+    _cut: (*TEXT_COLUMNS, *_CUT_COLUMNS, "cid", "edges", "words", "word_offsets"),
+    _finish: ("doc", "match", "start", "end", *_RUN_COLUMNS),
+    _cluster_pairs: ("doc", "cluster", "cid"),
+    _accept: ("doc", "cluster", "cid", "prose"),
+    _split_weak: ("doc", "cluster", "cid", "prose", "repeated", *_RUN_COLUMNS),
+}
+# Steps whose range holds only the columns they return: the others go.
+_REPLACES_ALL: frozenset[Callable[..., Any]] = frozenset({_cut})
+# The columns of a range labelled to the end that `part_spans` reads.
+SPAN_COLUMNS = (
+    "span_doc",
+    "span_start",
+    "span_end",
+    "span_of",
+    "span_score",
+    "passage",
+    "doc_count",
+)
+
+
+def step_columns(
+    step: Callable[..., Any], more: dict[Callable[..., Any], tuple[str, ...]] | None = None
+) -> tuple[tuple[str, ...] | None, bool]:
+    """(the columns `step` reads or drops, or None for all; whether it keeps only those it returns).
+
+    `step` is a step function or a `partial` of one; a step among its
+    arguments (`_split_weak`'s `also`) adds its own columns. `more` names
+    steps of a caller's own.
+    """
+    known = _STEP_READS if more is None else _STEP_READS | more
+    func = step.func if isinstance(step, partial) else step
+    reads = known.get(func)
+    if reads is None:
+        return None, False
+    names = list(reads)
+    for arg in step.args if isinstance(step, partial) else ():
+        inner = arg.func if isinstance(arg, partial) else arg
+        if callable(inner) and not isinstance(arg, type):
+            extra, _ = step_columns(arg, more)
+            if extra is None:
+                return None, False
+            names += [n for n in extra if n not in names]
+    return tuple(names), func in _REPLACES_ALL

@@ -32,12 +32,12 @@ from numpy.typing import NDArray
 from dedup.arrow import ints, pair_rows
 from dedup.config import ScanConfig
 from dedup.core.graph import components
-from dedup.core.label_parts import Parts, Step
+from dedup.core.label_parts import Parts, Step, step_columns
 from dedup.core.near_duplicates import DocumentSets
 from dedup.heap import release_free_heap
 from dedup.ray_engine import stages
 from dedup.ray_engine.parts import (
-    Names,
+    RangeArgs,
     RayParts,
     assembled,
     given_held,
@@ -222,15 +222,15 @@ def match_blocks(
 
 
 def _set_tables(
-    step: Step[DocumentSets], names: Names, *args: Any
+    step: Step[DocumentSets], given: RangeArgs, *args: Any
 ) -> tuple[pa.Table, pa.Table, list[int]]:
     """A range's two tables of sets (`stages.document_set_rows`) and their row counts.
 
     `args` are the range's objects (`RayParts.args`), then the step's handles.
     """
     one_thread()
-    part = assembled(names, args[: len(names)])
-    _, sets = given_held(step, args[len(names) :])(part)
+    part = assembled(given, args[: len(given.names)])
+    _, sets = given_held(step, args[len(given.names) :])(part)
     own, whole = stages.document_set_rows(sets)
     return own, whole, [own.num_rows, whole.num_rows]
 
@@ -265,10 +265,11 @@ class DocumentMatching:
         task = ray.remote(num_returns=3)(_set_tables)
         bare, held = without_held(step)
         shared = ray.put(bare)
+        reads, _ = step_columns(step)
         made = []
         for i in range(len(parts)):
-            names, refs = parts.args(i)
-            made.append(task.remote(shared, names, *refs, *held))
+            given, refs = parts.args(i, reads)
+            made.append(task.remote(shared, given, *refs, *held))
         counts = np.array(ray.get([n for _, _, n in made]), dtype=np.int64).reshape(-1, 2)
         # A kind of fewer than two sets has no pair: its shuffles are skipped.
         edges = [

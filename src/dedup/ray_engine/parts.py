@@ -37,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from dedup.core.label_parts import Part, Step
+from dedup.core.label_parts import TEXT_COLUMNS, Part, Step, step_columns
 from dedup.core.sorting import distinct
 from dedup.ray_engine.stages import numbered_contents, range_part, split_by_range
 from dedup.schemas import BLOCK_ROWS
@@ -63,14 +63,31 @@ def one_thread() -> None:
 Names = tuple[tuple[str, ...] | None, ...]
 
 
-def assembled(names: Names, objects: Sequence[Part]) -> Part:
-    """A range from the objects that hold its columns (`RayParts.args`); bounds of the last."""
+@dataclass(frozen=True)
+class RangeArgs:
+    """How a task finds a range among its arguments (`RayParts.args`).
+
+    The task is given some of the range's objects, `names` telling which
+    columns each holds for it, and hands its step the columns among `reads`
+    (None: every column). A step that `replaces_all` keeps only the
+    columns it returns. Steps keep a range's bounds.
+    """
+
+    lo: int
+    hi: int
+    names: Names
+    reads: tuple[str, ...] | None = None
+    replaces_all: bool = False
+
+
+def assembled(given: RangeArgs, objects: Sequence[Part]) -> Part:
+    """The range (the columns of `given.reads`) from the objects a task was given."""
     columns: dict[str, NDArray[Any]] = {}
-    for taken, obj in zip(names, objects, strict=True):
+    for taken, obj in zip(given.names, objects, strict=True):
         for name in obj.columns if taken is None else taken:
-            columns[name] = obj.columns[name]
-    last = objects[-1]
-    return Part(last.lo, last.hi, columns)
+            if given.reads is None or name in given.reads:
+                columns[name] = obj.columns[name]
+    return Part(given.lo, given.hi, columns)
 
 
 # What a task tells the driver of a range it stepped: per object it was
@@ -80,7 +97,7 @@ Stepped = tuple[list[tuple[str, ...]], tuple[str, ...]] | None
 
 
 def _changes(
-    names: Names, objects: Sequence[Part], part: Part, stepped: Part
+    given: RangeArgs, objects: Sequence[Part], part: Part, stepped: Part
 ) -> tuple[Part, Stepped]:
     """The object to put for `stepped` and its `Stepped`.
 
@@ -88,44 +105,58 @@ def _changes(
     columns of any object given that holds more dead bytes than live ones
     (columns dropped or replaced, now or before): such an object is let go,
     as a range rewritten whole would be, instead of keeping dead columns in
-    the store until its last live one is replaced.
+    the store until its last live one is replaced. A column the step was
+    not handed lives on, unless the step `replaces_all`.
+
+    Raises:
+        ValueError: the step changed the range's bounds.
     """
+    if (stepped.lo, stepped.hi) != (given.lo, given.hi):
+        raise ValueError(f"a step made range {given.lo}-{given.hi} into {stepped.lo}-{stepped.hi}")
     new = {k: v for k, v in stepped.columns.items() if part.columns.get(k) is not v}
+
+    def alive(name: str) -> bool:
+        if name in new:
+            return False
+        if name in stepped.columns:
+            return True
+        handed = given.reads is None or name in given.reads
+        return not handed and not given.replaces_all
+
     kept: list[tuple[str, ...]] = []
-    for taken, obj in zip(names, objects, strict=True):
-        live = tuple(
-            name
-            for name in (obj.columns if taken is None else taken)
-            if name in stepped.columns and name not in new
-        )
+    for taken, obj in zip(given.names, objects, strict=True):
+        live = tuple(name for name in (obj.columns if taken is None else taken) if alive(name))
         live_bytes = sum(obj.columns[name].nbytes for name in live)
         if sum(c.nbytes for c in obj.columns.values()) - live_bytes > live_bytes:
-            new |= {name: stepped.columns[name] for name in live}
+            new |= {name: obj.columns[name] for name in live}
             live = ()
         kept.append(live)
     return Part(stepped.lo, stepped.hi, new), (kept, tuple(new))
 
 
 def _step_range(
-    step: Step[Out], names: Names, *args: Any
+    step: Step[Out], given: RangeArgs, *args: Any
 ) -> tuple[Part | None, tuple[Stepped, Out]]:
     """One range stepped in a task: (what to put or None, (its `Stepped`, what it gathers)).
 
-    `args` are the range's objects (`names` tells how many), then the step's handles.
+    `args` are the range's objects (`given.names` tells how many), then the
+    step's handles.
     """
     one_thread()
-    objects, held = args[: len(names)], args[len(names) :]
-    part = assembled(names, objects)
+    objects, held = args[: len(given.names)], args[len(given.names) :]
+    part = assembled(given, objects)
     stepped, out = given_held(step, held)(part)
     if stepped is None:
         return None, (None, out)
-    put, changes = _changes(names, objects, part, stepped)
+    put, changes = _changes(given, objects, part, stepped)
     return put, (changes, out)
 
 
-def _step_range_held(step: Step[Out], names: Names, *args: Any) -> tuple[Part | None, Stepped, Out]:
+def _step_range_held(
+    step: Step[Out], given: RangeArgs, *args: Any
+) -> tuple[Part | None, Stepped, Out]:
     """`_step_range` with what the range gathers as a return of its own (left in the store)."""
-    put, (changes, out) = _step_range(step, names, *args)
+    put, (changes, out) = _step_range(step, given, *args)
     return put, changes, out
 
 
@@ -191,11 +222,23 @@ def _split(ids: pa.Array, bounds: I64, *batches: pa.Table) -> list[pa.Table] | p
     return pieces if len(pieces) != 1 else pieces[0]
 
 
-def _range(lo: int, ids: Sequence[str], texts: TextsAt, *pieces: pa.Table) -> tuple[Part, I64]:
+def _range(
+    lo: int, ids: Sequence[str], texts: TextsAt, *pieces: pa.Table
+) -> tuple[Part, Part, Part, I64]:
+    """A range made in a task, as three objects: its texts and its word hashes
+    apart (most passes read neither), and the other columns; its content keys."""
     one_thread()
     part, keys = range_part(lo, ids, pieces)
     utf8, at = texts.read()
-    return part.with_columns(text_utf8=utf8, text_at=at), keys
+    hi = part.hi
+    apart = dict.fromkeys(_APART)
+    rest = {k: v for k, v in part.columns.items() if k not in apart}
+    texts_part = Part(lo, hi, {"text_utf8": utf8, "text_at": at})
+    return Part(lo, hi, rest), texts_part, Part(lo, hi, {"words": part["words"]}), keys
+
+
+# The columns a range's first object does not hold (`_range`).
+_APART = ("words", *TEXT_COLUMNS)
 
 
 def ranges_on_cluster(
@@ -233,14 +276,15 @@ def ranges_on_cluster(
         pieces = [[ray.put(BLOCK_ROWS.empty_table())] * n]
     elif n == 1:
         pieces = [[p] for p in pieces]
-    make = ray.remote(num_returns=2)(_range)
-    made, key_refs = [], []
+    make = ray.remote(num_returns=4)(_range)
+    parts, key_refs = RayParts(ray), []
     for r, (lo, hi) in enumerate(itertools.pairwise(bounds)):
-        part, keys = make.remote(lo, ids[lo:hi], texts.at(lo, hi), *(p[r] for p in pieces))
-        made.append(part)
+        rest, texts_part, words, keys = make.remote(
+            lo, ids[lo:hi], texts.at(lo, hi), *(p[r] for p in pieces)
+        )
+        parts.add(lo, hi, (rest, texts_part, words), (None, TEXT_COLUMNS, ("words",)))
         key_refs.append(keys)
     del pieces
-    parts = RayParts(ray, made)
     keys = parts.apply(all_keys, *key_refs)
     parts.each(partial(numbered_contents, keys))
     return parts, keys
@@ -254,19 +298,48 @@ def all_keys(*keys: I64) -> I64:
 
 @dataclass(frozen=True)
 class _Range:
-    """A range in the object store: the objects holding its columns, and which
-    columns each holds for it (`Names`). The last object gives the bounds."""
+    """A range in the object store: its bounds, the objects holding its columns,
+    and which columns each holds for it (`Names`; None: all of its own, until
+    a task has told)."""
 
+    lo: int
+    hi: int
     refs: tuple[Any, ...]
     names: Names
 
-    def stepped(self, put: Any, changes: Stepped) -> _Range:
-        """This range after a task stepped it: `put` is the object it returned."""
+    def handed(self, reads: tuple[str, ...] | None) -> list[int]:
+        """The objects a task reading `reads` is given (those that may hold one)."""
+        return [
+            i
+            for i, names in enumerate(self.names)
+            if reads is None or names is None or any(n in reads for n in names)
+        ]
+
+    def stepped(
+        self, put: Any, changes: Stepped, handed: Sequence[int], replaces_all: bool
+    ) -> _Range:
+        """This range after a task given objects `handed` stepped it: `put` is what it returned."""
         if changes is None:
             return self
         kept, new = changes
-        pairs = [(r, k) for r, k in zip(self.refs, kept, strict=True) if k] + [(put, new)]
-        return _Range(tuple(r for r, _ in pairs), tuple(k for _, k in pairs))
+        told = dict(zip(handed, kept, strict=True))
+        pairs = []
+        for i, (ref, names) in enumerate(zip(self.refs, self.names, strict=True)):
+            if i in told:
+                live = told[i]
+            elif replaces_all or names is None:
+                live = ()  # an object of unknown columns is always handed
+            else:
+                live = tuple(n for n in names if n not in new)
+            if live:
+                pairs.append((ref, live))
+        if new:
+            pairs.append((put, new))
+        return _Range(self.lo, self.hi, tuple(r for r, _ in pairs), tuple(k for _, k in pairs))
+
+
+# Steps of the engine's own and the columns they read (`label_parts.step_columns`).
+_OWN_STEPS: dict[Callable[..., Any], tuple[str, ...]] = {numbered_contents: ("key",)}
 
 
 class RayParts:
@@ -275,56 +348,77 @@ class RayParts:
     `load` and `save` move a range between the driver and the store (the
     ranges are made and their spans written by tasks, `ranges_on_cluster`
     and `spans_files.write_spans`: these serve tests and small stores);
-    `each` runs a step where the ranges are, and `args` hands a range to a
-    task.
+    `each` runs a step where the ranges are, handing each task the objects
+    that hold the columns the step reads (`label_parts.step_columns`), and
+    `args` hands a range to a task of another kind.
     """
 
-    def __init__(self, ray: Any, refs: Sequence[Any] = ()) -> None:
+    def __init__(self, ray: Any) -> None:
         self._ray = ray
-        self._ranges: list[_Range] = [_Range((ref,), (None,)) for ref in refs]
+        self._ranges: list[_Range] = []
         self._task = ray.remote(num_returns=2)(_step_range)
         self._held_task = ray.remote(num_returns=3)(_step_range_held)
 
     def __len__(self) -> int:
         return len(self._ranges)
 
-    def load(self, index: int) -> Part:
-        held = self._ranges[index]
-        return assembled(held.names, self._ray.get(list(held.refs)))
+    def add(self, lo: int, hi: int, refs: Sequence[Any], names: Names) -> None:
+        """A range `lo` to `hi` - 1 made by tasks: its objects, and the columns each holds."""
+        self._ranges.append(_Range(lo, hi, tuple(refs), names))
 
-    def args(self, index: int) -> tuple[Names, list[Any]]:
-        """Range `index` for a task: its `Names`, and its objects' references, which the
-        task takes as arguments and gives to `assembled`."""
+    def load(self, index: int) -> Part:
+        given, refs = self.args(index)
+        return assembled(given, self._ray.get(refs))
+
+    def args(self, index: int, reads: tuple[str, ...] | None = None) -> tuple[RangeArgs, list[Any]]:
+        """Range `index` for a task that reads the columns `reads` (None: all):
+        its `RangeArgs` and the references of the objects to give it, which
+        the task takes as arguments and gives to `assembled`."""
         held = self._ranges[index]
-        return held.names, list(held.refs)
+        handed = held.handed(reads)
+        names = tuple(held.names[i] for i in handed)
+        return RangeArgs(held.lo, held.hi, names, reads), [held.refs[i] for i in handed]
 
     def save(self, index: int, part: Part) -> None:
-        held = _Range((self._ray.put(part),), (None,))
+        held = _Range(part.lo, part.hi, (self._ray.put(part),), (None,))
         if index == len(self._ranges):
             self._ranges.append(held)
         else:
             self._ranges[index] = held
 
-    def each(self, step: Step[Out]) -> list[Out]:
-        """What `step` gathers of every range, in range order; the ranges stepped by Ray tasks."""
+    def _calls(self, task: Any, step: Step[Out]) -> tuple[list[Any], list[list[int]], bool]:
+        reads, replaces_all = step_columns(step, _OWN_STEPS)
         # Put once: every task reads the step's tables (per content, per
         # cluster) from the object store instead of a copy in its arguments.
         bare, held = without_held(step)
         shared = self._ray.put(bare)
-        calls = [self._task.remote(shared, r.names, *r.refs, *held) for r in self._ranges]
+        calls, handed = [], []
+        for r in self._ranges:
+            objects = r.handed(reads)
+            names = tuple(r.names[i] for i in objects)
+            given = RangeArgs(r.lo, r.hi, names, reads, replaces_all)
+            calls.append(task.remote(shared, given, *(r.refs[i] for i in objects), *held))
+            handed.append(objects)
+        return calls, handed, replaces_all
+
+    def each(self, step: Step[Out]) -> list[Out]:
+        """What `step` gathers of every range, in range order; the ranges stepped by Ray tasks."""
+        calls, handed, replaces_all = self._calls(self._task, step)
         gathered = self._ray.get([out for _, out in calls])
         for index, ((put, _), (changes, _)) in enumerate(zip(calls, gathered, strict=True)):
-            self._ranges[index] = self._ranges[index].stepped(put, changes)
+            self._ranges[index] = self._ranges[index].stepped(
+                put, changes, handed[index], replaces_all
+            )
         return [out for _, out in gathered]
 
     def each_held(self, step: Step[Out]) -> list[Any]:
         """`each`, what `step` gathers left in the object store: a reference per range."""
-        bare, held = without_held(step)
-        shared = self._ray.put(bare)
-        calls = [self._held_task.remote(shared, r.names, *r.refs, *held) for r in self._ranges]
+        calls, handed, replaces_all = self._calls(self._held_task, step)
         changes = self._ray.get([c for _, c, _ in calls])
         for index, ((put, _, _), changed) in enumerate(zip(calls, changes, strict=True)):
-            self._ranges[index] = self._ranges[index].stepped(put, changed)
+            self._ranges[index] = self._ranges[index].stepped(
+                put, changed, handed[index], replaces_all
+            )
         return [out for _, _, out in calls]
 
     def apply(self, fn: Callable[..., Out], *args: Any) -> Any:

@@ -30,11 +30,11 @@ from numpy.typing import NDArray
 
 from dedup import output
 from dedup.arrow import span_table
-from dedup.core.label_parts import Part, RangeRows, RangeTexts, part_spans
+from dedup.core.label_parts import SPAN_COLUMNS, Part, RangeRows, RangeTexts, part_spans
 from dedup.core.pipeline import SpanRows
 from dedup.errors import DedupError
 from dedup.output import SlicedTable, pieces_of, write_table
-from dedup.ray_engine.parts import Names, RayParts, assembled, one_thread
+from dedup.ray_engine.parts import RangeArgs, RayParts, assembled, one_thread
 from dedup.ray_engine.session import raise_task_cause
 from dedup.spilled_texts import SpilledTexts, TextsAt
 
@@ -73,7 +73,7 @@ def write_spans(
                 done, running = ray.wait(running, num_returns=1)
                 ray.get(done)
             pieces = rows.span_pieces(start, stop)
-            held = [index for index, _, _ in pieces]
+            handed = [parts.args(index, SPAN_COLUMNS) for index, _, _ in pieces]
             groups = [
                 _documents(rows.span_documents(start + lo, start + hi), ids, texts, ascii)
                 for lo, hi in pieces_of(stop - start, group_rows)
@@ -86,8 +86,8 @@ def write_spans(
                     group_rows,
                     groups,
                     [(a, b) for _, a, b in pieces],
-                    [parts.args(index)[0] for index in held],
-                    *(ref for index in held for ref in parts.args(index)[1]),
+                    [given for given, _ in handed],
+                    *(ref for _, refs in handed for ref in refs),
                 )
             )
         ray.get(running)
@@ -140,20 +140,20 @@ def _write_file(
     group_rows: int,
     groups: list[_Documents],
     slices: list[tuple[int, int]],
-    names: list[Names],
+    given: list[RangeArgs],
     *objects: Part,
 ) -> None:
     """One file of the spans table, from `slices` of the ranges labelled to the end.
 
     `groups` are the `_Documents` of each row group of `group_rows` rows,
     whose texts are read as the group is made. The ranges come as their
-    objects, `names` telling which belong to each (`RayParts.args`).
+    objects, `given` telling which belong to each (`RayParts.args`).
     """
     one_thread()
     ranges = []
-    for taken in names:
-        ranges.append(assembled(taken, objects[: len(taken)]))
-        objects = objects[len(taken) :]
+    for each in given:
+        ranges.append(assembled(each, objects[: len(each.names)]))
+        objects = objects[len(each.names) :]
     # Where each range's rows start in the file.
     base = np.cumsum([0] + [b - a for a, b in slices], dtype=np.int64)
     if int(base[-1]) != n_rows:
