@@ -300,7 +300,7 @@ def test_a_local_instance_gets_its_object_store_and_spill_folder(
 ) -> None:
     import ray
 
-    from dedup.ray_engine.session import ray_session, setup_worker
+    from dedup.ray_engine.session import io_workers, ray_session, setup_worker
 
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
@@ -314,6 +314,9 @@ def test_a_local_instance_gets_its_object_store_and_spill_folder(
     assert calls[0]["object_store_memory"] == 300 << 20
     assert calls[0]["object_spilling_directory"] == str(spill)
     assert calls[0]["num_cpus"] == 1
+    # Spill and restore processes: one per 2 CPUs, at least one, at most Ray's 4.
+    assert calls[0]["_system_config"] == {"max_io_workers": 1}
+    assert [io_workers(n) for n in (1, 2, 3, 4, 8, 64)] == [1, 1, 1, 2, 4, 4]
     # Each worker maps large arrays apart from the heap (`dedup.heap`): the
     # hook is named by a path the workers import.
     module, _, name = calls[0]["runtime_env"]["worker_process_setup_hook"].rpartition(".")
