@@ -321,6 +321,13 @@ def test_a_local_instance_gets_its_object_store_and_spill_folder(
     # hook is named by a path the workers import.
     module, _, name = calls[0]["runtime_env"]["worker_process_setup_hook"].rpartition(".")
     assert getattr(importlib.import_module(module), name) is setup_worker
+    # ... and takes Arrow's buffers from glibc, which gives them back (mimalloc kept them).
+    previous = pa.default_memory_pool()
+    try:
+        setup_worker()
+        assert pa.default_memory_pool().backend_name == "system"
+    finally:
+        pa.set_memory_pool(previous)
 
     (tmp_path / "file").write_text("")
     with (
