@@ -1183,8 +1183,7 @@ def step_columns(
         return None, False
     names = list(reads)
     for arg in step.args if isinstance(step, partial) else ():
-        inner = arg.func if isinstance(arg, partial) else arg
-        if callable(inner) and not isinstance(arg, type):
+        if callable(arg) and not isinstance(arg, type):
             extra, _ = step_columns(arg, more)
             if extra is None:
                 return None, False

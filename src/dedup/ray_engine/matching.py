@@ -32,18 +32,11 @@ from numpy.typing import NDArray
 from dedup.arrow import ints, pair_rows
 from dedup.config import ScanConfig
 from dedup.core.graph import components
-from dedup.core.label_parts import Parts, Step, step_columns
+from dedup.core.label_parts import Parts, Step
 from dedup.core.near_duplicates import DocumentSets
 from dedup.heap import release_free_heap
 from dedup.ray_engine import stages
-from dedup.ray_engine.parts import (
-    RangeArgs,
-    RayParts,
-    assembled,
-    given_held,
-    one_thread,
-    without_held,
-)
+from dedup.ray_engine.parts import RangeArgs, RayParts, run_step
 from dedup.ray_engine.session import RaySettings
 
 I64 = NDArray[np.int64]
@@ -228,9 +221,7 @@ def _set_tables(
 
     `args` are the range's objects (`RayParts.args`), then the step's handles.
     """
-    one_thread()
-    part = assembled(given, args[: len(given.names)])
-    _, sets = given_held(step, args[len(given.names) :])(part)
+    _, _, (_, sets) = run_step(step, given, args)
     own, whole = stages.document_set_rows(sets)
     return own, whole, [own.num_rows, whole.num_rows]
 
@@ -263,13 +254,7 @@ class DocumentMatching:
             raise TypeError("DocumentMatching steps ranges kept in Ray's object store")
         ray = self.ray
         task = ray.remote(num_returns=3)(_set_tables)
-        bare, held = without_held(step)
-        shared = ray.put(bare)
-        reads, _ = step_columns(step)
-        made = []
-        for i in range(len(parts)):
-            given, refs = parts.args(i, reads)
-            made.append(task.remote(shared, given, *refs, *held))
+        made, _, _ = parts.start(task, step)
         counts = np.array(ray.get([n for _, _, n in made]), dtype=np.int64).reshape(-1, 2)
         # A kind of fewer than two sets has no pair: its shuffles are skipped.
         edges = [

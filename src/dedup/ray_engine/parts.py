@@ -137,6 +137,17 @@ def _changes(
     return Part(stepped.lo, stepped.hi, new), (kept, tuple(new))
 
 
+def run_step(
+    step: Step[Out], given: RangeArgs, args: Sequence[Any]
+) -> tuple[Sequence[Part], Part, tuple[Part | None, Out]]:
+    """In a task of `RayParts.start`: the range's objects among `args`, the range
+    they make, and what `step` (of `without_held`, its handles after the objects) gives."""
+    one_thread()
+    objects, held = args[: len(given.names)], args[len(given.names) :]
+    part = assembled(given, objects)
+    return objects, part, given_held(step, held)(part)
+
+
 def _step_range(
     step: Step[Out], given: RangeArgs, *args: Any
 ) -> tuple[Part | None, tuple[Stepped, Out]]:
@@ -145,10 +156,7 @@ def _step_range(
     `args` are the range's objects (`given.names` tells how many), then the
     step's handles.
     """
-    one_thread()
-    objects, held = args[: len(given.names)], args[len(given.names) :]
-    part = assembled(given, objects)
-    stepped, out = given_held(step, held)(part)
+    objects, part, (stepped, out) = run_step(step, given, args)
     if stepped is None:
         return None, (None, out)
     put, changes = _changes(given, objects, part, stepped)
@@ -313,6 +321,15 @@ class _Range:
             if reads is None or names is None or any(n in reads for n in names)
         ]
 
+    def given(
+        self, reads: tuple[str, ...] | None, replaces_all: bool = False
+    ) -> tuple[RangeArgs, list[int], list[Any]]:
+        """For a task reading `reads`: its `RangeArgs`, the objects handed, their references."""
+        handed = self.handed(reads)
+        names = tuple(self.names[i] for i in handed)
+        args = RangeArgs(self.lo, self.hi, names, reads, replaces_all)
+        return args, handed, [self.refs[i] for i in handed]
+
     def stepped(
         self, put: Any, changes: Stepped, handed: Sequence[int], replaces_all: bool
     ) -> _Range:
@@ -372,10 +389,8 @@ class RayParts:
         """Range `index` for a task that reads the columns `reads` (None: all):
         its `RangeArgs` and the references of the objects to give it, which
         the task takes as arguments and gives to `assembled`."""
-        held = self._ranges[index]
-        handed = held.handed(reads)
-        names = tuple(held.names[i] for i in handed)
-        return RangeArgs(held.lo, held.hi, names, reads), [held.refs[i] for i in handed]
+        given, _, refs = self._ranges[index].given(reads)
+        return given, refs
 
     def save(self, index: int, part: Part) -> None:
         held = _Range(part.lo, part.hi, (self._ray.put(part),), (None,))
@@ -384,7 +399,13 @@ class RayParts:
         else:
             self._ranges[index] = held
 
-    def _calls(self, task: Any, step: Step[Out]) -> tuple[list[Any], list[list[int]], bool]:
+    def start(self, task: Any, step: Step[Out]) -> tuple[list[Any], list[list[int]], bool]:
+        """`task.remote(step, RangeArgs, *objects, *handles)` for every range, in range order.
+
+        Each task is handed the objects holding the columns `step` reads
+        (`run_step` gives them back as the range); returns the calls, the
+        objects of each range handed, and whether `step` replaces all columns.
+        """
         reads, replaces_all = step_columns(step, _OWN_STEPS)
         # Put once: every task reads the step's tables (per content, per
         # cluster) from the object store instead of a copy in its arguments.
@@ -392,16 +413,14 @@ class RayParts:
         shared = self._ray.put(bare)
         calls, handed = [], []
         for r in self._ranges:
-            objects = r.handed(reads)
-            names = tuple(r.names[i] for i in objects)
-            given = RangeArgs(r.lo, r.hi, names, reads, replaces_all)
-            calls.append(task.remote(shared, given, *(r.refs[i] for i in objects), *held))
+            given, objects, refs = r.given(reads, replaces_all)
+            calls.append(task.remote(shared, given, *refs, *held))
             handed.append(objects)
         return calls, handed, replaces_all
 
     def each(self, step: Step[Out]) -> list[Out]:
         """What `step` gathers of every range, in range order; the ranges stepped by Ray tasks."""
-        calls, handed, replaces_all = self._calls(self._task, step)
+        calls, handed, replaces_all = self.start(self._task, step)
         gathered = self._ray.get([out for _, out in calls])
         for index, ((put, _), (changes, _)) in enumerate(zip(calls, gathered, strict=True)):
             self._ranges[index] = self._ranges[index].stepped(
@@ -411,7 +430,7 @@ class RayParts:
 
     def each_held(self, step: Step[Out]) -> list[Any]:
         """`each`, what `step` gathers left in the object store: a reference per range."""
-        calls, handed, replaces_all = self._calls(self._held_task, step)
+        calls, handed, replaces_all = self.start(self._held_task, step)
         changes = self._ray.get([c for _, c, _ in calls])
         for index, ((put, _, _), changed) in enumerate(zip(calls, changes, strict=True)):
             self._ranges[index] = self._ranges[index].stepped(
