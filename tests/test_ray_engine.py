@@ -139,9 +139,11 @@ def test_a_node_that_cannot_read_the_spilled_texts_gets_the_tasks_own_message(
     `OutputError`, not Ray's traceback, and leaves nothing behind."""
     made = ray_runner.ranges_on_cluster
 
-    def texts_gone(ray: object, refs: object, ids: object, bounds: object, texts: Any) -> Any:
+    def texts_gone(
+        ray: object, refs: object, ids: object, bounds: object, texts: Any, size: int
+    ) -> Any:
         texts.path.unlink()
-        return made(ray, refs, ids, bounds, texts)
+        return made(ray, refs, ids, bounds, texts, size)
 
     monkeypatch.setattr(ray_runner, "ranges_on_cluster", texts_gone)
     with pytest.raises(

@@ -10,12 +10,23 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from dedup import ScanConfig
 from dedup.core import label_parts
 from dedup.core.label_parts import Part, step_columns
-from dedup.ray_engine.parts import RangeArgs, _changes, _Range, assembled
+from dedup.ray_engine.parts import (
+    _SPLIT_BYTES,
+    RangeArgs,
+    _changes,
+    _Range,
+    _split,
+    assembled,
+    split_runs,
+)
+from dedup.ray_engine.stages import split_by_range
+from dedup.schemas import BLOCK_ROWS
 
 
 def _part(lo: int = 3, hi: int = 7, **columns: np.ndarray) -> Part:
@@ -121,3 +132,39 @@ def test_each_step_names_the_columns_it_reads() -> None:
     assert step_columns(lambda part: (None, 0)) == (None, False)
     cut, replaces = step_columns(label_parts._cut)
     assert replaces and cut is not None and "text_utf8" in cut
+
+
+def test_split_tasks_take_bounded_runs_of_block_rows_as_the_corpus_grows() -> None:
+    # A few tasks per CPU while the rows are small: consecutive runs of every object.
+    runs = split_runs(100, 10 * _SPLIT_BYTES, cpus=4)
+    assert len(runs) == 16
+    assert np.array_equal(np.concatenate(runs), np.arange(100))
+    # More tasks as the rows grow, so that none takes much more than _SPLIT_BYTES.
+    runs = split_runs(1000, 100 * _SPLIT_BYTES + 1, cpus=2)
+    assert len(runs) == 101
+    assert max(len(r) for r in runs) * 100 * _SPLIT_BYTES / 1000 <= 1.1 * _SPLIT_BYTES
+    # Never more tasks than objects, and none for no rows.
+    assert len(split_runs(3, 100 * _SPLIT_BYTES, cpus=2)) == 3
+    assert split_runs(0, 0, cpus=2) == []
+
+
+def _block_rows(ids: list[str], first: int) -> pa.Table:
+    n = len(ids)
+    ints = pa.array(np.arange(first, first + n), pa.int64())
+    chars = pa.array(np.arange(n), pa.uint32())
+    sets = pa.array([[first + i, i] for i in range(n)], BLOCK_ROWS.field("words").type)
+    columns = [pa.array(ids), ints, ints, ints, chars, chars, sets, sets]
+    return pa.Table.from_arrays(columns, schema=BLOCK_ROWS)
+
+
+def test_a_split_task_gives_each_range_the_rows_of_its_batches_split_as_one() -> None:
+    ids = pa.array([f"d{i}" for i in range(6)], pa.string())
+    bounds = np.array([0, 2, 4, 6], dtype=np.int64)
+    first = _block_rows(["d5", "d0", "d3", "d0", "d2"], 0)
+    second = _block_rows(["d1", "d4", "d0", "d5"], 100)
+    pieces = _split(ids, bounds, first, second)
+    joined = split_by_range(pa.concat_tables([first, second]), ids, bounds)
+    assert isinstance(pieces, list) and len(pieces) == 3
+    for piece, expected in zip(pieces, joined, strict=True):
+        assert piece.combine_chunks().equals(expected.combine_chunks())
+    assert pieces[0].column("key").to_pylist() == [1, 3, 100, 102]

@@ -50,8 +50,26 @@ Out = TypeVar("Out")
 I64 = NDArray[np.int64]
 
 
-# Split tasks per CPU when the ranges are made (`ranges_on_cluster`).
+# Split tasks per CPU when the ranges are made (`ranges_on_cluster`), at least.
 _SPLITS_PER_CPU = 4
+# Bytes of block rows a split task takes, at most (when a run holds more
+# than one object). A task holds its rows twice at its peak, in the rows it
+# was handed and the pieces it makes: with a fixed number of tasks, 1 GB of
+# generated pages gave each of them about 0.8 GB, the scan's largest
+# processes; with tasks of this size they hold a fixed amount however large
+# the corpus.
+_SPLIT_BYTES = 128 << 20
+
+
+def split_runs(n_objects: int, size: int, cpus: int) -> list[I64]:
+    """The block-row objects each split task takes: consecutive runs of
+    `range(n_objects)`, a few per CPU and more as the rows (`size` bytes in
+    all) grow, so that a run holds about `_SPLIT_BYTES` at most, unless it is
+    one object."""
+    if n_objects < 1:
+        return []
+    runs = min(n_objects, max(_SPLITS_PER_CPU * cpus, -(-size // _SPLIT_BYTES)))
+    return np.array_split(np.arange(n_objects, dtype=np.int64), runs)
 
 
 def one_thread() -> None:
@@ -225,10 +243,11 @@ def _applied(threads: int, fn: Callable[..., Out], *args: Any) -> Out:
 
 def _split(ids: pa.Array, bounds: I64, *batches: pa.Table) -> list[pa.Table] | pa.Table:
     one_thread()
-    # In the batches' order, so a range's rows are in the order they would
-    # have if each batch were split alone.
-    batch = batches[0] if len(batches) == 1 else pa.concat_tables(batches)
-    pieces = split_by_range(batch, ids, bounds)
+    # Batch by batch, each range's pieces then joined in the batches' order:
+    # the rows a range gets, in the order of a split of the batches joined,
+    # without the copy of them all that a take over joined batches makes.
+    split = [split_by_range(batch, ids, bounds) for batch in batches]
+    pieces = [pa.concat_tables(of_range) for of_range in zip(*split, strict=True)]
     # A task of one return gives its value, not a list of one.
     return pieces if len(pieces) != 1 else pieces[0]
 
@@ -253,12 +272,14 @@ def ranges_on_cluster(
     ids: Sequence[str],
     bounds: Sequence[int],
     texts: SpilledTexts,
+    block_bytes: int = 0,
 ) -> tuple[RayParts, Any]:
     """The ranges of documents cut at `bounds`, made by Ray tasks; every distinct content key.
 
     `block_refs` are the object references of the corpus's block rows
-    (`BLOCK_ROWS`, any order, with or without their shingle hashes). Each
-    is split by range in a task, and each range is made from its pieces
+    (`BLOCK_ROWS`, any order, with or without their shingle hashes), of
+    `block_bytes` bytes in all. Runs of them are split by range in tasks
+    (`split_runs`), and each range is made from its pieces
     in a task, with its documents' texts (which the task reads from
     `texts`' file, which it must be able to open) and its blocks' contents
     numbered over the whole corpus: the driver never holds a block row nor
@@ -272,11 +293,9 @@ def ranges_on_cluster(
     cuts = np.asarray(bounds, dtype=np.int64)
     split = ray.remote(num_returns=n)(_split)
     # A piece per (split task, range) is an object each: the split tasks are
-    # a few per CPU however many blocks the corpus has, each taking a run of
-    # them, so the pieces grow with the ranges only.
+    # a few per CPU, more only as the rows outgrow `_SPLIT_BYTES` a task.
     cpus = int(ray.cluster_resources().get("CPU", 1))
-    n_runs = min(len(block_refs), _SPLITS_PER_CPU * cpus)
-    runs = np.array_split(np.arange(len(block_refs)), n_runs) if n_runs else []
+    runs = split_runs(len(block_refs), block_bytes, cpus)
     pieces = [split.remote(ids_ref, cuts, *(block_refs[i] for i in run)) for run in runs]
     if not pieces:
         pieces = [[ray.put(BLOCK_ROWS.empty_table())] * n]

@@ -115,14 +115,15 @@ def scan_ray(
             partitions = settings.partitions or _partitions(ray, blocks_ds.count())
             matches = match_blocks(ray, blocks_ds, cfg, partitions, settings)
             without_hashes = [c for c in blocks_ds.columns() if c != "hashes"]
-            block_refs = blocks_ds.select_columns(without_hashes).to_arrow_refs()
-            del blocks_ds, read_ds  # the shingle hashes leave the object store
+            block_rows = blocks_ds.select_columns(without_hashes).materialize()
+            block_refs, block_bytes = block_rows.to_arrow_refs(), block_rows.size_bytes() or 0
+            del blocks_ds, read_ds, block_rows  # the shingle hashes leave the object store
             # Ranges of documents, made on the cluster, each with its
             # documents' texts: the driver holds no block row.
             ids = [d.id for d in docs]
             per_range = settings.range_blocks or _range_lines(ray, texts, matches.contents)
             bounds = line_ranges(texts.newlines, per_range)
-            parts, keys = ranges_on_cluster(ray, block_refs, ids, bounds, texts)
+            parts, keys = ranges_on_cluster(ray, block_refs, ids, bounds, texts, block_bytes)
             del block_refs
             # Per distinct content (12 M of 1 GB of generated pages) its
             # cluster and score are made, and read, where the ranges are.
