@@ -193,6 +193,19 @@ def test_scatter_in_chunks_on_threads_gives_the_rows_of_one_pass(
 
     one_pass = scatter(1, 1 << 20)
     starts, order, keys, members = one_pass
+    # With `rows`, each element's row: the inverse of the rows' elements.
+    element_rows = np.empty(len(key), dtype=np.int64)
+    keyed._scatter(
+        keys_in,
+        members_in,
+        bits,
+        np.empty_like(np.array(starts)),
+        element_rows,
+        np.empty(len(key), dtype=np.int64),
+        np.empty(len(key), dtype=np.int64),
+        rows=True,
+    )
+    assert [element_rows[i] for i in order] == list(range(len(key)))
     # Partition order, stable within a partition, every element once.
     assert sorted(order) == list(range(len(key)))
     for p in range(1 << bits):
