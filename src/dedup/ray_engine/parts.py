@@ -260,10 +260,9 @@ def _range(
     one_thread()
     part, keys = range_part(lo, ids, pieces)
     utf8, at = texts.read()
-    hi = part.hi
-    rest = {k: v for k, v in part.columns.items() if k != "words"}
-    texts_part = Part(lo, hi, {"text_utf8": utf8, "text_at": at})
-    return Part(lo, hi, rest), texts_part, Part(lo, hi, {"words": part["words"]}), keys
+    texts_part = Part(lo, part.hi, {"text_utf8": utf8, "text_at": at})
+    words = Part(lo, part.hi, {"words": part["words"]})
+    return part.with_columns(("words",)), texts_part, words, keys
 
 
 def ranges_on_cluster(

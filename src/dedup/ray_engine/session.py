@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+import pyarrow as pa
+
 from dedup.errors import ConfigError, DedupError
 from dedup.heap import map_large_allocations
 
@@ -209,8 +211,6 @@ def setup_worker() -> None:
     86-89 s, within the noise).
     """
     map_large_allocations()
-    import pyarrow as pa
-
     pa.set_memory_pool(pa.system_memory_pool())
 
 
