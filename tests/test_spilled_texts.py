@@ -104,13 +104,34 @@ def test_a_lone_surrogate_reads_back_but_makes_no_arrow_array(tmp_path: Path) ->
             next(spilled.read_chunks([(0, 2)]))
 
 
+def test_hashes_are_text_hash_as_written_and_reordered(tmp_path: Path) -> None:
+    expected = [text_hash(t) for t in TEXTS]
+    with SpilledTexts.write(TEXTS, tmp_path / "t") as spilled:
+        assert spilled.hashes is not None
+        assert spilled.text_hashes().tolist() == expected
+        order = list(range(len(TEXTS)))[::-1]
+        with spilled.reordered(order, tmp_path / "r") as reordered:
+            assert reordered.text_hashes().tolist() == [expected[i] for i in order]
+
+
 def test_hashes_are_text_hash_across_reads(
     spilled: SpilledTexts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     expected = [text_hash(t) for t in TEXTS]
-    for size in (1, 7, 1200, 1 << 20):  # texts larger than a read, and all in one
-        monkeypatch.setattr(spilled_texts, "_READ_BYTES", size)
-        assert spilled.text_hashes().tolist() == expected
+    # Opened without the hashes taken as written: they are read from the file.
+    read = SpilledTexts(spilled.path, spilled.byte_offsets, spilled.lengths, spilled.newlines)
+    with read:
+        for size in (1, 7, 1200, 1 << 20):  # texts larger than a read, and all in one
+            monkeypatch.setattr(spilled_texts, "_READ_BYTES", size)
+            assert read.text_hashes().tolist() == expected
+    with pytest.raises(ValueError, match="text hashes for"):
+        SpilledTexts(
+            spilled.path,
+            spilled.byte_offsets,
+            spilled.lengths,
+            spilled.newlines,
+            hashes=np.zeros(1, np.int64),
+        )
 
 
 def test_short_reads_are_read_on(spilled: SpilledTexts, monkeypatch: pytest.MonkeyPatch) -> None:
