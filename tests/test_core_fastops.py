@@ -210,10 +210,12 @@ def test_set_band_keys_by_chunks_equal_the_signatures_banded(
     values, offsets = fastops.unique_rows(*nonempty_csr(8, 300))
     perms = permutations(128, 1)
     monkeypatch.setattr(similar, "_SKETCH_ROWS", chunk)
-    np.testing.assert_array_equal(
-        similar.set_band_keys(values, offsets, perms, 20, 6),
-        lsh.band_keys(signatures(values, offsets, *perms), 20, 6),
-    )
+    keys = similar.set_band_keys(values, offsets, perms, 20, 6)
+    np.testing.assert_array_equal(keys, lsh.band_keys(signatures(values, offsets, *perms), 20, 6))
+    # Laid out band after band: a band's keys are taken without a copy.
+    for band in (0, 19):
+        column = lsh.band_column(keys, band)
+        assert column.flags.c_contiguous and np.shares_memory(column, keys)
 
 
 @pytest.mark.parametrize("group", [1, 3, 4, 20, 25])

@@ -83,6 +83,17 @@ def signature_chunks(
         yield lo, hi, signatures_kernel(*chunk, *perms, out=buffer)
 
 
+def _band_major(n: int, bands: int) -> I64:
+    """An int64[n, bands] matrix laid out band after band.
+
+    Every reader takes the keys a band at a time (`lsh.band_column`), which
+    is then a view; from rows laid out one after another it was a strided
+    copy reading the whole matrix once per band (a fifth of the variant
+    lines' look-up, 32 bands).
+    """
+    return np.empty((bands, n), dtype=np.int64).T
+
+
 def band_key_groups(
     values: NDArray[np.uint32],
     offsets: I64,
@@ -93,6 +104,8 @@ def band_key_groups(
     group: int = 4,
 ) -> Iterator[I64]:
     """`set_band_keys`, `group` bands at a time: int64[n, group] (the last group may be narrower).
+
+    Each band's keys are contiguous (`_band_major`).
 
     Each group is signed with its bands' permutations only, so the groups
     together cost what one signing of the bands' permutations costs (plus
@@ -108,12 +121,12 @@ def band_key_groups(
         values, offsets = gather(values, offsets, picked)
         picked = None
     n = len(offsets) - 1 if picked is None else len(picked)
-    keys = np.empty((n, min(group, bands)), dtype=np.int64)
+    keys = _band_major(n, min(group, bands))
     for first in range(0, bands, group):
         width = min(group, bands - first)
         cols = slice(first * rows, (first + width) * rows)
         part = (perms[0][cols], perms[1][cols])
-        out = keys if width == keys.shape[1] else np.empty((n, width), dtype=np.int64)
+        out = keys if width == keys.shape[1] else _band_major(n, width)
         for lo, hi, sigs in signature_chunks(values, offsets, part, picked):
             band_keys(sigs, width, rows, out=out[lo:hi], first_band=first)
         yield out
@@ -128,7 +141,7 @@ def set_band_keys(
     picked: I64 | None = None,
 ) -> I64:
     """int64[n, bands] band keys of CSR rows (of rows `picked` when given), without
-    keeping their signatures.
+    keeping their signatures; each band's keys contiguous (`_band_major`).
 
     Signatures serve only to band (candidates are verified on the exact
     sets), so they are computed a chunk of rows at a time and dropped: memory
